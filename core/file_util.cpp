@@ -1,0 +1,122 @@
+#include "core/file_util.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "core/error.h"
+
+namespace tx2yolo {
+
+std::vector<std::uint8_t> read_file_bytes(const std::string& path, std::uint64_t max_bytes) {
+  struct stat st {};
+  TX2_REQUIRE(::stat(path.c_str(), &st) == 0, path, ": cannot open (", std::strerror(errno), ")");
+  TX2_REQUIRE(S_ISREG(st.st_mode), path, ": not a regular file");
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  TX2_REQUIRE(size <= max_bytes, path, ": file is ", size, " bytes, more than the limit of ", max_bytes);
+  std::ifstream in(path, std::ios::binary);
+  TX2_REQUIRE(in.good(), path, ": cannot open for reading");
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  if (size > 0) in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  TX2_REQUIRE(static_cast<std::uint64_t>(in.gcount()) == size || size == 0, path, ": short read");
+  return bytes;
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::vector<std::string> list_directory_files(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  TX2_REQUIRE(d != nullptr, dir, ": cannot open directory (", std::strerror(errno), ")");
+  std::vector<std::string> files;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string full = path_join(dir, name);
+    struct stat st {};
+    if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) files.push_back(full);
+  }
+  ::closedir(d);
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string path_basename(const std::string& path) {
+  const auto pos = path.find_last_of('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+std::string path_dirname(const std::string& path) {
+  const auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+std::string path_extension(const std::string& path) {
+  const std::string base = path_basename(path);
+  const auto pos = base.find_last_of('.');
+  return (pos == std::string::npos || pos == 0) ? std::string() : base.substr(pos);
+}
+
+std::string path_join(const std::string& a, const std::string& b) {
+  if (a.empty() || a == ".") return b;
+  if (!b.empty() && b[0] == '/') return b;
+  return a.back() == '/' ? a + b : a + "/" + b;
+}
+
+namespace {
+std::atomic<int> g_temp_counter{0};
+}
+
+AtomicFile::AtomicFile(std::string final_path) : final_path_(std::move(final_path)) {
+  TX2_REQUIRE(!final_path_.empty(), "empty output path");
+  const std::string base = path_basename(final_path_);
+  const std::string ext = path_extension(final_path_);
+  const std::string stem = base.substr(0, base.size() - ext.size());
+  temp_path_ = path_join(path_dirname(final_path_),
+                         cat(".", stem, ".partial-", ::getpid(), "-", g_temp_counter++, ext));
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) std::remove(temp_path_.c_str());
+}
+
+void AtomicFile::commit() {
+  TX2_REQUIRE(!committed_, final_path_, ": already committed");
+  TX2_REQUIRE(file_exists(temp_path_), final_path_, ": nothing was written");
+  if (std::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(temp_path_.c_str());
+    throw Error(cat(final_path_, ": cannot rename temporary file into place (", reason, ")"));
+  }
+  committed_ = true;
+}
+
+void write_file_atomic(const std::string& path, const void* data, std::size_t size) {
+  AtomicFile file(path);
+  {
+    std::ofstream out(file.temp_path(), std::ios::binary | std::ios::trunc);
+    TX2_REQUIRE(out.good(), path, ": cannot open for writing (", std::strerror(errno), ")");
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+    out.flush();
+    TX2_REQUIRE(out.good(), path, ": write failed (", std::strerror(errno), ")");
+  }
+  file.commit();
+}
+
+}  // namespace tx2yolo

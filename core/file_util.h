@@ -1,0 +1,53 @@
+// File helpers shared by the model-file writer and the CLI: bounded reads and
+// atomic writes (temporary file in the same directory, then rename).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tx2yolo {
+
+// Reads a whole file. Throws Error naming the path if it cannot be opened or
+// is larger than max_bytes.
+std::vector<std::uint8_t> read_file_bytes(const std::string& path, std::uint64_t max_bytes);
+
+bool file_exists(const std::string& path);
+bool is_directory(const std::string& path);
+// Sorted list of regular files directly inside dir (no recursion).
+std::vector<std::string> list_directory_files(const std::string& dir);
+// "a/b/c.jpg" -> "c.jpg"; "c.jpg" -> "c.jpg".
+std::string path_basename(const std::string& path);
+// "a/b/c.jpg" -> "a/b"; "c.jpg" -> ".".
+std::string path_dirname(const std::string& path);
+// "c.jpg" -> ".jpg"; "c" -> "".
+std::string path_extension(const std::string& path);
+std::string path_join(const std::string& a, const std::string& b);
+
+// A file that appears under its final name only when commit() succeeds.
+// Until then the data goes to "<dir>/.<name>.partial-<pid>-<n><ext>" (the
+// extension is kept so that tools which pick a format from it still work).
+// The destructor removes the temporary file if commit() was never reached.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string final_path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  const std::string& temp_path() const { return temp_path_; }
+  const std::string& final_path() const { return final_path_; }
+  // Renames the temporary file to the final path. Throws Error on failure.
+  void commit();
+  bool committed() const { return committed_; }
+
+ private:
+  std::string final_path_;
+  std::string temp_path_;
+  bool committed_ = false;
+};
+
+// Writes bytes atomically through AtomicFile; throws Error on any failure.
+void write_file_atomic(const std::string& path, const void* data, std::size_t size);
+
+}  // namespace tx2yolo

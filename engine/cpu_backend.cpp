@@ -1,0 +1,54 @@
+#include "engine/cpu_backend.h"
+
+#include <thread>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/error.h"
+
+namespace tx2yolo {
+
+CpuBackend::CpuBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes, int threads)
+    : input_name_(model.graph().input.name) {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  threads_ = threads > 0 ? threads : (cores > 0 ? cores : 1);
+  for (const Node& node : model.graph().nodes) {
+    layers_.push_back(make_layer(node, model, shapes, 1));
+    tensors_[node.output].assign(static_cast<std::size_t>(shapes.at(node.output).numel()), 0.f);
+  }
+}
+
+void CpuBackend::run(const float* input) {
+#ifdef _OPENMP
+  omp_set_num_threads(threads_);
+#endif
+  input_ = input;
+  std::vector<const float*> inputs;
+  for (const auto& layer : layers_) {
+    inputs.clear();
+    for (const std::string& name : layer->node().inputs) inputs.push_back(output(name));
+    layer->forward_cpu(inputs, tensors_.at(layer->node().output).data());
+  }
+}
+
+const float* CpuBackend::output(const std::string& name) const {
+  if (name == input_name_) {
+    TX2_REQUIRE(input_ != nullptr, "cpu backend: no input has been run");
+    return input_;
+  }
+  const auto it = tensors_.find(name);
+  TX2_REQUIRE(it != tensors_.end(), "cpu backend: no tensor named '", name, "'");
+  return it->second.data();
+}
+
+std::string CpuBackend::description() const {
+#ifdef _OPENMP
+  return cat("cpu (", threads_, threads_ == 1 ? " thread)" : " threads)");
+#else
+  return "cpu (1 thread, built without OpenMP)";
+#endif
+}
+
+}  // namespace tx2yolo

@@ -1,0 +1,33 @@
+// CpuBackend: runs every layer's CPU reference in graph order. Each tensor
+// gets its own buffer, allocated once; OpenMP threads inside the conv and
+// upsample kernels. This is the oracle the CUDA backend is checked against.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "layers/layer.h"
+#include "weights/model_file.h"
+
+namespace tx2yolo {
+
+class CpuBackend : public Backend {
+ public:
+  CpuBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes, int threads);
+  void run(const float* input) override;
+  const float* output(const std::string& name) const override;
+  std::string description() const override;
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+
+ private:
+  std::string input_name_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::map<std::string, std::vector<float>> tensors_;
+  const float* input_ = nullptr;
+  int threads_ = 1;
+};
+
+}  // namespace tx2yolo

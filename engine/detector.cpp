@@ -1,0 +1,154 @@
+#include "engine/detector.h"
+
+#include <chrono>
+
+#include <opencv2/imgproc.hpp>
+
+#include "core/error.h"
+#include "engine/cpu_backend.h"
+#include "kernels/device.h"
+#include "kernels/preprocess.h"
+#include "layers/detection_output.h"
+
+namespace tx2yolo {
+
+const char* backend_name(BackendKind b) {
+  switch (b) {
+    case BackendKind::kAuto: return "auto";
+    case BackendKind::kCpu: return "cpu";
+    case BackendKind::kCuda: return "cuda";
+  }
+  return "unknown";
+}
+
+BackendKind backend_from_string(const std::string& s) {
+  if (s == "auto") return BackendKind::kAuto;
+  if (s == "cpu") return BackendKind::kCpu;
+  if (s == "cuda") return BackendKind::kCuda;
+  throw Error(cat("unknown backend '", s, "' (expected auto, cpu or cuda)"));
+}
+
+// NOT DONE: the CUDA backend (hand-written kernels, arena, one stream) is the
+// subject of the CUDA backend issue. Until it lands, `cuda` is refused with a
+// clear error and `auto` picks the CPU.
+BackendKind resolve_backend(BackendKind requested, std::string* reason) {
+  const std::string why_not_cuda =
+      !cuda_compiled() ? cuda_unavailable_reason()
+      : cuda_device_count() == 0
+          ? cuda_unavailable_reason()
+          : "the CUDA backend is not implemented yet in this version of tx2yolo (the device is present)";
+  if (requested == BackendKind::kCuda) {
+    throw Error(cat("--backend cuda is not available: ", why_not_cuda, "; use --backend cpu"));
+  }
+  if (reason) *reason = requested == BackendKind::kAuto ? "auto: " + why_not_cuda : "requested";
+  return BackendKind::kCpu;
+}
+
+struct Detector::Post {
+  std::map<std::string, TensorShape> shapes;
+  std::unique_ptr<DetectionOutput> output;
+};
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+}  // namespace
+
+Detector::Detector(const std::string& model_path, const DetectorOptions& options)
+    : model_(std::make_unique<ModelFile>(ModelFile::load(model_path))), post_(std::make_unique<Post>()) {
+  config_ = model_->config();
+  input_h_ = options.input_h > 0 ? options.input_h : config_.input_h;
+  input_w_ = options.input_w > 0 ? options.input_w : config_.input_w;
+  TX2_REQUIRE(options.input_h >= 0 && options.input_w >= 0, "input size ", options.input_w, "x",
+              options.input_h, " is invalid");
+  TX2_REQUIRE(input_h_ % 32 == 0 && input_w_ % 32 == 0, "input size ", input_w_, "x", input_h_,
+              " must be a multiple of 32 in both dimensions");
+  TX2_REQUIRE(input_h_ <= 8192 && input_w_ <= 8192, "input size ", input_w_, "x", input_h_,
+              " is larger than 8192");
+  auto in_unit = [](const std::optional<float>& v, const char* what) {
+    TX2_REQUIRE(!v || (*v >= 0.f && *v <= 1.f), what, " ", *v, " is outside [0, 1]");
+  };
+  in_unit(options.conf_threshold, "conf threshold");
+  in_unit(options.score_threshold, "score threshold");
+  in_unit(options.nms_threshold, "NMS threshold");
+  if (options.conf_threshold) config_.decode.conf_thresh = *options.conf_threshold;
+  if (options.score_threshold) config_.nms.score_threshold = *options.score_threshold;
+  if (options.nms_threshold) config_.nms.nms_threshold = *options.nms_threshold;
+  if (options.keep_top_k) {
+    TX2_REQUIRE(*options.keep_top_k >= -1, "keep_top_k ", *options.keep_top_k, " is invalid (-1 keeps all)");
+    config_.nms.keep_top_k = *options.keep_top_k;
+  }
+  config_.input_h = input_h_;
+  config_.input_w = input_w_;
+
+  post_->shapes = infer_shapes(model_->graph(), model_->weight_shapes(), input_h_, input_w_);
+  check_config_against_graph(config_, model_->graph(), post_->shapes);
+  post_->output = std::make_unique<DetectionOutput>(config_, post_->shapes, input_h_, input_w_);
+
+  backend_kind_ = resolve_backend(options.backend, nullptr);
+  backend_ = std::make_unique<CpuBackend>(*model_, post_->shapes, options.threads);
+  input_.assign(static_cast<std::size_t>(3) * input_h_ * input_w_, 0.f);
+}
+
+Detector::~Detector() = default;
+
+std::string Detector::backend_description() const { return backend_->description(); }
+
+const std::string& Detector::class_name(int class_id) const {
+  TX2_REQUIRE(class_id >= 0 && class_id < static_cast<int>(config_.classes.size()), "class id ", class_id,
+              " is out of range (", config_.classes.size(), " classes)");
+  return config_.classes[static_cast<std::size_t>(class_id)];
+}
+
+std::vector<float> Detector::tensor(const std::string& name) const {
+  const auto it = post_->shapes.find(name);
+  TX2_REQUIRE(it != post_->shapes.end(), "no tensor named '", name, "'");
+  const float* data = backend_->output(name);
+  return std::vector<float>(data, data + it->second.numel());
+}
+
+std::vector<Detection> Detector::detect(const cv::Mat& image) {
+  TX2_REQUIRE(!image.empty(), "detect: the image is empty");
+  TX2_REQUIRE(image.depth() == CV_8U, "detect: expected an 8-bit image, got OpenCV depth ", image.depth());
+  const auto t0 = Clock::now();
+  cv::Mat bgr;
+  if (image.channels() == 3) {
+    bgr = image.isContinuous() ? image : image.clone();
+  } else if (image.channels() == 1) {
+    cv::cvtColor(image, bgr, cv::COLOR_GRAY2BGR);
+  } else if (image.channels() == 4) {
+    cv::cvtColor(image, bgr, cv::COLOR_BGRA2BGR);
+  } else {
+    throw Error(cat("detect: expected 1, 3 or 4 channels, got ", image.channels()));
+  }
+
+  PreprocessParams pp;
+  pp.src_h = bgr.rows;
+  pp.src_w = bgr.cols;
+  pp.dst_h = input_h_;
+  pp.dst_w = input_w_;
+  for (int c = 0; c < 3; ++c) {
+    pp.mean[c] = config_.preprocess.mean[c];
+    pp.std[c] = config_.preprocess.std[c];
+  }
+  pp.scale = config_.preprocess.scale;
+  pp.swap_rb = config_.preprocess.color == "rgb";
+  preprocess_cpu(pp, bgr.ptr<std::uint8_t>(0), input_.data());
+  timings_.preprocess_ms = ms_since(t0);
+
+  const auto t1 = Clock::now();
+  backend_->run(input_.data());
+  timings_.network_ms = ms_since(t1);
+
+  const auto t2 = Clock::now();
+  std::vector<const float*> heads;
+  for (const HeadConfig& h : config_.heads) heads.push_back(backend_->output(h.tensor));
+  std::vector<Detection> dets = post_->output->run_cpu(heads, bgr.rows, bgr.cols);
+  timings_.postprocess_ms = ms_since(t2);
+  timings_.total_ms = ms_since(t0);
+  return dets;
+}
+
+}  // namespace tx2yolo

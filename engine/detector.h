@@ -1,0 +1,94 @@
+// The Detector API: open a model file, detect objects in BGR images.
+//
+//   tx2yolo::DetectorOptions opt;            // input size, backend, thresholds
+//   tx2yolo::Detector det("model.safetensors", opt);
+//   for (const tx2yolo::Detection& d : det.detect(cv::imread("a.jpg")))
+//     printf("%s %.3f\n", det.class_name(d.class_id).c_str(), d.score);
+//
+// Detections are Paddle's: yolo_box + multiclass_nms3 output, boxes
+// (x1, y1, x2, y2) in original-image pixels, grouped by class. Errors throw
+// tx2yolo::Error.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "kernels/multiclass_nms.h"
+#include "weights/model_file.h"
+
+namespace tx2yolo {
+
+enum class BackendKind { kAuto, kCpu, kCuda };
+
+const char* backend_name(BackendKind b);
+BackendKind backend_from_string(const std::string& s);  // auto, cpu, cuda; throws Error
+
+struct DetectorOptions {
+  int input_h = 0;  // 0: the model's input size; otherwise a positive multiple of 32
+  int input_w = 0;
+  BackendKind backend = BackendKind::kAuto;
+  int threads = 0;  // CPU backend threads; 0: all cores
+  // Overrides of the model file's thresholds; unset keeps the model's.
+  std::optional<float> conf_threshold;   // yolo_box objectness gate
+  std::optional<float> score_threshold;  // NMS candidate threshold
+  std::optional<float> nms_threshold;    // NMS IoU threshold
+  std::optional<int> keep_top_k;
+};
+
+struct FrameTimings {
+  double preprocess_ms = 0;
+  double network_ms = 0;
+  double postprocess_ms = 0;
+  double total_ms = 0;
+};
+
+class Backend;
+
+class Detector {
+ public:
+  Detector(const std::string& model_path, const DetectorOptions& options);
+  ~Detector();
+  Detector(const Detector&) = delete;
+  Detector& operator=(const Detector&) = delete;
+
+  // Detects objects in an 8-bit, 3-channel BGR image (what cv::imread gives).
+  std::vector<Detection> detect(const cv::Mat& bgr);
+
+  const ModelFile& model() const { return *model_; }
+  // The model's config with the options' overrides applied.
+  const ModelConfig& config() const { return config_; }
+  int input_h() const { return input_h_; }
+  int input_w() const { return input_w_; }
+  BackendKind backend() const { return backend_kind_; }
+  // e.g. "cpu (2 threads)".
+  std::string backend_description() const;
+  const FrameTimings& last_timings() const { return timings_; }
+  const std::string& class_name(int class_id) const;
+
+  // The network's raw output tensors from the last detect(), by tensor name
+  // (the graph outputs), for tests and debugging.
+  std::vector<float> tensor(const std::string& name) const;
+  // The preprocessed input of the last detect(), [3, H, W].
+  const std::vector<float>& input_tensor() const { return input_; }
+
+ private:
+  std::unique_ptr<ModelFile> model_;
+  ModelConfig config_;
+  int input_h_ = 0;
+  int input_w_ = 0;
+  BackendKind backend_kind_ = BackendKind::kCpu;
+  std::unique_ptr<Backend> backend_;
+  std::vector<float> input_;
+  FrameTimings timings_;
+  struct Post;
+  std::unique_ptr<Post> post_;
+};
+
+// Which backend `auto` picks in this build on this machine, and why.
+BackendKind resolve_backend(BackendKind requested, std::string* reason);
+
+}  // namespace tx2yolo

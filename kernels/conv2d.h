@@ -1,0 +1,63 @@
+// conv2d: 2-D cross-correlation with groups, optional bias and a fused
+// activation. One params struct serves the CPU reference (kernels/cpu) and the
+// CUDA kernels (kernels/cuda, a later issue).
+//
+//   out[n, co, oy, ox] = act( bias[co] + sum_{ci in group(co), ky, kx}
+//        w[co, ci - g0, ky, kx] * in[n, ci, oy*sh - ph + ky, ox*sw - pw + kx] )
+//   with zero padding outside the input, g0 = group(co) * (C_in / groups).
+//
+// Layouts (row-major, fp32):
+//   in     [N, C_in, H_in, W_in]
+//   weight [C_out, C_in / groups, K_h, K_w]   (Paddle's layout)
+//   bias   [C_out] or null
+//   out    [N, out_channels_total, H_out, W_out]; this op writes channels
+//          [out_channel_offset, out_channel_offset + C_out). That lets a
+//          producer write straight into its slice of a concat buffer.
+//   H_out = floor((H_in + 2*ph - K_h) / sh) + 1, likewise W_out.
+//
+// groups == 1: standard conv. groups == C_in == C_out: depthwise.
+// K = 1, stride 1, pad 0, groups 1: pointwise.
+#pragma once
+
+#include "core/activation.h"
+
+namespace tx2yolo {
+
+struct Conv2dParams {
+  int batch = 1;
+  int in_channels = 0;
+  int in_h = 0;
+  int in_w = 0;
+  int out_channels = 0;
+  int kernel_h = 1;
+  int kernel_w = 1;
+  int stride_h = 1;
+  int stride_w = 1;
+  int pad_h = 0;
+  int pad_w = 0;
+  int groups = 1;
+  Activation activation = Activation::kNone;
+  float alpha = 0.f;  // leaky_relu slope
+  int out_h = 0;      // filled by finalize_conv2d_params
+  int out_w = 0;
+  int out_channel_offset = 0;
+  int out_channels_total = 0;  // 0 means out_channels
+};
+
+// Output extent of a convolution: floor((in + 2*pad - kernel) / stride) + 1.
+int conv_output_extent(int in, int kernel, int stride, int pad);
+
+// Checks the params (positive sizes, groups dividing both channel counts,
+// output slice inside out_channels_total, non-empty output) and fills out_h,
+// out_w and out_channels_total. Throws Error with the offending values.
+void finalize_conv2d_params(Conv2dParams& p);
+
+// Multiply-accumulate count of one forward pass.
+long long conv2d_macs(const Conv2dParams& p);
+
+// CPU reference. Multithreaded over output channels with OpenMP when built
+// with it. `p` must have been finalized.
+void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
+                float* out);
+
+}  // namespace tx2yolo

@@ -1,0 +1,37 @@
+// preprocess: PaddleDetection's inference input transform
+// (shared/research/paddle-semantics.md §5.1):
+//
+//   1. uint8 BGR image, HWC, rows of src_w*3 bytes (what cv::imread gives);
+//   2. resize to dst_h x dst_w with cv::resize(INTER_CUBIC), called the way
+//      Paddle calls it: dsize empty, fx = dst_w / src_w, fy = dst_h / src_h
+//      (doubles), on the uint8 image (fixed-point bicubic, A = -0.75);
+//   3. BGR -> RGB when swap_rb;
+//   4. per channel c (RGB order), in numpy's precision:
+//        a = float(p) * float(scale)            (float32)
+//        b = float(double(a) - mean[c])         (mean, std are float64)
+//        x = float(double(b) / std[c])
+//   5. planar NCHW float32 output [3, dst_h, dst_w].
+#pragma once
+
+#include <cstdint>
+
+namespace tx2yolo {
+
+struct PreprocessParams {
+  int src_h = 0;
+  int src_w = 0;
+  int dst_h = 0;
+  int dst_w = 0;
+  double mean[3] = {0.485, 0.456, 0.406};
+  double std[3] = {0.229, 0.224, 0.225};
+  double scale = 1.0 / 255.0;
+  bool swap_rb = true;
+};
+
+// Throws Error on empty sizes or a zero std.
+void validate_preprocess_params(const PreprocessParams& p);
+
+// out: [3, dst_h, dst_w] float32.
+void preprocess_cpu(const PreprocessParams& p, const std::uint8_t* bgr, float* out);
+
+}  // namespace tx2yolo

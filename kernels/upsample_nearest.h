@@ -1,0 +1,34 @@
+// upsample_nearest: integer-factor nearest-neighbour upsampling, Paddle's
+// nearest_interp_v2 with align_corners = false (F.interpolate default).
+//
+//   out[n, c, y, x] = in[n, c, floor(y / s), floor(x / s)]
+//
+// For s = 2 this is exactly Paddle's src = int(0.5f * k)
+// (shared/research/paddle-semantics.md §6.1): each input pixel becomes an
+// s x s block.
+//
+// Layouts (fp32, row-major):
+//   in  [N, C, H, W]
+//   out [N, out_channels_total, H*s, W*s]; this op writes channels
+//       [out_channel_offset, out_channel_offset + C), so the upsampled route
+//       can land directly in its slice of the following concat.
+#pragma once
+
+namespace tx2yolo {
+
+struct UpsampleNearestParams {
+  int batch = 1;
+  int channels = 0;
+  int in_h = 0;
+  int in_w = 0;
+  int scale = 2;
+  int out_channel_offset = 0;
+  int out_channels_total = 0;  // 0 means channels
+};
+
+// Validates and fills out_channels_total. Throws Error.
+void finalize_upsample_nearest_params(UpsampleNearestParams& p);
+
+void upsample_nearest_cpu(const UpsampleNearestParams& p, const float* in, float* out);
+
+}  // namespace tx2yolo

@@ -1,0 +1,27 @@
+// ConvLayer: a conv2d node (standard, depthwise or pointwise by its groups and
+// kernel) with BN folded into weight and bias and a fused activation.
+#pragma once
+
+#include "kernels/conv2d.h"
+#include "layers/layer.h"
+
+namespace tx2yolo {
+
+class ConvLayer : public Layer {
+ public:
+  ConvLayer(const Node& node, const ModelFile& model, const std::map<std::string, TensorShape>& shapes,
+            int batch);
+  long long macs() const override { return conv2d_macs(params_); }
+  std::string describe() const override;
+  void forward_cpu(const std::vector<const float*>& inputs, float* output) const override;
+  const Conv2dParams& params() const { return params_; }
+  // "standard", "depthwise" or "pointwise".
+  const char* kind() const;
+
+ private:
+  Conv2dParams params_;
+  const float* weight_ = nullptr;
+  const float* bias_ = nullptr;
+};
+
+}  // namespace tx2yolo

@@ -1,0 +1,102 @@
+#include "tests/test_util.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace tx2yolo {
+namespace testing_util {
+
+std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/tx2yolo-test-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+std::vector<std::string> TempDir::entries() const {
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir(path_.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(n);
+    }
+    ::closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TempDir::~TempDir() {
+  const std::string cmd = "rm -rf '" + path_ + "'";
+  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "warning: could not remove %s\n", path_.c_str());
+}
+
+void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  write_bytes(path, std::vector<std::uint8_t>(text.begin(), text.end()));
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CommandResult run_command(const std::string& command_line) {
+  CommandResult result;
+  const std::string full = command_line + " 2>&1";
+  FILE* pipe = ::popen(full.c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed for: " + command_line);
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) result.output.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,
+                                     float atol, float rtol) {
+  if (actual.size() != expected.size()) {
+    return ::testing::AssertionFailure() << "size " << actual.size() << " != expected " << expected.size();
+  }
+  std::size_t bad = 0;
+  std::ostringstream first;
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    const float a = actual[i], e = expected[i];
+    const bool ok = std::fabs(a - e) <= atol + rtol * std::fabs(e);
+    if (!ok) {
+      if (bad < 5) first << " [" << i << "] " << a << " vs " << e << ";";
+      ++bad;
+    }
+  }
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << bad << " of " << actual.size() << " elements differ:" << first.str();
+}
+
+}  // namespace testing_util
+}  // namespace tx2yolo

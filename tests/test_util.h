@@ -1,0 +1,50 @@
+// Shared test helpers: seeded random data, temporary directories, running the
+// CLI, and a close-comparison that reports the first mismatches.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace tx2yolo {
+namespace testing_util {
+
+// Uniform floats in [lo, hi) from a fixed seed (std::mt19937).
+std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float lo = -1.f, float hi = 1.f);
+
+// A fresh empty directory under /tmp, removed (with its files) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  // Names of the entries in the directory (including hidden ones), sorted.
+  std::vector<std::string> entries() const;
+
+ private:
+  std::string path_;
+};
+
+void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes);
+void write_text(const std::string& path, const std::string& text);
+std::string read_text(const std::string& path);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs a shell command line and captures its output.
+CommandResult run_command(const std::string& command_line);
+
+// Element-wise |a - b| <= atol + rtol * |b|; on failure reports the count and
+// the first few mismatches with their indices.
+::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,
+                                     float atol, float rtol);
+
+}  // namespace testing_util
+}  // namespace tx2yolo

@@ -1,0 +1,58 @@
+#include "tools/annotate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include <opencv2/imgproc.hpp>
+
+namespace tx2yolo {
+
+namespace {
+cv::Scalar class_colour(int id) {
+  // Spread hues with the golden ratio so neighbouring ids differ.
+  const double hue = std::fmod(id * 0.618033988749895, 1.0) * 180.0;
+  cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar(hue, 200, 255)), bgr;
+  cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
+  const cv::Vec3b c = bgr.at<cv::Vec3b>(0, 0);
+  return cv::Scalar(c[0], c[1], c[2]);
+}
+}  // namespace
+
+void draw_detections(cv::Mat& bgr, const std::vector<Detection>& dets, const std::vector<std::string>& classes,
+                     float threshold) {
+  const int thickness = std::max(1, std::min(bgr.cols, bgr.rows) / 300);
+  const double font = std::max(0.4, std::min(bgr.cols, bgr.rows) / 800.0);
+  for (const Detection& d : dets) {
+    if (d.score < threshold) continue;
+    const cv::Scalar colour = class_colour(d.class_id);
+    const cv::Point p1(static_cast<int>(d.x1), static_cast<int>(d.y1));
+    const cv::Point p2(static_cast<int>(d.x2), static_cast<int>(d.y2));
+    cv::rectangle(bgr, p1, p2, colour, thickness);
+    char text[160];
+    const std::string& name =
+        d.class_id >= 0 && d.class_id < static_cast<int>(classes.size()) ? classes[d.class_id] : "?";
+    std::snprintf(text, sizeof(text), "%s %.2f", name.c_str(), d.score);
+    int baseline = 0;
+    const cv::Size size = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, font, thickness, &baseline);
+    const int top = std::max(0, p1.y - size.height - baseline);
+    cv::rectangle(bgr, cv::Point(p1.x, top), cv::Point(p1.x + size.width, top + size.height + baseline), colour,
+                  cv::FILLED);
+    cv::putText(bgr, text, cv::Point(p1.x, top + size.height), cv::FONT_HERSHEY_SIMPLEX, font,
+                cv::Scalar(0, 0, 0), thickness);
+  }
+}
+
+nlohmann::json detection_to_coco(const Detection& d, const std::string& image_id, int image_index,
+                                 const std::vector<std::string>& classes) {
+  const std::string name =
+      d.class_id >= 0 && d.class_id < static_cast<int>(classes.size()) ? classes[d.class_id] : "";
+  return nlohmann::json{{"image_id", image_index},
+                        {"file_name", image_id},
+                        {"category_id", d.class_id},
+                        {"category_name", name},
+                        {"bbox", {d.x1, d.y1, d.x2 - d.x1, d.y2 - d.y1}},
+                        {"score", d.score}};
+}
+
+}  // namespace tx2yolo

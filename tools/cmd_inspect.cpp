@@ -1,0 +1,112 @@
+// `tx2yolo inspect`: verify a model file and print its metadata, config,
+// graph (with shapes and MACs at the chosen input size) and tensor table.
+#include <cstdio>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "core/error.h"
+#include "layers/layer.h"
+#include "tools/commands.h"
+#include "weights/model_file.h"
+
+namespace tx2yolo {
+
+namespace {
+
+struct InspectArgs {
+  std::string model;
+  std::vector<int> input_size;
+  bool tensors = true;
+};
+
+std::string shape_text(const std::vector<long long>& s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += cat(i ? "," : "", s[i]);
+  return out + "]";
+}
+
+int run_inspect(const InspectArgs& a) {
+  const std::string path = a.model.empty() ? default_model_path() : a.model;
+  const ModelFile model = ModelFile::load(path);
+  const ModelConfig& c = model.config();
+  int h = c.input_h, w = c.input_w;
+  if (!a.input_size.empty()) {
+    h = a.input_size[0];
+    w = a.input_size.size() > 1 ? a.input_size[1] : h;
+    TX2_REQUIRE(h > 0 && w > 0 && h % 32 == 0 && w % 32 == 0, "--input-size ", h, " ", w,
+                " must be positive multiples of 32");
+  }
+  const WeightShapes weights = model.weight_shapes();
+  const auto shapes = infer_shapes(model.graph(), weights, h, w);
+
+  std::printf("file: %s (%llu bytes)\n", path.c_str(), static_cast<unsigned long long>(model.file_bytes()));
+  std::printf("format: %s version %s\n", model.metadata().at("format").c_str(),
+              model.metadata().at("format_version").c_str());
+  std::printf("provenance: %s\n", model.provenance().dump().c_str());
+  for (const auto& kv : model.metadata()) {
+    if (kv.first == "format" || kv.first == "format_version" || kv.first == "graph" || kv.first == "config" ||
+        kv.first == "provenance")
+      continue;
+    std::printf("metadata %s: %s\n", kv.first.c_str(), kv.second.c_str());
+  }
+  std::printf("architecture: %s, %s head, model input %dx%d (shown at %dx%d)\n", c.architecture.c_str(),
+              c.head_type.c_str(), c.input_h, c.input_w, h, w);
+  std::string names;
+  for (std::size_t i = 0; i < c.classes.size(); ++i) names += (i ? ", " : "") + c.classes[i];
+  std::printf("classes (%zu): %s\n", c.classes.size(), names.c_str());
+  for (const HeadConfig& head : c.heads) {
+    std::string anchors;
+    for (const auto& an : head.anchors) anchors += cat(anchors.empty() ? "" : " ", an.first, "x", an.second);
+    std::printf("head %s: stride %d, anchors %s\n", head.tensor.c_str(), head.downsample, anchors.c_str());
+  }
+  std::printf("decode: conf_thresh %g, clip_bbox %s, scale_x_y %g, image size %s\n", c.decode.conf_thresh,
+              c.decode.clip_bbox ? "true" : "false", c.decode.scale_x_y, c.decode.image_size.c_str());
+  std::printf("nms: score_threshold %g, nms_top_k %d, keep_top_k %d, iou %g, normalized %s, background %d\n",
+              c.nms.score_threshold, c.nms.nms_top_k, c.nms.keep_top_k, c.nms.nms_threshold,
+              c.nms.normalized ? "true" : "false", c.nms.background_label);
+  std::printf("preprocess: %s, resize %s, scale %g, mean [%g, %g, %g], std [%g, %g, %g]\n",
+              c.preprocess.color.c_str(), c.preprocess.resize.c_str(), c.preprocess.scale, c.preprocess.mean[0],
+              c.preprocess.mean[1], c.preprocess.mean[2], c.preprocess.std[0], c.preprocess.std[1],
+              c.preprocess.std[2]);
+
+  std::printf("\ngraph: %zu nodes\n", model.graph().nodes.size());
+  std::printf("  %-3s %-44s %-16s %-40s %14s\n", "#", "node", "output [C,H,W]", "layer", "MACs");
+  long long total_macs = 0;
+  int index = 0;
+  for (const Node& n : model.graph().nodes) {
+    const std::unique_ptr<Layer> layer = make_layer(n, model, shapes, 1);
+    const TensorShape& s = shapes.at(n.output);
+    total_macs += layer->macs();
+    std::printf("  %-3d %-44s %-16s %-40s %14lld\n", index++, n.name.c_str(),
+                cat("[", s.c, ",", s.h, ",", s.w, "]").c_str(), layer->describe().c_str(), layer->macs());
+  }
+  long long params = 0;
+  for (const TensorInfo& t : model.tensors()) params += t.numel();
+  std::printf("total: %.3f GMAC (%.3f GFLOPs) at %dx%d, %lld parameters\n", total_macs / 1e9, 2 * total_macs / 1e9,
+              h, w, params);
+
+  if (a.tensors) {
+    std::printf("\ntensors: %zu\n", model.tensors().size());
+    for (const TensorInfo& t : model.tensors()) {
+      std::printf("  %-52s F32 %-20s bytes [%llu, %llu)\n", t.name.c_str(), shape_text(t.shape).c_str(),
+                  static_cast<unsigned long long>(t.begin), static_cast<unsigned long long>(t.end));
+    }
+  }
+  std::printf("\nverified: %s is a valid tx2yolo model file\n", path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_inspect_command(CLI::App& app) {
+  auto args = std::make_shared<InspectArgs>();
+  CLI::App* cmd = app.add_subcommand("inspect", "Verify a model file and print its metadata, graph and tensors");
+  cmd->add_option("model", args->model, "Model file (default: the bundled demo model)");
+  cmd->add_option("--input-size", args->input_size, "Show shapes and MACs at this input size: H, or H W")
+      ->expected(1, 2);
+  cmd->add_flag("!--no-tensors", args->tensors, "Do not print the tensor table");
+  return [args]() { return run_inspect(*args); };
+}
+
+}  // namespace tx2yolo

@@ -1,0 +1,23 @@
+// The tx2yolo subcommands. Each registers its options on a CLI11 app and
+// returns the function that runs it (returning the process exit code).
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace tx2yolo {
+
+using CommandRunner = std::function<int()>;
+
+CommandRunner add_detect_command(CLI::App& app);
+CommandRunner add_inspect_command(CLI::App& app);
+
+// The bundled demo model and image (under TX2YOLO_DATA_DIR, set at build time).
+std::string default_model_path();
+std::string default_image_path();
+
+}  // namespace tx2yolo

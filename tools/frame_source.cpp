@@ -1,0 +1,97 @@
+#include "tools/frame_source.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "core/error.h"
+#include "core/file_util.h"
+
+namespace tx2yolo {
+
+namespace {
+
+std::string lower_extension(const std::string& path) {
+  std::string ext = path_extension(path);
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.size() < 6 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+}  // namespace
+
+bool has_image_extension(const std::string& path) {
+  static const char* kExt[] = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"};
+  const std::string ext = lower_extension(path);
+  return std::any_of(std::begin(kExt), std::end(kExt), [&](const char* e) { return ext == e; });
+}
+
+bool has_video_extension(const std::string& path) {
+  static const char* kExt[] = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".h264", ".mjpeg"};
+  const std::string ext = lower_extension(path);
+  return std::any_of(std::begin(kExt), std::end(kExt), [&](const char* e) { return ext == e; });
+}
+
+FrameSource::FrameSource(const std::string& input) : input_(input) {
+  TX2_REQUIRE(!input.empty(), "no input given");
+  if (is_directory(input)) {
+    kind_ = SourceKind::kImageFolder;
+    for (const std::string& f : list_directory_files(input))
+      if (has_image_extension(f)) files_.push_back(f);
+    TX2_REQUIRE(!files_.empty(), input, ": the folder holds no images (.jpg, .png, .bmp, .tif, .webp)");
+  } else if (file_exists(input)) {
+    if (has_video_extension(input)) {
+      kind_ = SourceKind::kVideo;
+      TX2_REQUIRE(capture_.open(input, cv::CAP_ANY), input, ": cannot open video");
+    } else {
+      kind_ = SourceKind::kImage;
+      files_.push_back(input);
+    }
+  } else if (all_digits(input)) {
+    kind_ = SourceKind::kCamera;
+    const int index = std::stoi(input);
+    TX2_REQUIRE(capture_.open(index, cv::CAP_ANY), "cannot open camera ", index,
+                " (no such device, or it is busy)");
+  } else if (input.find('!') != std::string::npos) {
+    kind_ = SourceKind::kCamera;
+    TX2_REQUIRE(capture_.open(input, cv::CAP_GSTREAMER), "cannot open GStreamer pipeline '", input,
+                "' (is OpenCV built with GStreamer, and does the pipeline end in appsink?)");
+  } else {
+    throw Error(cat(input, ": no such file or folder (a camera is a number such as 0, or a GStreamer pipeline)"));
+  }
+}
+
+double FrameSource::fps() const {
+  if (!is_stream()) return 0;
+  const double fps = capture_.get(cv::CAP_PROP_FPS);
+  return fps > 0 && fps < 1000 ? fps : 0;
+}
+
+bool FrameSource::next(Frame* frame) {
+  if (!is_stream()) {
+    if (next_file_ >= files_.size()) return false;
+    const std::string& path = files_[next_file_];
+    frame->index = static_cast<int>(next_file_++);
+    frame->name = path_basename(path);
+    // imread itself opens the file; check readability first for a clear message.
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    TX2_REQUIRE(f != nullptr, path, ": cannot open for reading");
+    std::fclose(f);
+    frame->bgr = cv::imread(path, cv::IMREAD_COLOR);
+    TX2_REQUIRE(!frame->bgr.empty(), path, ": cannot decode as an image");
+    return true;
+  }
+  if (!capture_.read(frame->bgr) || frame->bgr.empty()) return false;
+  frame->index = frame_index_++;
+  char name[32];
+  std::snprintf(name, sizeof(name), "frame-%06d", frame->index);
+  frame->name = name;
+  return true;
+}
+
+}  // namespace tx2yolo

@@ -1,0 +1,53 @@
+// tx2yolo: the command-line tool. Errors print one line "error: ..." and exit 1.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
+
+#include "core/error.h"
+#include "tools/commands.h"
+
+namespace {
+// Prints "error: <message>" on one line (newlines in the message become spaces).
+void print_error(const std::string& message) {
+  std::string line = message;
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  std::fprintf(stderr, "error: %s\n", line.c_str());
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  // OpenCV's own warnings (e.g. V4L "can't open camera by index") would break
+  // the one-line error rule; our messages say what failed.
+  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+
+  CLI::App app{"tx2yolo: YOLOv3-MobileNetV1 (PaddleDetection) inference on Jetson TX2 and other GPUs, "
+               "with a CPU reference"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "tx2yolo 0.1.0");
+  const tx2yolo::CommandRunner detect = tx2yolo::add_detect_command(app);
+  const tx2yolo::CommandRunner inspect = tx2yolo::add_inspect_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (app.got_subcommand("detect")) return detect();
+    if (app.got_subcommand("inspect")) return inspect();
+    print_error("unknown subcommand");
+    return 1;
+  } catch (const cv::Exception& e) {
+    print_error("OpenCV: " + e.err);
+  } catch (const std::bad_alloc&) {
+    print_error("out of memory");
+  } catch (const std::exception& e) {
+    print_error(e.what());
+  }
+  return 1;
+}
