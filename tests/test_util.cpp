@@ -66,17 +66,24 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-CommandResult run_command(const std::string& command_line) {
+namespace {
+CommandResult run_shell(const std::string& full) {
   CommandResult result;
-  const std::string full = command_line + " 2>&1";
   FILE* pipe = ::popen(full.c_str(), "r");
-  if (!pipe) throw std::runtime_error("popen failed for: " + command_line);
+  if (!pipe) throw std::runtime_error("popen failed for: " + full);
   std::array<char, 4096> buf{};
   std::size_t n;
   while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) result.output.append(buf.data(), n);
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+}  // namespace
+
+CommandResult run_command(const std::string& command_line) { return run_shell(command_line + " 2>&1"); }
+
+CommandResult run_command_stderr(const std::string& command_line) {
+  return run_shell(command_line + " 2>&1 >/dev/null");
 }
 
 ::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,

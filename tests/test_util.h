@@ -38,8 +38,10 @@ struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together
 };
-// Runs a shell command line and captures its output.
+// Runs a shell command line and captures stdout and stderr together.
 CommandResult run_command(const std::string& command_line);
+// Runs a shell command line and captures only its stderr (stdout discarded).
+CommandResult run_command_stderr(const std::string& command_line);
 
 // Element-wise |a - b| <= atol + rtol * |b|; on failure reports the count and
 // the first few mismatches with their indices.

@@ -10,6 +10,8 @@ namespace tx2yolo {
 
 namespace {
 
+constexpr float kRandomObjectnessShift = 4.5f;
+
 int scale_width(int w, double factor) { return std::max(1, static_cast<int>(std::lround(w * factor))); }
 
 class Builder {
@@ -190,6 +192,16 @@ std::vector<std::pair<std::string, HostTensor>> make_random_weights(const Archit
       for (float& v : t.data) v = dist(rng);
     }
     out.emplace_back(w.first, std::move(t));
+  }
+  // Lower the objectness logits of the heads so that, as in a trained
+  // detector, only a few cells are confident instead of half of them.
+  const int per_anchor = 5 + static_cast<int>(arch.config.classes.size());
+  for (const Node& n : arch.graph.nodes) {
+    if (std::find(arch.graph.outputs.begin(), arch.graph.outputs.end(), n.output) == arch.graph.outputs.end()) continue;
+    for (auto& t : out) {
+      if (t.first != n.bias) continue;
+      for (std::size_t k = 4; k < t.second.data.size(); k += per_anchor) t.second.data[k] -= kRandomObjectnessShift;
+    }
   }
   return out;
 }

@@ -57,7 +57,8 @@ struct ArchitectureGraph {
 ArchitectureGraph build_yolov3_mobilenet_v1(const ArchitectureSpec& spec);
 
 // Seeded random weights for the template (uniform, scaled by fan-in so
-// activations stay O(1) through the network). For tests and the generated
+// activations stay O(1) through the network; head objectness biases lowered
+// so that few cells are confident). For tests and the generated
 // demo model only; a trained model comes from `tx2yolo convert`.
 std::vector<std::pair<std::string, HostTensor>> make_random_weights(const ArchitectureGraph& arch,
                                                                     std::uint32_t seed);

@@ -1,0 +1,150 @@
+// The tx2yolo CLI as a user meets it: one-line errors with a non-zero exit and
+// no output left behind, and the happy path writing an annotated image and
+// COCO-results JSON.
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "tests/test_util.h"
+
+namespace tx2yolo {
+namespace {
+
+using testing_util::CommandResult;
+using testing_util::run_command;
+using testing_util::run_command_stderr;
+using testing_util::TempDir;
+
+const std::string kCli = TX2YOLO_CLI_PATH;
+const std::string kModel = std::string(TX2YOLO_SOURCE_DIR) + "/models/demo.safetensors";
+const std::string kImage = std::string(TX2YOLO_SOURCE_DIR) + "/assets/demo.jpg";
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// A failed command's stderr: non-zero exit, exactly one line, starting with "error:".
+void expect_one_line_error(const CommandResult& r, const std::string& needle) {
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+}
+
+TEST(Cli, BadModelPathGivesOneLineErrorAndNoOutput) {
+  TempDir dir;
+  const auto r = run_command_stderr(kCli + " detect " + kImage + " --model " + dir.file("missing.safetensors") +
+                             " --out " + dir.file("out.jpg") + " --json " + dir.file("out.json"));
+  expect_one_line_error(r, "missing.safetensors: cannot open");
+  EXPECT_TRUE(dir.entries().empty());
+}
+
+TEST(Cli, CorruptModelGivesOneLineErrorAndNoOutput) {
+  TempDir dir;
+  testing_util::write_text(dir.file("bad.safetensors"), "this is not a model file at all");
+  const auto r = run_command_stderr(kCli + " detect " + kImage + " --model " + dir.file("bad.safetensors") + " --out " +
+                             dir.file("out.jpg"));
+  expect_one_line_error(r, "bad.safetensors");
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"bad.safetensors"});
+}
+
+TEST(Cli, NonImageFileGivesOneLineErrorAndNoOutput) {
+  TempDir dir;
+  testing_util::write_text(dir.file("notes.jpg"), "plain text, not a JPEG");
+  const auto r = run_command_stderr(kCli + " detect " + dir.file("notes.jpg") + " --model " + kModel + " --out " +
+                             dir.file("out.jpg") + " --json " + dir.file("out.json"));
+  expect_one_line_error(r, "cannot decode as an image");
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"notes.jpg"});
+}
+
+TEST(Cli, MissingCameraGivesOneLineErrorAndNoOutput) {
+  TempDir dir;
+  const auto r = run_command_stderr(kCli + " detect 9 --model " + kModel + " --out " + dir.file("cam.mp4"));
+  expect_one_line_error(r, "cannot open camera 9");
+  EXPECT_TRUE(dir.entries().empty());
+}
+
+TEST(Cli, MissingInputPathIsNamed) {
+  const auto r = run_command_stderr(kCli + " detect /nonexistent/picture.png --model " + kModel);
+  expect_one_line_error(r, "/nonexistent/picture.png: no such file or folder");
+}
+
+TEST(Cli, InputSizeMustBeMultipleOf32) {
+  const auto r = run_command_stderr(kCli + " detect " + kImage + " --model " + kModel + " --input-size 300");
+  expect_one_line_error(r, "multiple of 32");
+}
+
+TEST(Cli, CudaBackendRequestIsRefusedClearlyWithoutIt) {
+  const auto r = run_command_stderr(kCli + " detect " + kImage + " --model " + kModel + " --backend cuda");
+  expect_one_line_error(r, "--backend cuda is not available");
+}
+
+TEST(Cli, DetectWritesAnnotatedImageAndCocoJson) {
+  TempDir dir;
+  const auto r = run_command(kCli + " detect " + kImage + " --model " + kModel + " --out " + dir.file("out.jpg") +
+                             " --json " + dir.file("out.json") + " --input-size 320");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("frames: 1, mean"), std::string::npos) << r.output;
+  EXPECT_EQ(dir.entries(), (std::vector<std::string>{"out.jpg", "out.json"}));  // no temporary files left
+  const cv::Mat annotated = cv::imread(dir.file("out.jpg"));
+  ASSERT_FALSE(annotated.empty());
+  EXPECT_EQ(annotated.cols, 640);
+  EXPECT_EQ(annotated.rows, 480);
+  const auto results = nlohmann::json::parse(testing_util::read_text(dir.file("out.json")));
+  ASSERT_TRUE(results.is_array());
+  ASSERT_FALSE(results.empty());
+  for (const auto& d : results) {
+    EXPECT_EQ(d.at("file_name"), "demo.jpg");
+    EXPECT_EQ(d.at("bbox").size(), 4u);
+    EXPECT_GE(d.at("bbox")[2].get<double>(), 0.0);
+    EXPECT_GT(d.at("score").get<double>(), 0.0);
+    EXPECT_EQ(d.at("category_name"), "class" + std::to_string(d.at("category_id").get<int>()));
+  }
+}
+
+TEST(Cli, DetectOnFolderWritesOneImagePerInput) {
+  TempDir in, out;
+  const cv::Mat img = cv::imread(kImage);
+  ASSERT_TRUE(cv::imwrite(in.file("a.png"), img));
+  ASSERT_TRUE(cv::imwrite(in.file("b.jpg"), img));
+  testing_util::write_text(in.file("readme.txt"), "not an image; skipped by extension");
+  const std::string target = out.file("annotated");
+  const auto r = run_command(kCli + " detect " + in.path() + " --model " + kModel + " --out " + target +
+                             " --input-size 320 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("frames: 2"), std::string::npos) << r.output;
+  EXPECT_FALSE(cv::imread(target + "/a.png").empty());
+  EXPECT_FALSE(cv::imread(target + "/b.jpg").empty());
+}
+
+TEST(Cli, InspectVerifiesAndPrintsTheGraph) {
+  const auto r = run_command(kCli + " inspect " + kModel + " --no-tensors");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("verified: "), std::string::npos);
+  EXPECT_NE(r.output.find("backbone.conv2_1._depthwise_conv"), std::string::npos);
+  EXPECT_NE(r.output.find("depthwise 3x3/s1"), std::string::npos);
+  EXPECT_NE(r.output.find("yolo_head.yolo_output.2"), std::string::npos);
+}
+
+TEST(Cli, InspectOnCorruptFileFails) {
+  TempDir dir;
+  testing_util::write_bytes(dir.file("short.safetensors"), {1, 2, 3});
+  const auto r = run_command_stderr(kCli + " inspect " + dir.file("short.safetensors"));
+  expect_one_line_error(r, "short.safetensors");
+}
+
+TEST(Cli, HelpListsTheOptions) {
+  const auto r = run_command(kCli + " detect --help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* opt : {"--out", "--json", "--model", "--backend", "--input-size", "--threshold"})
+    EXPECT_NE(r.output.find(opt), std::string::npos) << opt;
+  EXPECT_EQ(run_command(kCli + " inspect --help").exit_code, 0);
+  EXPECT_NE(run_command(kCli).exit_code, 0);  // a subcommand is required
+}
+
+}  // namespace
+}  // namespace tx2yolo

@@ -1,0 +1,222 @@
+// conv2d CPU reference: hand-computed cases, and the optimized loops checked
+// against a literal transcription of the formula in kernels/conv2d.h.
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "kernels/conv2d.h"
+#include "tests/test_util.h"
+
+namespace tx2yolo {
+namespace {
+
+using testing_util::all_close;
+using testing_util::random_floats;
+
+Conv2dParams make_params(int cin, int h, int w, int cout, int k, int stride, int pad, int groups,
+                         Activation act = Activation::kNone, float alpha = 0.f) {
+  Conv2dParams p;
+  p.in_channels = cin;
+  p.in_h = h;
+  p.in_w = w;
+  p.out_channels = cout;
+  p.kernel_h = p.kernel_w = k;
+  p.stride_h = p.stride_w = stride;
+  p.pad_h = p.pad_w = pad;
+  p.groups = groups;
+  p.activation = act;
+  p.alpha = alpha;
+  finalize_conv2d_params(p);
+  return p;
+}
+
+// The formula, written out with no cleverness.
+std::vector<float> naive_conv(const Conv2dParams& p, const std::vector<float>& in, const std::vector<float>& w,
+                              const std::vector<float>* bias) {
+  std::vector<float> out(static_cast<std::size_t>(p.batch) * p.out_channels * p.out_h * p.out_w);
+  const int cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
+  for (int n = 0; n < p.batch; ++n)
+    for (int co = 0; co < p.out_channels; ++co)
+      for (int oy = 0; oy < p.out_h; ++oy)
+        for (int ox = 0; ox < p.out_w; ++ox) {
+          double acc = bias ? (*bias)[co] : 0.0;
+          const int g = co / cog;
+          for (int c = 0; c < cig; ++c)
+            for (int ky = 0; ky < p.kernel_h; ++ky)
+              for (int kx = 0; kx < p.kernel_w; ++kx) {
+                const int iy = oy * p.stride_h - p.pad_h + ky, ix = ox * p.stride_w - p.pad_w + kx;
+                if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) continue;
+                acc += static_cast<double>(w[((co * cig + c) * p.kernel_h + ky) * p.kernel_w + kx]) *
+                       in[((n * p.in_channels + g * cig + c) * p.in_h + iy) * p.in_w + ix];
+              }
+          out[((n * p.out_channels + co) * p.out_h + oy) * p.out_w + ox] =
+              apply_activation(p.activation, p.alpha, static_cast<float>(acc));
+        }
+  return out;
+}
+
+std::vector<float> run(const Conv2dParams& p, const std::vector<float>& in, const std::vector<float>& w,
+                       const std::vector<float>* bias) {
+  std::vector<float> out(static_cast<std::size_t>(p.batch) * p.out_channels_total * p.out_h * p.out_w,
+                         std::numeric_limits<float>::quiet_NaN());  // poisoned
+  conv2d_cpu(p, in.data(), w.data(), bias ? bias->data() : nullptr, out.data());
+  return out;
+}
+
+TEST(Conv2d, OutputExtentFormula) {
+  EXPECT_EQ(conv_output_extent(608, 3, 2, 1), 304);
+  EXPECT_EQ(conv_output_extent(5, 3, 2, 1), 3);
+  EXPECT_EQ(conv_output_extent(19, 3, 1, 1), 19);
+  EXPECT_EQ(conv_output_extent(7, 1, 1, 0), 7);
+  EXPECT_EQ(conv_output_extent(1, 3, 1, 0), 0);
+}
+
+TEST(Conv2d, Standard3x3OnesHandComputed) {
+  // Input 1..9 in a 3x3 grid, all-ones 3x3 kernel, pad 1.
+  const Conv2dParams p = make_params(1, 3, 3, 1, 3, 1, 1, 1);
+  const std::vector<float> in = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const std::vector<float> w(9, 1.f);
+  const auto out = run(p, in, w, nullptr);
+  // corners: 1+2+4+5=12, 2+3+5+6=16, 4+5+7+8=24, 5+6+8+9=28; edges 27, 33, 21, 39; centre 45.
+  const std::vector<float> expected = {12, 21, 16, 27, 45, 33, 24, 39, 28};
+  EXPECT_EQ(out, expected);
+}
+
+TEST(Conv2d, DepthwiseStride2OnOddSizeHandComputed) {
+  // 2 channels of 5x5, value y*5+x; channel 1 has a kernel of twos. Output 3x3.
+  const Conv2dParams p = make_params(2, 5, 5, 2, 3, 2, 1, 2);
+  ASSERT_EQ(p.out_h, 3);
+  ASSERT_EQ(p.out_w, 3);
+  std::vector<float> in(50);
+  for (int c = 0; c < 2; ++c)
+    for (int i = 0; i < 25; ++i) in[c * 25 + i] = static_cast<float>(i);
+  std::vector<float> w(18, 1.f);
+  for (int i = 9; i < 18; ++i) w[i] = 2.f;
+  const std::vector<float> bias = {0.5f, -1.f};
+  const auto out = run(p, in, w, &bias);
+  // (0,0): rows 0-1, cols 0-1 = 0+1+5+6 = 12; (0,2): rows 0-1, cols 3-4 = 3+4+8+9 = 24;
+  // (1,1): rows 1-3, cols 1-3 = 9 * 12 = 108; (2,2): rows 3-4, cols 3-4 = 18+19+23+24 = 84.
+  EXPECT_FLOAT_EQ(out[0], 12.5f);
+  EXPECT_FLOAT_EQ(out[2], 24.5f);
+  EXPECT_FLOAT_EQ(out[4], 108.5f);
+  EXPECT_FLOAT_EQ(out[8], 84.5f);
+  EXPECT_FLOAT_EQ(out[9 + 0], 2 * 12 - 1.f);
+  EXPECT_FLOAT_EQ(out[9 + 8], 2 * 84 - 1.f);
+}
+
+TEST(Conv2d, PointwiseWithBiasHandComputed) {
+  // 2 input channels of 2 pixels -> 3 outputs.
+  const Conv2dParams p = make_params(2, 1, 2, 3, 1, 1, 0, 1);
+  const std::vector<float> in = {1, 2, /*ch1*/ 10, 20};
+  const std::vector<float> w = {1, 0, /*co1*/ 0, 1, /*co2*/ 2, -1};
+  const std::vector<float> bias = {0, 1, 3};
+  const auto out = run(p, in, w, &bias);
+  const std::vector<float> expected = {1, 2, 11, 21, 2 - 10 + 3, 4 - 20 + 3};
+  EXPECT_EQ(out, expected);
+}
+
+TEST(Conv2d, LeakyReluScalesNegativesOnly) {
+  const Conv2dParams p = make_params(1, 1, 4, 1, 1, 1, 0, 1, Activation::kLeakyRelu, 0.1f);
+  const std::vector<float> in = {-10, -0.5f, 0, 3};
+  const auto out = run(p, in, {1.f}, nullptr);
+  EXPECT_FLOAT_EQ(out[0], -1.f);
+  EXPECT_FLOAT_EQ(out[1], -0.05f);
+  EXPECT_FLOAT_EQ(out[2], 0.f);
+  EXPECT_FLOAT_EQ(out[3], 3.f);
+}
+
+TEST(Conv2d, ReluClampsNegativesToZero) {
+  const Conv2dParams p = make_params(1, 1, 3, 1, 1, 1, 0, 1, Activation::kRelu);
+  const std::vector<float> bias = {-1.f};
+  const auto out = run(p, {-2, 0.5f, 4}, {2.f}, &bias);
+  EXPECT_EQ(out, (std::vector<float>{0, 0, 7}));
+}
+
+TEST(Conv2d, GroupsUseOnlyTheirOwnChannels) {
+  // 4 inputs, 2 outputs, groups 2: out0 = ch0 + ch1, out1 = ch2 + ch3 (weights 1).
+  const Conv2dParams p = make_params(4, 1, 1, 2, 1, 1, 0, 2);
+  const auto out = run(p, {1, 2, 100, 200}, {1, 1, 1, 1}, nullptr);
+  EXPECT_EQ(out, (std::vector<float>{3, 300}));
+}
+
+TEST(Conv2d, WritesOnlyItsChannelSliceOfAConcatBuffer) {
+  Conv2dParams p;
+  p.in_channels = 1;
+  p.in_h = p.in_w = 2;
+  p.out_channels = 1;
+  p.out_channel_offset = 1;
+  p.out_channels_total = 3;
+  finalize_conv2d_params(p);
+  const auto out = run(p, {1, 2, 3, 4}, {2.f}, nullptr);
+  ASSERT_EQ(out.size(), 12u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(std::isnan(out[i])) << "channel 0 must stay untouched";
+    EXPECT_FLOAT_EQ(out[4 + i], 2.f * (i + 1));
+    EXPECT_TRUE(std::isnan(out[8 + i])) << "channel 2 must stay untouched";
+  }
+}
+
+TEST(Conv2d, InvalidParamsThrowWithTheValues) {
+  Conv2dParams p;
+  p.in_channels = 6;
+  p.in_h = p.in_w = 4;
+  p.out_channels = 4;
+  p.groups = 4;
+  try {
+    finalize_conv2d_params(p);
+    FAIL() << "groups 4 with 6 input channels must throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("groups 4 must divide in channels 6"), std::string::npos) << e.what();
+  }
+  Conv2dParams small;
+  small.in_channels = small.out_channels = 1;
+  small.in_h = small.in_w = 1;
+  small.kernel_h = small.kernel_w = 3;
+  EXPECT_THROW(finalize_conv2d_params(small), Error);
+  Conv2dParams slice;
+  slice.in_channels = slice.out_channels = 2;
+  slice.in_h = slice.in_w = 2;
+  slice.out_channel_offset = 1;
+  slice.out_channels_total = 2;
+  EXPECT_THROW(finalize_conv2d_params(slice), Error);
+}
+
+struct ConvCase {
+  int cin, h, w, cout, k, stride, pad, groups;
+  Activation act;
+};
+
+class Conv2dMatchesFormula : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(Conv2dMatchesFormula, OnSeededRandomData) {
+  const ConvCase c = GetParam();
+  Conv2dParams p = make_params(c.cin, c.h, c.w, c.cout, c.k, c.stride, c.pad, c.groups, c.act, 0.1f);
+  p.batch = 2;
+  const auto in = random_floats(static_cast<std::size_t>(2) * c.cin * c.h * c.w, 11 + c.cin);
+  const auto w = random_floats(static_cast<std::size_t>(c.cout) * (c.cin / c.groups) * c.k * c.k, 12 + c.cout);
+  const auto b = random_floats(static_cast<std::size_t>(c.cout), 13);
+  EXPECT_TRUE(all_close(run(p, in, w, &b), naive_conv(p, in, w, &b), 1e-5f, 1e-5f));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    OddShapes, Conv2dMatchesFormula,
+    ::testing::Values(ConvCase{3, 17, 13, 5, 3, 2, 1, 1, Activation::kRelu},         // stem-like, odd
+                      ConvCase{7, 9, 11, 7, 3, 1, 1, 7, Activation::kRelu},          // depthwise s1
+                      ConvCase{13, 15, 15, 13, 3, 2, 1, 13, Activation::kRelu},      // depthwise s2 odd
+                      ConvCase{37, 6, 5, 29, 1, 1, 0, 1, Activation::kLeakyRelu},    // pointwise odd widths
+                      ConvCase{10, 7, 7, 21, 3, 1, 1, 1, Activation::kLeakyRelu},    // neck 3x3
+                      ConvCase{6, 5, 8, 9, 3, 1, 1, 3, Activation::kNone},           // grouped
+                      ConvCase{4, 4, 4, 2, 5, 1, 2, 1, Activation::kNone}),          // 5x5, pad 2
+    [](const ::testing::TestParamInfo<ConvCase>& info) {
+      const ConvCase& c = info.param;
+      return "c" + std::to_string(c.cin) + "_h" + std::to_string(c.h) + "_w" + std::to_string(c.w) + "_o" +
+             std::to_string(c.cout) + "_k" + std::to_string(c.k) + "_s" + std::to_string(c.stride) + "_g" +
+             std::to_string(c.groups);
+    });
+
+}  // namespace
+}  // namespace tx2yolo

@@ -1,0 +1,133 @@
+// CPU end-to-end regression on a small seeded model: the Detector's output on
+// a synthetic image must stay what it was when the golden file was recorded.
+// Regenerate tests/data/cpu_e2e_golden.json (after an intended change only)
+// with: TX2YOLO_UPDATE_GOLDEN=1 build/tests/tx2yolo_tests --gtest_filter='EndToEnd.*'
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/error.h"
+#include "engine/detector.h"
+#include "tests/test_util.h"
+#include "weights/architecture.h"
+
+namespace tx2yolo {
+namespace {
+
+const std::string kGolden = std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/cpu_e2e_golden.json";
+
+std::string write_seeded_model(const testing_util::TempDir& dir) {
+  const ArchitectureGraph arch = build_yolov3_mobilenet_v1(ArchitectureSpec::scaled(0.125, 3));
+  const std::string path = dir.file("seeded.safetensors");
+  write_model_file(path, arch.graph, arch.config, {{"source", "test: seed 1234"}}, make_random_weights(arch, 1234));
+  return path;
+}
+
+cv::Mat synthetic_scene() {
+  cv::Mat img(300, 500, CV_8UC3, cv::Scalar(90, 140, 60));
+  cv::circle(img, cv::Point(120, 110), 60, cv::Scalar(30, 30, 220), cv::FILLED);
+  cv::rectangle(img, cv::Rect(260, 60, 160, 120), cv::Scalar(220, 120, 30), cv::FILLED);
+  cv::line(img, cv::Point(0, 299), cv::Point(499, 200), cv::Scalar(250, 250, 250), 9);
+  return img;
+}
+
+nlohmann::json to_json(const std::vector<Detection>& dets) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const Detection& d : dets)
+    j.push_back({{"class_id", d.class_id}, {"score", d.score}, {"box", {d.x1, d.y1, d.x2, d.y2}}, {"index", d.box_index}});
+  return j;
+}
+
+TEST(EndToEnd, SeededModelMatchesRecordedDetections) {
+  testing_util::TempDir dir;
+  DetectorOptions opt;
+  opt.input_h = 320;
+  opt.input_w = 416;  // not square: exercises separate h and w everywhere
+  opt.backend = BackendKind::kCpu;
+  Detector det(write_seeded_model(dir), opt);
+  const std::vector<Detection> dets = det.detect(synthetic_scene());
+  ASSERT_FALSE(dets.empty());
+
+  if (std::getenv("TX2YOLO_UPDATE_GOLDEN")) {
+    std::ofstream(kGolden) << to_json(dets).dump(1) << "\n";
+    GTEST_SKIP() << "rewrote " << kGolden;
+  }
+  const auto golden = nlohmann::json::parse(testing_util::read_text(kGolden));
+  ASSERT_EQ(golden.size(), dets.size());
+  for (std::size_t i = 0; i < dets.size(); ++i) {
+    const auto& g = golden[i];
+    EXPECT_EQ(dets[i].class_id, g.at("class_id").get<int>()) << "row " << i;
+    EXPECT_EQ(dets[i].box_index, g.at("index").get<int>()) << "row " << i;
+    EXPECT_NEAR(dets[i].score, g.at("score").get<float>(), 1e-5) << "row " << i;
+    const float box[4] = {dets[i].x1, dets[i].y1, dets[i].x2, dets[i].y2};
+    for (int k = 0; k < 4; ++k) {
+      const float want = g.at("box")[k].get<float>();
+      EXPECT_NEAR(box[k], want, 1e-3f + 1e-5f * std::fabs(want)) << "row " << i << " coord " << k;
+    }
+  }
+}
+
+TEST(EndToEnd, DetectionsAreGroupedByClassInsideTheImage) {
+  testing_util::TempDir dir;
+  DetectorOptions opt;
+  opt.input_h = opt.input_w = 320;
+  Detector det(write_seeded_model(dir), opt);
+  const cv::Mat img = synthetic_scene();
+  const auto dets = det.detect(img);
+  EXPECT_EQ(det.backend(), BackendKind::kCpu);
+  EXPECT_EQ(det.input_tensor().size(), 3u * 320 * 320);
+  EXPECT_EQ(det.tensor("yolo_head.yolo_output.0").size(), 24u * 10 * 10);
+  ASSERT_LE(dets.size(), 100u);  // keep_top_k
+  for (std::size_t i = 0; i < dets.size(); ++i) {
+    const Detection& d = dets[i];
+    EXPECT_GE(d.x1, 0.f);
+    EXPECT_GE(d.y1, 0.f);
+    EXPECT_LE(d.x2, img.cols - 1.f);  // one-sided clip at img_w - 1
+    EXPECT_LE(d.y2, img.rows - 1.f);
+    EXPECT_GT(d.score, det.config().nms.score_threshold);
+    if (i > 0) {
+      EXPECT_LE(dets[i - 1].class_id, d.class_id);
+      if (dets[i - 1].class_id == d.class_id) {
+        EXPECT_GE(dets[i - 1].score, d.score);
+      }
+    }
+  }
+}
+
+TEST(EndToEnd, ThresholdOverridesApply) {
+  testing_util::TempDir dir;
+  const std::string model = write_seeded_model(dir);
+  DetectorOptions opt;
+  opt.input_h = opt.input_w = 320;
+  opt.keep_top_k = 5;
+  Detector top5(model, opt);
+  EXPECT_EQ(top5.detect(synthetic_scene()).size(), 5u);
+  opt.keep_top_k.reset();
+  opt.score_threshold = 0.999f;
+  Detector strict(model, opt);
+  for (const Detection& d : strict.detect(synthetic_scene())) EXPECT_GT(d.score, 0.999f);
+  opt.score_threshold = 1.5f;
+  EXPECT_THROW(Detector(model, opt), Error);
+}
+
+TEST(EndToEnd, RejectsBadImagesAndSizes) {
+  testing_util::TempDir dir;
+  const std::string model = write_seeded_model(dir);
+  DetectorOptions opt;
+  opt.input_h = 320;
+  opt.input_w = 320;
+  Detector det(model, opt);
+  EXPECT_THROW(det.detect(cv::Mat()), Error);
+  EXPECT_THROW(det.detect(cv::Mat(10, 10, CV_32FC3)), Error);
+  EXPECT_NO_THROW(det.detect(cv::Mat(10, 10, CV_8UC1, cv::Scalar(5))));  // grey is converted
+  opt.input_w = 330;
+  EXPECT_THROW(Detector(model, opt), Error);
+}
+
+}  // namespace
+}  // namespace tx2yolo
