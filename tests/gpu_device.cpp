@@ -1,4 +1,6 @@
 // GPU tests (CTest label "gpu"): the CUDA skeleton of the foundation issue.
+// Tests that make CUDA calls fail on purpose have "Deliberate" in their name;
+// tools/gpu-check.sh leaves them out of the compute-sanitizer runs.
 // Each test skips with the reason when no CUDA device is usable.
 #include <gtest/gtest.h>
 
@@ -46,7 +48,7 @@ TEST(CudaDevice, BufferRoundTripAndFillKernel) {
   EXPECT_EQ(back[n - 1], host[n - 1]);
 }
 
-TEST(CudaDevice, CudaCheckThrowsWithTheCallText) {
+TEST(CudaDevice, DeliberateCudaErrorsThrowWithTheCallText) {
   SKIP_WITHOUT_GPU();
   try {
     CUDA_CHECK(cudaSetDevice(9999));

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# gpu-check: everything that needs a GPU, in one go, with a summary table.
+# The first command to run on any machine with an NVIDIA GPU.
+#
+#   tools/gpu-check.sh                 build into build-gpu (deps installed by
+#                                      tools/install-deps.sh), then check
+#   tools/gpu-check.sh --prebuilt DIR  use binaries already built in DIR (a
+#                                      machine without package access: build
+#                                      here with tools/gpu-check.sh --build-only)
+#   tools/gpu-check.sh --build-only    build build-gpu and stop
+#
+# Steps: device query (nvidia-smi); the GPU test suite (label gpu), where a
+# skipped test is a FAILURE because a GPU is present; the same suite under
+# compute-sanitizer memcheck, racecheck and initcheck when the tool exists;
+# the CPU test suite when its binary runs on this machine; the CUDA kernel
+# microbenchmarks when built. Logs go to $OUT (or ./gpu-check-out).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=build-gpu
+build=1
+build_only=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prebuilt) build_dir="$2"; build=0; shift 2 ;;
+    --build-only) build_only=1; shift ;;
+    *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+out="${OUT:-gpu-check-out}"
+mkdir -p "$out"
+
+declare -a rows
+status=0
+row() { rows+=("$(printf '%-34s %-6s %s' "$1" "$2" "$3")"); [ "$2" = FAIL ] && status=1; return 0; }
+
+if [ $build -eq 1 ]; then
+  tools/install-deps.sh || { echo "gpu-check: could not install dependencies" >&2; exit 1; }
+  archs="${CUDA_ARCHS:-native}"
+  if cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DTX2YOLO_CUDA=ON \
+       -DCMAKE_CUDA_ARCHITECTURES="$archs" >"$out/configure.log" 2>&1 &&
+     cmake --build "$build_dir" -j"$(nproc)" >"$out/build.log" 2>&1; then
+    row build PASS "$build_dir (CUDA archs $archs)"
+  else
+    row build FAIL "see $out/build.log"; tail -30 "$out/build.log"
+  fi
+  [ $build_only -eq 1 ] && { printf '%s\n' "${rows[@]}"; exit $status; }
+fi
+
+card=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
+if [ -n "$card" ]; then row device PASS "$card"; else row device FAIL "nvidia-smi found no GPU"; fi
+
+gpu_tests="$build_dir/tests/tx2yolo_gpu_tests"
+# Runs a gtest binary; records passed/skipped/failed counts from its JSON report.
+run_gtest() {  # name binary json [wrapper...]
+  local name="$1" bin="$2" json="$3"; shift 3
+  if [ ! -x "$bin" ]; then row "$name" FAIL "$bin not built"; return; fi
+  "$@" "$bin" --gtest_output="json:$json" >"$out/$name.log" 2>&1
+  local rc=$?
+  local counts
+  counts=$(python3 - "$json" <<'PY' 2>/dev/null
+import json, sys
+r = json.load(open(sys.argv[1]))
+tests = [t for s in r["testsuites"] for t in s["testsuite"]]
+skipped = sum(1 for t in tests if t.get("result") == "SKIPPED")
+failed = sum(1 for t in tests if t.get("failures"))
+print(len(tests) - skipped - failed, skipped, failed)
+PY
+)
+  if [ -z "$counts" ]; then row "$name" FAIL "rc $rc, no report; see $out/$name.log"; tail -5 "$out/$name.log"; return; fi
+  set -- $counts
+  local verdict=PASS
+  if [ $rc -ne 0 ] || [ "$3" -ne 0 ]; then verdict=FAIL; fi
+  row "$name" "$verdict" "$1 passed, $2 skipped, $3 failed (rc $rc)"
+}
+
+run_gtest gpu-tests "$gpu_tests" "$out/gpu-tests.json"
+if grep -q '"result": "SKIPPED"' "$out/gpu-tests.json" 2>/dev/null; then
+  row gpu-tests-no-skips FAIL "tests skipped although a GPU is present (see $out/gpu-tests.log)"
+fi
+
+if command -v compute-sanitizer >/dev/null 2>&1; then
+  for tool in memcheck racecheck initcheck; do
+    # Tests named *Deliberate* make CUDA API calls fail on purpose; the
+    # sanitizer would report those, so they are left out here.
+    compute-sanitizer --tool "$tool" --error-exitcode 99 "$gpu_tests" --gtest_brief=1 \
+      --gtest_filter='-*Deliberate*' \
+      >"$out/sanitizer-$tool.log" 2>&1
+    rc=$?
+    summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/sanitizer-$tool.log" | tail -1)
+    if [ $rc -eq 0 ]; then row "sanitizer-$tool" PASS "${summary:-no errors}"; else row "sanitizer-$tool" FAIL "rc $rc: ${summary:-see log}"; fi
+  done
+else
+  row sanitizer SKIP "compute-sanitizer not on PATH"
+fi
+
+cpu_tests="$build_dir/tests/tx2yolo_tests"
+if [ ! -x "$cpu_tests" ]; then
+  row cpu-tests SKIP "not in $build_dir (it needs OpenCV at run time)"
+elif ldd "$cpu_tests" 2>/dev/null | grep -q "not found"; then
+  row cpu-tests SKIP "binary needs libraries missing here (OpenCV); run it on the build machine"
+else
+  run_gtest cpu-tests "$cpu_tests" "$out/cpu-tests.json"
+fi
+
+bench="$build_dir/bench/tx2yolo_bench_cuda"
+if [ -x "$bench" ]; then
+  if "$bench" --benchmark_min_time=0.05 --benchmark_out="$out/bench.json" --benchmark_out_format=json \
+       >"$out/bench.log" 2>&1; then row bench PASS "$out/bench.json"; else row bench FAIL "see $out/bench.log"; fi
+else
+  row bench SKIP "no CUDA kernel benchmarks yet (CUDA backend issue)"
+fi
+
+echo
+echo "gpu-check summary ($(date -u +%Y-%m-%dT%H:%MZ))"
+printf '%-34s %-6s %s\n' step result detail
+printf '%s\n' "${rows[@]}"
+echo "overall: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
+exit $status
