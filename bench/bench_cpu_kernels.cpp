@@ -42,7 +42,7 @@ void BM_Conv2dCpu(benchmark::State& state) {
     tx2yolo::conv2d_cpu(p, in.data(), w.data(), b.data(), out.data());
     benchmark::DoNotOptimize(out.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(tx2yolo::conv2d_macs(p)) / 1e9,
+  state.counters["GFLOP"] = benchmark::Counter(2.0 * static_cast<double>(tx2yolo::conv2d_macs(p)) / 1e9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 

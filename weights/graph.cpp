@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "weights/json_guard.h"
 
 namespace tx2yolo {
 
@@ -80,7 +81,7 @@ json graph_to_json(const Graph& g) {
                      {"pad", {n.conv.pad_h, n.conv.pad_w}},
                      {"groups", n.conv.groups},
                      {"activation", activation_name(n.conv.activation)},
-                     {"alpha", n.conv.alpha}};
+                     {"alpha", json_float(n.conv.alpha)}};
       jn["weight"] = n.weight;
       if (!n.bias.empty()) jn["bias"] = n.bias;
     } else if (n.op == OpKind::kUpsampleNearest) {
@@ -124,9 +125,13 @@ Graph graph_from_json(const json& j) {
       }
       const json& alpha = field(a, "alpha", aw);
       TX2_REQUIRE(alpha.is_number(), "graph: ", aw, ".alpha must be a number");
-      n.conv.alpha = alpha.get<float>();
+      const double alpha_value = alpha.get<double>();
+      // leaky_relu is x > 0 ? x : alpha * x, which equals Paddle's max(x, alpha * x) only for alpha < 1.
+      TX2_REQUIRE(alpha_value >= 0.0 && alpha_value < 1.0, "graph: ", aw, ".alpha = ", alpha_value,
+                  " is outside [0, 1)");
+      n.conv.alpha = static_cast<float>(alpha_value);
       n.weight = get_string(jn, "weight", nw);
-      if (jn.contains("bias")) n.bias = get_string(jn, "bias", nw);
+      if (jn.find("bias") != jn.end()) n.bias = get_string(jn, "bias", nw);
     } else if (n.op == OpKind::kUpsampleNearest) {
       const json& a = field(jn, "attrs", nw);
       n.scale = get_int(field(a, "scale", nw + ".attrs"), nw + ".attrs.scale", 1, 64);

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "weights/graph.h"
+#include "weights/json_guard.h"
 
 namespace tx2yolo {
 
@@ -16,7 +17,7 @@ json config_to_json(const ModelConfig& c) {
   json heads = json::array();
   for (const HeadConfig& h : c.heads) {
     json anchors = json::array();
-    for (const auto& a : h.anchors) anchors.push_back({a.first, a.second});
+    for (const auto& a : h.anchors) anchors.push_back({json_float(a.first), json_float(a.second)});
     heads.push_back({{"tensor", h.tensor}, {"anchors", anchors}, {"downsample", h.downsample}});
   }
   const PreprocessConfig& p = c.preprocess;
@@ -33,19 +34,19 @@ json config_to_json(const ModelConfig& c) {
       {"classes", c.classes},
       {"heads", heads},
       {"decode",
-       {{"conf_thresh", c.decode.conf_thresh},
+       {{"conf_thresh", json_float(c.decode.conf_thresh)},
         {"clip_bbox", c.decode.clip_bbox},
-        {"scale_x_y", c.decode.scale_x_y},
+        {"scale_x_y", json_float(c.decode.scale_x_y)},
         {"image_size", c.decode.image_size}}},
       {"nms",
-       {{"score_threshold", c.nms.score_threshold},
+       {{"score_threshold", json_float(c.nms.score_threshold)},
         {"nms_top_k", c.nms.nms_top_k},
         {"keep_top_k", c.nms.keep_top_k},
-        {"nms_threshold", c.nms.nms_threshold},
+        {"nms_threshold", json_float(c.nms.nms_threshold)},
         {"normalized", c.nms.normalized},
-        {"nms_eta", c.nms.nms_eta},
+        {"nms_eta", json_float(c.nms.nms_eta)},
         {"background_label", c.nms.background_label}}},
-      {"draw_threshold", c.draw_threshold},
+      {"draw_threshold", json_float(c.draw_threshold)},
   };
 }
 

@@ -1,0 +1,29 @@
+// Bounded JSON parsing for text that comes from files: the model file's header
+// and the graph/config/provenance documents stored in its __metadata__.
+//
+// nlohmann's parser is recursive, so a hostile "[[[[..." would exhaust the
+// stack; parse_json_checked first counts the bracket nesting (outside JSON
+// strings) and refuses anything deeper than kMaxJsonDepth (64, declared in
+// weights/model_file.h) before parsing.
+// It also refuses duplicate object keys, which nlohmann would silently
+// collapse to the last value (a header naming one tensor twice is ambiguous).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace tx2yolo {
+
+// Parses `text` as one JSON document. `what` names the text in error messages:
+//   "<what>: JSON nesting deeper than 64"
+//   "<what>: malformed JSON: <parser message>"
+//   "<what>: duplicate key \"<key>\" in a JSON object"
+nlohmann::json parse_json_checked(const std::string& text, const std::string& what);
+
+// The double with the shortest decimal form (at most 9 significant digits)
+// that converts back to exactly `f`, so that JSON shows 0.45 rather than
+// 0.44999998807907104 and still reads back bit-exact as a float.
+double json_float(float f);
+
+}  // namespace tx2yolo
