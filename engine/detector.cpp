@@ -40,7 +40,7 @@ BackendKind resolve_backend(BackendKind requested, std::string* reason) {
   if (requested == BackendKind::kCuda) {
     throw Error(cat("--backend cuda is not available: ", why_not_cuda, "; use --backend cpu"));
   }
-  if (reason) *reason = requested == BackendKind::kAuto ? "auto: " + why_not_cuda : "requested";
+  if (reason) *reason = requested == BackendKind::kAuto ? "auto: " + why_not_cuda : std::string();
   return BackendKind::kCpu;
 }
 
@@ -87,14 +87,16 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
   check_config_against_graph(config_, model_->graph(), post_->shapes);
   post_->output = std::make_unique<DetectionOutput>(config_, post_->shapes, input_h_, input_w_);
 
-  backend_kind_ = resolve_backend(options.backend, nullptr);
+  backend_kind_ = resolve_backend(options.backend, &backend_reason_);
   backend_ = std::make_unique<CpuBackend>(*model_, post_->shapes, options.threads);
   input_.assign(static_cast<std::size_t>(3) * input_h_ * input_w_, 0.f);
 }
 
 Detector::~Detector() = default;
 
-std::string Detector::backend_description() const { return backend_->description(); }
+std::string Detector::backend_description() const {
+  return backend_reason_.empty() ? backend_->description() : backend_->description() + "; " + backend_reason_;
+}
 
 const std::string& Detector::class_name(int class_id) const {
   TX2_REQUIRE(class_id >= 0 && class_id < static_cast<int>(config_.classes.size()), "class id ", class_id,

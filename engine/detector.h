@@ -64,7 +64,8 @@ class Detector {
   int input_h() const { return input_h_; }
   int input_w() const { return input_w_; }
   BackendKind backend() const { return backend_kind_; }
-  // e.g. "cpu (2 threads)".
+  // e.g. "cpu (2 threads)", with why when `auto` chose it:
+  // "cpu (2 threads); auto: no CUDA device present".
   std::string backend_description() const;
   const FrameTimings& last_timings() const { return timings_; }
   const std::string& class_name(int class_id) const;
@@ -81,6 +82,7 @@ class Detector {
   int input_h_ = 0;
   int input_w_ = 0;
   BackendKind backend_kind_ = BackendKind::kCpu;
+  std::string backend_reason_;
   std::unique_ptr<Backend> backend_;
   std::vector<float> input_;
   FrameTimings timings_;
@@ -88,7 +90,9 @@ class Detector {
   std::unique_ptr<Post> post_;
 };
 
-// Which backend `auto` picks in this build on this machine, and why.
+// The backend a request resolves to in this build on this machine. For
+// `auto`, *reason (when given) says why; a `cuda` request that cannot be met
+// throws Error saying why.
 BackendKind resolve_backend(BackendKind requested, std::string* reason);
 
 }  // namespace tx2yolo

@@ -1,11 +1,13 @@
 // The tx2yolo CLI as a user meets it: one-line errors with a non-zero exit and
 // no output left behind, and the happy path writing an annotated image and
 // COCO-results JSON.
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/videoio.hpp>
 
 #include "tests/test_util.h"
 
@@ -119,6 +121,50 @@ TEST(Cli, DetectOnFolderWritesOneImagePerInput) {
   EXPECT_NE(r.output.find("frames: 2"), std::string::npos) << r.output;
   EXPECT_FALSE(cv::imread(target + "/a.png").empty());
   EXPECT_FALSE(cv::imread(target + "/b.jpg").empty());
+}
+
+TEST(Cli, DetectOnVideoWritesAnnotatedVideo) {
+  TempDir dir;
+  const cv::Mat img = cv::imread(kImage);
+  {
+    cv::VideoWriter writer(dir.file("clip.avi"), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10, img.size());
+    ASSERT_TRUE(writer.isOpened()) << "this OpenCV cannot write MJPG .avi";
+    for (int i = 0; i < 4; ++i) writer.write(img);
+  }
+  const auto r = run_command(kCli + " detect " + dir.file("clip.avi") + " --model " + kModel + " --out " +
+                             dir.file("annotated.avi") + " --json " + dir.file("clip.json") +
+                             " --input-size 320 --max-frames 3 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("frame-000002"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("frames: 3,"), std::string::npos) << r.output;
+  EXPECT_EQ(dir.entries(), (std::vector<std::string>{"annotated.avi", "clip.avi", "clip.json"}));
+  cv::VideoCapture cap(dir.file("annotated.avi"));
+  ASSERT_TRUE(cap.isOpened());
+  int frames = 0;
+  cv::Mat frame;
+  while (cap.read(frame)) {
+    EXPECT_EQ(frame.cols, img.cols);
+    ++frames;
+  }
+  EXPECT_EQ(frames, 3);
+  const auto results = nlohmann::json::parse(testing_util::read_text(dir.file("clip.json")));
+  std::set<int> image_ids;
+  for (const auto& d : results) image_ids.insert(d.at("image_id").get<int>());
+  EXPECT_EQ(image_ids, (std::set<int>{0, 1, 2}));
+}
+
+TEST(Cli, VideoInputNeedsAVideoOutputName) {
+  TempDir dir;
+  const cv::Mat img = cv::imread(kImage);
+  {
+    cv::VideoWriter writer(dir.file("clip.avi"), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10, img.size());
+    ASSERT_TRUE(writer.isOpened());
+    writer.write(img);
+  }
+  const auto r = run_command_stderr(kCli + " detect " + dir.file("clip.avi") + " --model " + kModel + " --out " +
+                                    dir.file("out.jpg"));
+  expect_one_line_error(r, "need a video file name");
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"clip.avi"});
 }
 
 TEST(Cli, InspectVerifiesAndPrintsTheGraph) {

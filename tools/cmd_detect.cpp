@@ -110,8 +110,8 @@ int run_detect(const DetectArgs& a) {
   const float threshold = a.threshold >= 0 ? a.threshold : detector.config().draw_threshold;
   const auto& classes = detector.config().classes;
 
-  std::printf("model: %s (%s head, %zu classes), input %dx%d, backend %s\n", model_path.c_str(),
-              detector.config().head_type.c_str(), classes.size(), detector.input_w(), detector.input_h(),
+  std::printf("model: %s (%s head, %zu classes), input %dx%d (h x w), backend %s\n", model_path.c_str(),
+              detector.config().head_type.c_str(), classes.size(), detector.input_h(), detector.input_w(),
               detector.backend_description().c_str());
 
   std::unique_ptr<AtomicFile> video_file;
@@ -173,9 +173,9 @@ int run_detect(const DetectArgs& a) {
     const std::string text = results.dump(1) + "\n";
     write_file_atomic(a.json, text.data(), text.size());
   }
-  std::printf("frames: %d, mean %.1f ms/frame (%.2f FPS), backend %s, input %dx%d\n", frames, total_ms / frames,
-              total_ms > 0 ? 1000.0 * frames / total_ms : 0.0, detector.backend_description().c_str(),
-              detector.input_w(), detector.input_h());
+  std::printf("frames: %d, mean %.1f ms/frame (%.2f FPS), backend %s, input %dx%d (h x w)\n", frames,
+              total_ms / frames, total_ms > 0 ? 1000.0 * frames / total_ms : 0.0, backend_name(detector.backend()),
+              detector.input_h(), detector.input_w());
   if (out_mode == OutMode::kImageFile || out_mode == OutMode::kVideoFile) std::printf("wrote %s\n", a.out.c_str());
   if (out_mode == OutMode::kFolder) std::printf("wrote %d image(s) to %s\n", frames, a.out.c_str());
   if (!a.json.empty()) std::printf("wrote %s\n", a.json.c_str());
