@@ -4,6 +4,7 @@
 // Each test skips with the reason when no CUDA device is usable.
 #include <gtest/gtest.h>
 
+#include "core/error.h"
 #include "kernels/device.h"
 
 #ifdef TX2YOLO_WITH_CUDA
