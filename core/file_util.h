@@ -13,6 +13,8 @@ namespace tx2yolo {
 std::vector<std::uint8_t> read_file_bytes(const std::string& path, std::uint64_t max_bytes);
 
 bool file_exists(const std::string& path);
+// True when both paths exist and name the same file or folder (same device and inode).
+bool same_file(const std::string& a, const std::string& b);
 bool is_directory(const std::string& path);
 // Sorted list of regular files directly inside dir (no recursion).
 std::vector<std::string> list_directory_files(const std::string& dir);

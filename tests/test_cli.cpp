@@ -167,6 +167,23 @@ TEST(Cli, VideoInputNeedsAVideoOutputName) {
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"clip.avi"});
 }
 
+TEST(Cli, RefusesToOverwriteTheInput) {
+  TempDir dir;
+  ASSERT_TRUE(cv::imwrite(dir.file("a.png"), cv::imread(kImage)));
+  const std::string before = testing_util::read_text(dir.file("a.png"));
+  expect_one_line_error(run_command_stderr(kCli + " detect " + dir.file("a.png") + " --model " + kModel +
+                                           " --out " + dir.file("a.png")),
+                        "is the input itself");
+  expect_one_line_error(run_command_stderr(kCli + " detect " + dir.file("a.png") + " --model " + kModel +
+                                           " --out " + dir.path()),
+                        "would overwrite the input image");
+  expect_one_line_error(run_command_stderr(kCli + " detect " + dir.path() + " --model " + kModel + " --out " +
+                                           dir.path() + "/."),
+                        "is the input itself");
+  EXPECT_EQ(testing_util::read_text(dir.file("a.png")), before);
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"a.png"});
+}
+
 TEST(Cli, InspectVerifiesAndPrintsTheGraph) {
   const auto r = run_command(kCli + " inspect " + kModel + " --no-tensors");
   ASSERT_EQ(r.exit_code, 0) << r.output;

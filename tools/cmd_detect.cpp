@@ -48,16 +48,21 @@ struct DetectArgs {
 // Where the annotated output goes, decided (and checked) before any work.
 enum class OutMode { kNone, kImageFile, kFolder, kVideoFile };
 
-OutMode plan_output(const DetectArgs& a, const FrameSource& src) {
+OutMode plan_output(const DetectArgs& a, const std::string& input, const FrameSource& src) {
   if (a.out.empty()) return OutMode::kNone;
   const std::string parent = path_dirname(a.out);
   TX2_REQUIRE(is_directory(parent), "--out ", a.out, ": folder ", parent, " does not exist");
+  TX2_REQUIRE(!same_file(a.out, input), "--out ", a.out, " is the input itself; refusing to overwrite it");
   if (src.is_stream()) {
     TX2_REQUIRE(has_video_extension(a.out), "--out ", a.out,
                 ": video and camera input need a video file name (.mp4, .avi, .mkv)");
     return OutMode::kVideoFile;
   }
-  if (is_directory(a.out)) return OutMode::kFolder;
+  if (is_directory(a.out)) {
+    TX2_REQUIRE(src.kind() == SourceKind::kImageFolder || !same_file(path_join(a.out, path_basename(input)), input),
+                "--out ", a.out, " would overwrite the input image ", input);
+    return OutMode::kFolder;
+  }
   if (src.kind() == SourceKind::kImageFolder) {
     TX2_REQUIRE(!file_exists(a.out), "--out ", a.out, ": a folder of images needs an output folder");
     TX2_REQUIRE(::mkdir(a.out.c_str(), 0755) == 0, "--out ", a.out, ": cannot create the folder");
@@ -106,7 +111,7 @@ int run_detect(const DetectArgs& a) {
   TX2_REQUIRE(a.json.empty() || is_directory(path_dirname(a.json)), "--json ", a.json, ": folder ",
               path_dirname(a.json), " does not exist");
   Detector detector(model_path, opt);
-  const OutMode out_mode = plan_output(a, source);
+  const OutMode out_mode = plan_output(a, input, source);
   const float threshold = a.threshold >= 0 ? a.threshold : detector.config().draw_threshold;
   const auto& classes = detector.config().classes;
 
