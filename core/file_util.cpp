@@ -1,6 +1,7 @@
 #include "core/file_util.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +33,11 @@ std::vector<std::uint8_t> read_file_bytes(const std::string& path, std::uint64_t
 bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+bool is_regular_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 bool same_file(const std::string& a, const std::string& b) {
@@ -102,15 +108,29 @@ AtomicFile::~AtomicFile() {
   if (!committed_) std::remove(temp_path_.c_str());
 }
 
+namespace {
+// fsync of a file or folder; false when it cannot be opened or synced.
+bool sync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+}  // namespace
+
 void AtomicFile::commit() {
   TX2_REQUIRE(!committed_, final_path_, ": already committed");
   TX2_REQUIRE(file_exists(temp_path_), final_path_, ": nothing was written");
+  TX2_REQUIRE(sync_path(temp_path_, O_RDONLY), final_path_, ": cannot flush the temporary file to disk (",
+              std::strerror(errno), ")");
   if (std::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
     const std::string reason = std::strerror(errno);
     std::remove(temp_path_.c_str());
     throw Error(cat(final_path_, ": cannot rename temporary file into place (", reason, ")"));
   }
   committed_ = true;
+  sync_path(path_dirname(final_path_), O_RDONLY | O_DIRECTORY);  // best effort: the rename itself is done
 }
 
 void write_file_atomic(const std::string& path, const void* data, std::size_t size) {

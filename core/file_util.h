@@ -16,6 +16,7 @@ bool file_exists(const std::string& path);
 // True when both paths exist and name the same file or folder (same device and inode).
 bool same_file(const std::string& a, const std::string& b);
 bool is_directory(const std::string& path);
+bool is_regular_file(const std::string& path);
 // Sorted list of regular files directly inside dir (no recursion).
 std::vector<std::string> list_directory_files(const std::string& dir);
 // "a/b/c.jpg" -> "c.jpg"; "c.jpg" -> "c.jpg".
@@ -39,7 +40,9 @@ class AtomicFile {
 
   const std::string& temp_path() const { return temp_path_; }
   const std::string& final_path() const { return final_path_; }
-  // Renames the temporary file to the final path. Throws Error on failure.
+  // Flushes the temporary file to disk (fsync) and renames it to the final
+  // path, then syncs the folder, so a power cut leaves the old file or the
+  // whole new one. Throws Error on failure.
   void commit();
   bool committed() const { return committed_; }
 

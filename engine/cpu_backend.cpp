@@ -7,11 +7,14 @@
 #endif
 
 #include "core/error.h"
+#include "engine/detector.h"  // kMaxCpuThreads
 
 namespace tx2yolo {
 
 CpuBackend::CpuBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes, int threads)
     : input_name_(model.graph().input.name) {
+  TX2_REQUIRE(threads >= 0 && threads <= kMaxCpuThreads, "cpu backend: ", threads, " threads requested; 0 to ",
+              kMaxCpuThreads, " are allowed");
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   threads_ = threads > 0 ? threads : (cores > 0 ? cores : 1);
   for (const Node& node : model.graph().nodes) {

@@ -61,12 +61,8 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
   config_ = model_->config();
   input_h_ = options.input_h > 0 ? options.input_h : config_.input_h;
   input_w_ = options.input_w > 0 ? options.input_w : config_.input_w;
-  TX2_REQUIRE(options.input_h >= 0 && options.input_w >= 0, "input size ", options.input_w, "x",
-              options.input_h, " is invalid");
-  TX2_REQUIRE(input_h_ % 32 == 0 && input_w_ % 32 == 0, "input size ", input_w_, "x", input_h_,
-              " must be a multiple of 32 in both dimensions");
-  TX2_REQUIRE(input_h_ <= 8192 && input_w_ <= 8192, "input size ", input_w_, "x", input_h_,
-              " is larger than 8192");
+  validate_input_size(options.input_h < 0 ? options.input_h : input_h_,
+                      options.input_w < 0 ? options.input_w : input_w_, "detector options");
   auto in_unit = [](const std::optional<float>& v, const char* what) {
     TX2_REQUIRE(!v || (*v >= 0.f && *v <= 1.f), what, " ", *v, " is outside [0, 1]");
   };

@@ -24,6 +24,8 @@ namespace tx2yolo {
 
 enum class BackendKind { kAuto, kCpu, kCuda };
 
+constexpr int kMaxCpuThreads = 1024;
+
 const char* backend_name(BackendKind b);
 BackendKind backend_from_string(const std::string& s);  // auto, cpu, cuda; throws Error
 
@@ -31,7 +33,7 @@ struct DetectorOptions {
   int input_h = 0;  // 0: the model's input size; otherwise a positive multiple of 32
   int input_w = 0;
   BackendKind backend = BackendKind::kAuto;
-  int threads = 0;  // CPU backend threads; 0: all cores
+  int threads = 0;  // CPU backend threads; 0: all cores; at most kMaxCpuThreads
   // Overrides of the model file's thresholds; unset keeps the model's.
   std::optional<float> conf_threshold;   // yolo_box objectness gate
   std::optional<float> score_threshold;  // NMS candidate threshold

@@ -77,7 +77,7 @@ TEST(Cli, MissingInputPathIsNamed) {
 
 TEST(Cli, InputSizeMustBeMultipleOf32) {
   const auto r = run_command_stderr(kCli + " detect " + kImage + " --model " + kModel + " --input-size 300");
-  expect_one_line_error(r, "multiple of 32");
+  expect_one_line_error(r, "multiples of 32");
 }
 
 TEST(Cli, CudaBackendRequestIsRefusedClearlyWithoutIt) {

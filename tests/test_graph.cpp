@@ -173,7 +173,7 @@ TEST(ModelConfig, JsonRoundTripAndRangeChecks) {
   EXPECT_EQ(config_to_json(config_from_json(j)), j);
   nlohmann::json bad = j;
   bad["input"]["height"] = 600;
-  expect_error([&] { config_from_json(bad); }, "must be a multiple of 32");
+  expect_error([&] { config_from_json(bad); }, "must be positive multiples of 32");
   bad = j;
   bad["heads"][0]["anchors"][0] = {-5, 10};
   expect_error([&] { config_from_json(bad); }, "anchors must be positive");

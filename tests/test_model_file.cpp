@@ -275,16 +275,14 @@ TEST(ModelFile, AccessorsFindTensorsAndRefuseUnknownNames) {
 }
 
 TEST(ModelFile, EmptyModelHasEmptyDataSection) {
-  // No conv at all: a 6-channel input upsampled by 1 is the head itself.
+  // No conv at all: the 3-channel input concatenated with itself is the 6-channel head.
   Graph g;
-  g.input.channels = 6;
-  Node up;
-  up.name = "up";
-  up.op = OpKind::kUpsampleNearest;
-  up.inputs = {"image"};
-  up.output = "out";
-  up.scale = 1;
-  g.nodes = {up};
+  Node twice;
+  twice.name = "twice";
+  twice.op = OpKind::kConcat;
+  twice.inputs = {"image", "image"};
+  twice.output = "out";
+  g.nodes = {twice};
   g.outputs = {"out"};
   ModelConfig c = tiny_config();
   c.heads[0].downsample = 1;

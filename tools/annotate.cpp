@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include <opencv2/imgproc.hpp>
 
@@ -26,8 +27,14 @@ void draw_detections(cv::Mat& bgr, const std::vector<Detection>& dets, const std
   for (const Detection& d : dets) {
     if (d.score < threshold) continue;
     const cv::Scalar colour = class_colour(d.class_id);
-    const cv::Point p1(static_cast<int>(d.x1), static_cast<int>(d.y1));
-    const cv::Point p2(static_cast<int>(d.x2), static_cast<int>(d.y2));
+    // Boxes are clipped by yolo_box only when the model says so; keep the
+    // int conversion defined for any float, inf and NaN included.
+    auto px = [](float v, int size) {
+      const float lo = -1.f * size, hi = 2.f * size;
+      return static_cast<int>(std::isnan(v) ? 0.f : std::min(std::max(v, lo), hi));
+    };
+    const cv::Point p1(px(d.x1, bgr.cols), px(d.y1, bgr.rows));
+    const cv::Point p2(px(d.x2, bgr.cols), px(d.y2, bgr.rows));
     cv::rectangle(bgr, p1, p2, colour, thickness);
     char text[160];
     const std::string& name =
@@ -47,11 +54,18 @@ nlohmann::json detection_to_coco(const Detection& d, const std::string& image_id
                                  const std::vector<std::string>& classes) {
   const std::string name =
       d.class_id >= 0 && d.class_id < static_cast<int>(classes.size()) ? classes[d.class_id] : "";
+  // JSON has no inf or NaN; an unclipped box can hold them, so they become
+  // the largest finite floats (NaN -> 0) rather than null.
+  auto finite = [](float v) {
+    if (std::isnan(v)) return 0.f;
+    return std::min(std::max(v, -std::numeric_limits<float>::max()), std::numeric_limits<float>::max());
+  };
+  const float x1 = finite(d.x1), y1 = finite(d.y1), x2 = finite(d.x2), y2 = finite(d.y2);
   return nlohmann::json{{"image_id", image_index},
                         {"file_name", image_id},
                         {"category_id", d.class_id},
                         {"category_name", name},
-                        {"bbox", {d.x1, d.y1, d.x2 - d.x1, d.y2 - d.y1}},
+                        {"bbox", {x1, y1, finite(x2 - x1), finite(y2 - y1)}},
                         {"score", d.score}};
 }
 

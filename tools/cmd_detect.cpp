@@ -3,10 +3,12 @@
 // COCO-results JSON. Every output file is written under a temporary name and
 // renamed into place only when complete.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -45,51 +47,169 @@ struct DetectArgs {
   bool quiet = false;
 };
 
-// Where the annotated output goes, decided (and checked) before any work.
-enum class OutMode { kNone, kImageFile, kFolder, kVideoFile };
-
-OutMode plan_output(const DetectArgs& a, const std::string& input, const FrameSource& src) {
-  if (a.out.empty()) return OutMode::kNone;
-  const std::string parent = path_dirname(a.out);
-  TX2_REQUIRE(is_directory(parent), "--out ", a.out, ": folder ", parent, " does not exist");
-  TX2_REQUIRE(!same_file(a.out, input), "--out ", a.out, " is the input itself; refusing to overwrite it");
-  if (src.is_stream()) {
-    TX2_REQUIRE(has_video_extension(a.out), "--out ", a.out,
-                ": video and camera input need a video file name (.mp4, .avi, .mkv)");
-    return OutMode::kVideoFile;
-  }
-  if (is_directory(a.out)) {
-    TX2_REQUIRE(src.kind() == SourceKind::kImageFolder || !same_file(path_join(a.out, path_basename(input)), input),
-                "--out ", a.out, " would overwrite the input image ", input);
-    return OutMode::kFolder;
-  }
-  if (src.kind() == SourceKind::kImageFolder) {
-    TX2_REQUIRE(!file_exists(a.out), "--out ", a.out, ": a folder of images needs an output folder");
-    TX2_REQUIRE(::mkdir(a.out.c_str(), 0755) == 0, "--out ", a.out, ": cannot create the folder");
-    return OutMode::kFolder;
-  }
-  TX2_REQUIRE(has_image_extension(a.out), "--out ", a.out,
-              ": expected an image file name (.jpg, .png, .bmp, ...) or an existing folder");
-  return OutMode::kImageFile;
+// Refuses an output path that would overwrite the input, the model or the
+// other output, or that names a folder where a file is expected. Runs before
+// any work, so a bad path costs nothing.
+void check_output_path(const char* option, const std::string& path, const std::string& input,
+                       const std::string& model, const std::string& other, bool folder_allowed) {
+  if (path.empty()) return;
+  const std::string parent = path_dirname(path);
+  TX2_REQUIRE(is_directory(parent), option, " ", path, ": folder ", parent, " does not exist");
+  TX2_REQUIRE(!same_file(path, input), option, " ", path, " is the input itself; refusing to overwrite it");
+  TX2_REQUIRE(!same_file(path, model), option, " ", path, " is the model file; refusing to overwrite it");
+  TX2_REQUIRE(path != other && !same_file(path, other), option, " ", path, " is also the other output");
+  TX2_REQUIRE(folder_allowed || !is_directory(path), option, " ", path, " is a folder; expected a file name");
 }
 
-void write_image_atomic(const std::string& path, const cv::Mat& image) {
-  AtomicFile file(path);
-  bool ok = false;
-  try {
-    ok = cv::imwrite(file.temp_path(), image);
-  } catch (const cv::Exception& e) {
-    throw Error(cat(path, ": cannot write image (", e.err, ")"));
+// Every file `detect` writes, held under temporary names until commit():
+// annotated images (one file, or a folder of them), an annotated video, and
+// the JSON results (streamed record by record, so memory stays flat on a
+// camera). An error anywhere before commit() leaves nothing behind.
+class DetectOutputs {
+ public:
+  DetectOutputs(const DetectArgs& a, const std::string& input, const std::string& model, const FrameSource& src)
+      : out_(a.out), json_path_(a.json), fps_(src.fps()) {
+    check_output_path("--out", a.out, input, model, a.json, true);
+    check_output_path("--json", a.json, input, model, a.out, false);
+    mode_ = plan(a.out, input, src);
+    if (!json_path_.empty()) {
+      json_file_ = std::make_unique<AtomicFile>(json_path_);
+      json_.open(json_file_->temp_path(), std::ios::binary | std::ios::trunc);
+      TX2_REQUIRE(json_.good(), "--json ", json_path_, ": cannot open for writing");
+      json_ << "[";
+    }
   }
-  TX2_REQUIRE(ok, path, ": cannot write image");
-  file.commit();
-}
 
-int fourcc_for(const std::string& path) {
-  const std::string ext = path_extension(path);
-  if (ext == ".avi") return cv::VideoWriter::fourcc('M', 'J', 'P', 'G');
-  return cv::VideoWriter::fourcc('m', 'p', '4', 'v');
-}
+  ~DetectOutputs() {
+    if (!temp_folder_.empty()) {  // not committed: remove what we wrote, then the folder
+      for (const std::string& f : folder_files_) std::remove(f.c_str());
+      ::rmdir(temp_folder_.c_str());
+    }
+  }
+  DetectOutputs(const DetectOutputs&) = delete;
+  DetectOutputs& operator=(const DetectOutputs&) = delete;
+
+  void add(const Frame& frame, const std::vector<Detection>& dets, const std::vector<std::string>& classes,
+           float threshold) {
+    if (json_.is_open()) {
+      for (const Detection& d : dets) {
+        json_ << (records_++ ? ",\n " : "\n ")
+              << detection_to_coco(d, frame.name, frame.index, classes)
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+      TX2_REQUIRE(json_.good(), "--json ", json_path_, ": write failed");
+    }
+    if (mode_ == Mode::kNone) return;
+    cv::Mat annotated = frame.bgr.clone();
+    draw_detections(annotated, dets, classes, threshold);
+    switch (mode_) {
+      case Mode::kImageFile:
+        images_.clear();  // a single image input has one frame; keep the last
+        images_.push_back(write_image(out_, annotated));
+        break;
+      case Mode::kExistingFolder:
+        images_.push_back(write_image(path_join(out_, frame.name), annotated));
+        break;
+      case Mode::kNewFolder: {
+        const std::string path = path_join(temp_folder_, frame.name);
+        folder_files_.push_back(path);
+        TX2_REQUIRE(imwrite_checked(path, annotated), out_, ": cannot write ", frame.name);
+        break;
+      }
+      case Mode::kVideoFile:
+        if (!video_file_) {
+          video_file_ = std::make_unique<AtomicFile>(out_);
+          TX2_REQUIRE(video_.open(video_file_->temp_path(), fourcc_for(out_), fps_ > 0 ? fps_ : 25.0,
+                                  annotated.size()),
+                      out_, ": cannot open a video writer (codec unavailable?)");
+        }
+        video_.write(annotated);
+        break;
+      case Mode::kNone:
+        break;
+    }
+  }
+
+  // Makes every output appear under its final name.
+  void commit(int frames) {
+    if (json_.is_open()) {
+      json_ << (records_ ? "\n]\n" : "]\n");
+      json_.close();
+      TX2_REQUIRE(!json_.fail(), "--json ", json_path_, ": write failed");
+    }
+    if (video_file_) video_.release();
+    if (json_file_) json_file_->commit();
+    for (auto& f : images_) f->commit();
+    if (video_file_) video_file_->commit();
+    if (mode_ == Mode::kNewFolder) {
+      TX2_REQUIRE(std::rename(temp_folder_.c_str(), out_.c_str()) == 0, "--out ", out_,
+                  ": cannot move the finished folder into place");
+      temp_folder_.clear();
+    }
+    if (mode_ == Mode::kImageFile || mode_ == Mode::kVideoFile) std::printf("wrote %s\n", out_.c_str());
+    if (mode_ == Mode::kExistingFolder || mode_ == Mode::kNewFolder)
+      std::printf("wrote %d image(s) to %s\n", frames, out_.c_str());
+    if (json_file_) std::printf("wrote %s\n", json_path_.c_str());
+  }
+
+ private:
+  enum class Mode { kNone, kImageFile, kExistingFolder, kNewFolder, kVideoFile };
+
+  Mode plan(const std::string& out, const std::string& input, const FrameSource& src) {
+    if (out.empty()) return Mode::kNone;
+    if (src.is_stream()) {
+      TX2_REQUIRE(has_video_extension(out), "--out ", out,
+                  ": video and camera input need a video file name (.mp4, .avi, .mkv)");
+      return Mode::kVideoFile;
+    }
+    if (is_directory(out)) {
+      TX2_REQUIRE(src.kind() == SourceKind::kImageFolder || !same_file(path_join(out, path_basename(input)), input),
+                  "--out ", out, " would overwrite the input image ", input);
+      return Mode::kExistingFolder;
+    }
+    if (src.kind() == SourceKind::kImageFolder) {
+      TX2_REQUIRE(!file_exists(out), "--out ", out, ": a folder of images needs an output folder");
+      temp_folder_ = path_join(path_dirname(out), cat(".", path_basename(out), ".partial-", ::getpid()));
+      TX2_REQUIRE(::mkdir(temp_folder_.c_str(), 0755) == 0, "--out ", out, ": cannot create a folder beside it");
+      return Mode::kNewFolder;
+    }
+    TX2_REQUIRE(has_image_extension(out), "--out ", out,
+                ": expected an image file name (.jpg, .png, .bmp, ...) or an existing folder");
+    return Mode::kImageFile;
+  }
+
+  static bool imwrite_checked(const std::string& path, const cv::Mat& image) {
+    try {
+      return cv::imwrite(path, image);
+    } catch (const cv::Exception&) {
+      return false;
+    }
+  }
+
+  static std::unique_ptr<AtomicFile> write_image(const std::string& path, const cv::Mat& image) {
+    auto file = std::make_unique<AtomicFile>(path);
+    TX2_REQUIRE(imwrite_checked(file->temp_path(), image), path, ": cannot write image");
+    return file;
+  }
+
+  static int fourcc_for(const std::string& path) {
+    if (path_extension(path) == ".avi") return cv::VideoWriter::fourcc('M', 'J', 'P', 'G');
+    return cv::VideoWriter::fourcc('m', 'p', '4', 'v');
+  }
+
+  std::string out_;
+  std::string json_path_;
+  double fps_ = 0;
+  Mode mode_ = Mode::kNone;
+  std::unique_ptr<AtomicFile> json_file_;
+  std::ofstream json_;
+  long long records_ = 0;
+  std::vector<std::unique_ptr<AtomicFile>> images_;
+  std::string temp_folder_;
+  std::vector<std::string> folder_files_;
+  std::unique_ptr<AtomicFile> video_file_;
+  cv::VideoWriter video_;
+};
 
 int run_detect(const DetectArgs& a) {
   DetectorOptions opt;
@@ -98,7 +218,6 @@ int run_detect(const DetectArgs& a) {
   if (!a.input_size.empty()) {
     opt.input_h = a.input_size[0];
     opt.input_w = a.input_size.size() > 1 ? a.input_size[1] : a.input_size[0];
-    TX2_REQUIRE(opt.input_h > 0 && opt.input_w > 0, "--input-size must be positive");
   }
   if (a.conf_threshold >= 0) opt.conf_threshold = a.conf_threshold;
   if (a.score_threshold >= 0) opt.score_threshold = a.score_threshold;
@@ -108,10 +227,8 @@ int run_detect(const DetectArgs& a) {
   const std::string model_path = a.model.empty() ? default_model_path() : a.model;
   const std::string input = a.input.empty() ? default_image_path() : a.input;
   FrameSource source(input);
-  TX2_REQUIRE(a.json.empty() || is_directory(path_dirname(a.json)), "--json ", a.json, ": folder ",
-              path_dirname(a.json), " does not exist");
   Detector detector(model_path, opt);
-  const OutMode out_mode = plan_output(a, input, source);
+  DetectOutputs outputs(a, input, model_path, source);
   const float threshold = a.threshold >= 0 ? a.threshold : detector.config().draw_threshold;
   const auto& classes = detector.config().classes;
 
@@ -119,12 +236,8 @@ int run_detect(const DetectArgs& a) {
               detector.config().head_type.c_str(), classes.size(), detector.input_h(), detector.input_w(),
               detector.backend_description().c_str());
 
-  std::unique_ptr<AtomicFile> video_file;
-  cv::VideoWriter video;
-  nlohmann::json results = nlohmann::json::array();
   g_stop = false;
   std::signal(SIGINT, on_sigint);
-
   Frame frame;
   int frames = 0;
   double total_ms = 0;
@@ -146,44 +259,15 @@ int run_detect(const DetectArgs& a) {
                     d.x1, d.y1, d.x2, d.y2);
       }
     }
-    for (const Detection& d : dets) results.push_back(detection_to_coco(d, frame.name, frame.index, classes));
-
-    if (out_mode != OutMode::kNone) {
-      cv::Mat annotated = frame.bgr.clone();
-      draw_detections(annotated, dets, classes, threshold);
-      if (out_mode == OutMode::kImageFile) {
-        write_image_atomic(a.out, annotated);
-      } else if (out_mode == OutMode::kFolder) {
-        write_image_atomic(path_join(a.out, frame.name), annotated);
-      } else {
-        if (!video_file) {
-          video_file = std::make_unique<AtomicFile>(a.out);
-          const double fps = source.fps() > 0 ? source.fps() : 25.0;
-          TX2_REQUIRE(video.open(video_file->temp_path(), fourcc_for(a.out), fps, annotated.size()), a.out,
-                      ": cannot open a video writer (codec unavailable?)");
-        }
-        video.write(annotated);
-      }
-    }
+    outputs.add(frame, dets, classes, threshold);
     std::fflush(stdout);
   }
   std::signal(SIGINT, SIG_DFL);
   TX2_REQUIRE(frames > 0, input, ": no frames could be read");
-
-  if (video_file) {
-    video.release();
-    video_file->commit();
-  }
-  if (!a.json.empty()) {
-    const std::string text = results.dump(1) + "\n";
-    write_file_atomic(a.json, text.data(), text.size());
-  }
   std::printf("frames: %d, mean %.1f ms/frame (%.2f FPS), backend %s, input %dx%d (h x w)\n", frames,
               total_ms / frames, total_ms > 0 ? 1000.0 * frames / total_ms : 0.0, backend_name(detector.backend()),
               detector.input_h(), detector.input_w());
-  if (out_mode == OutMode::kImageFile || out_mode == OutMode::kVideoFile) std::printf("wrote %s\n", a.out.c_str());
-  if (out_mode == OutMode::kFolder) std::printf("wrote %d image(s) to %s\n", frames, a.out.c_str());
-  if (!a.json.empty()) std::printf("wrote %s\n", a.json.c_str());
+  outputs.commit(frames);
   return 0;
 }
 
@@ -212,7 +296,7 @@ CommandRunner add_detect_command(CLI::App& app) {
   cmd->add_option("-b,--backend", args->backend, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--threads", args->threads, "CPU backend threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, kMaxCpuThreads));
   cmd->add_option("--conf-threshold", args->conf_threshold, "Override the yolo_box objectness gate")
       ->check(CLI::Range(0.0f, 1.0f));
   cmd->add_option("--score-threshold", args->score_threshold, "Override the NMS score threshold")

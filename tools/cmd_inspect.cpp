@@ -34,8 +34,7 @@ int run_inspect(const InspectArgs& a) {
   if (!a.input_size.empty()) {
     h = a.input_size[0];
     w = a.input_size.size() > 1 ? a.input_size[1] : h;
-    TX2_REQUIRE(h > 0 && w > 0 && h % 32 == 0 && w % 32 == 0, "--input-size ", h, " ", w,
-                " must be positive multiples of 32");
+    validate_input_size(h, w, "--input-size");
   }
   const WeightShapes weights = model.weight_shapes();
   const auto shapes = infer_shapes(model.graph(), weights, h, w);

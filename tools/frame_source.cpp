@@ -1,5 +1,8 @@
 #include "tools/frame_source.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -12,6 +15,34 @@
 namespace tx2yolo {
 
 namespace {
+
+constexpr std::uint64_t kMaxImageFileBytes = 1ull << 30;
+
+// Silences this process's stderr (fd 2) while alive. Image and video decoders
+// (libpng, libjpeg, ffmpeg) print their own warnings there, which would break
+// the CLI's one-line error; our exceptions say what failed instead.
+class QuietStderr {
+ public:
+  QuietStderr() {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    const int null_fd = ::open("/dev/null", O_WRONLY);
+    if (saved_ >= 0 && null_fd >= 0) ::dup2(null_fd, 2);
+    if (null_fd >= 0) ::close(null_fd);
+  }
+  ~QuietStderr() {
+    std::fflush(stderr);
+    if (saved_ >= 0) {
+      ::dup2(saved_, 2);
+      ::close(saved_);
+    }
+  }
+  QuietStderr(const QuietStderr&) = delete;
+  QuietStderr& operator=(const QuietStderr&) = delete;
+
+ private:
+  int saved_ = -1;
+};
 
 std::string lower_extension(const std::string& path) {
   std::string ext = path_extension(path);
@@ -45,8 +76,10 @@ FrameSource::FrameSource(const std::string& input) : input_(input) {
       if (has_image_extension(f)) files_.push_back(f);
     TX2_REQUIRE(!files_.empty(), input, ": the folder holds no images (.jpg, .png, .bmp, .tif, .webp)");
   } else if (file_exists(input)) {
+    TX2_REQUIRE(is_regular_file(input), input, ": not a regular file, a folder or a camera");
     if (has_video_extension(input)) {
       kind_ = SourceKind::kVideo;
+      QuietStderr quiet;
       TX2_REQUIRE(capture_.open(input, cv::CAP_ANY), input, ": cannot open video");
     } else {
       kind_ = SourceKind::kImage;
@@ -55,10 +88,12 @@ FrameSource::FrameSource(const std::string& input) : input_(input) {
   } else if (all_digits(input)) {
     kind_ = SourceKind::kCamera;
     const int index = std::stoi(input);
+    QuietStderr quiet;
     TX2_REQUIRE(capture_.open(index, cv::CAP_ANY), "cannot open camera ", index,
                 " (no such device, or it is busy)");
   } else if (input.find('!') != std::string::npos) {
     kind_ = SourceKind::kCamera;
+    QuietStderr quiet;
     TX2_REQUIRE(capture_.open(input, cv::CAP_GSTREAMER), "cannot open GStreamer pipeline '", input,
                 "' (is OpenCV built with GStreamer, and does the pipeline end in appsink?)");
   } else {
@@ -78,15 +113,25 @@ bool FrameSource::next(Frame* frame) {
     const std::string& path = files_[next_file_];
     frame->index = static_cast<int>(next_file_++);
     frame->name = path_basename(path);
-    // imread itself opens the file; check readability first for a clear message.
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    TX2_REQUIRE(f != nullptr, path, ": cannot open for reading");
-    std::fclose(f);
-    frame->bgr = cv::imread(path, cv::IMREAD_COLOR);
+    // Read the bytes ourselves (regular files only, size-capped), then decode.
+    const std::vector<std::uint8_t> bytes = read_file_bytes(path, kMaxImageFileBytes);
+    {
+      QuietStderr quiet;
+      try {
+        frame->bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);
+      } catch (const cv::Exception&) {
+        frame->bgr.release();
+      }
+    }
     TX2_REQUIRE(!frame->bgr.empty(), path, ": cannot decode as an image");
     return true;
   }
-  if (!capture_.read(frame->bgr) || frame->bgr.empty()) return false;
+  bool ok = false;
+  {
+    QuietStderr quiet;
+    ok = capture_.read(frame->bgr);
+  }
+  if (!ok || frame->bgr.empty()) return false;
   frame->index = frame_index_++;
   char name[32];
   std::snprintf(name, sizeof(name), "frame-%06d", frame->index);

@@ -11,11 +11,13 @@
 #include "tools/commands.h"
 
 namespace {
-// Prints "error: <message>" on one line (newlines in the message become spaces).
+// Prints "error: <message>" on one line: control characters (newlines, and
+// any a hostile file smuggled into a name) become spaces.
 void print_error(const std::string& message) {
   std::string line = message;
   for (char& c : line) {
-    if (c == '\n' || c == '\r') c = ' ';
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = ' ';
   }
   std::fprintf(stderr, "error: %s\n", line.c_str());
 }
@@ -34,8 +36,11 @@ int main(int argc, char** argv) {
   const tx2yolo::CommandRunner inspect = tx2yolo::add_inspect_command(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    print_error(std::string(e.what()) + " (see --help)");
+    return 2;
   }
   try {
     if (app.got_subcommand("detect")) return detect();

@@ -99,7 +99,7 @@ Graph graph_from_json(const json& j) {
   Graph g;
   const json& in = field(j, "input", "graph");
   g.input.name = get_string(in, "name", "input");
-  g.input.channels = get_int(field(in, "channels", "input"), "input.channels", 1, 4096);
+  g.input.channels = get_int(field(in, "channels", "input"), "input.channels", 1, static_cast<int>(kMaxChannels));
   const json& nodes = field(j, "nodes", "graph");
   TX2_REQUIRE(nodes.is_array(), "graph: 'nodes' must be an array");
   for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -148,7 +148,7 @@ int conv_out_channels(const Node& n, const WeightShapes& weights) {
               "', which is not in the file");
   TX2_REQUIRE(it->second.size() == 4, "graph: weight '", n.weight, "' of node '", n.name,
               "' must have shape [C_out, C_in/groups, K_h, K_w], got ", it->second.size(), " dimensions");
-  TX2_REQUIRE(it->second[0] > 0 && it->second[0] <= (1 << 20), "graph: weight '", n.weight,
+  TX2_REQUIRE(it->second[0] > 0 && it->second[0] <= kMaxChannels, "graph: weight '", n.weight,
               "' of node '", n.name, "' has ", it->second[0], " output channels");
   return static_cast<int>(it->second[0]);
 }
@@ -228,16 +228,21 @@ std::map<std::string, TensorShape> infer_shapes(const Graph& g, const WeightShap
       case OpKind::kConcat: {
         TX2_REQUIRE(in.size() >= 2 && in.size() <= 8, "graph: concat node '", n.name,
                     "' needs 2 to 8 inputs, has ", in.size());
-        out = TensorShape{0, in[0].h, in[0].w};
+        long long channels = 0;
         for (std::size_t i = 0; i < in.size(); ++i) {
-          TX2_REQUIRE(in[i].h == out.h && in[i].w == out.w, "graph: concat node '", n.name, "': input '",
+          TX2_REQUIRE(in[i].h == in[0].h && in[i].w == in[0].w, "graph: concat node '", n.name, "': input '",
                       n.inputs[i], "' is ", shape_str(in[i]), " but input '", n.inputs[0], "' is ",
                       shape_str(in[0]), " (H and W must match)");
-          out.c += in[i].c;
+          channels += in[i].c;
         }
+        TX2_REQUIRE(channels <= kMaxChannels, "graph: concat node '", n.name, "' would have ", channels,
+                    " channels; at most ", kMaxChannels, " are supported");
+        out = TensorShape{static_cast<int>(channels), in[0].h, in[0].w};
         break;
       }
     }
+    TX2_REQUIRE(out.numel() <= kMaxTensorElements, "graph: node '", n.name, "' output ", shape_str(out),
+                " at input ", input_h, "x", input_w, " has more than ", kMaxTensorElements, " elements");
     shapes[n.output] = out;
   }
 

@@ -59,6 +59,12 @@ struct Graph {
   std::vector<std::string> outputs;
 };
 
+// Limits that keep every size computation inside int and every activation
+// allocation sane: channels per tensor, and elements per activation tensor
+// (2^28 floats = 1 GiB).
+constexpr long long kMaxChannels = 1 << 20;
+constexpr long long kMaxTensorElements = 1LL << 28;
+
 struct TensorShape {
   int c = 0, h = 0, w = 0;
   long long numel() const { return static_cast<long long>(c) * h * w; }

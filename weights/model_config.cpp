@@ -13,6 +13,12 @@ namespace tx2yolo {
 
 using json = nlohmann::json;
 
+void validate_input_size(int h, int w, const std::string& what) {
+  TX2_REQUIRE(h > 0 && w > 0 && h % 32 == 0 && w % 32 == 0, what, ": input size ", h, "x", w,
+              " (h x w) must be positive multiples of 32");
+  TX2_REQUIRE(h <= 8192 && w <= 8192, what, ": input size ", h, "x", w, " is larger than 8192");
+}
+
 json config_to_json(const ModelConfig& c) {
   json heads = json::array();
   for (const HeadConfig& h : c.heads) {
@@ -118,8 +124,7 @@ ModelConfig config_from_json(const json& j) {
   const json& in = field(j, "input", "config");
   c.input_h = get_int(in, "height", "input", 32, 8192);
   c.input_w = get_int(in, "width", "input", 32, 8192);
-  TX2_REQUIRE(c.input_h % 32 == 0 && c.input_w % 32 == 0, "config: input size ", c.input_h, "x", c.input_w,
-              " must be a multiple of 32");
+  validate_input_size(c.input_h, c.input_w, "config");
 
   const json& p = field(j, "preprocess", "config");
   c.preprocess.color = get_enum(p, "color", "preprocess", {"rgb", "bgr"});
@@ -181,6 +186,8 @@ ModelConfig config_from_json(const json& j) {
 
 void check_config_against_graph(const ModelConfig& c, const Graph& g,
                                 const std::map<std::string, TensorShape>& shapes) {
+  TX2_REQUIRE(g.input.channels == 3, "config: the graph input '", g.input.name, "' has ", g.input.channels,
+              " channels; preprocessing produces 3 (", c.preprocess.color, ")");
   std::set<std::string> seen;
   const int classes = static_cast<int>(c.classes.size());
   for (std::size_t i = 0; i < c.heads.size(); ++i) {

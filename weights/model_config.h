@@ -58,13 +58,19 @@ struct ModelConfig {
   float draw_threshold = 0.5f;  // PaddleDetection's infer_cfg draw_threshold
 };
 
+// Network input sizes: positive multiples of 32, at most 8192. Throws
+// Error("<what>: ...") otherwise. The one check used by the config, the
+// Detector options and the CLI.
+void validate_input_size(int h, int w, const std::string& what);
+
 nlohmann::json config_to_json(const ModelConfig& c);
 // Checks types and ranges (positive multiples of 32 for the input size,
 // non-empty classes, 1..8 anchors per head, thresholds in range, known
 // enum strings) and throws Error("config: ...") naming the field.
 ModelConfig config_from_json(const nlohmann::json& j);
 
-// Checks the config against the graph's inferred shapes: every head tensor is
+// Checks the config against the graph's inferred shapes: the graph input has
+// the 3 channels preprocessing produces, every head tensor is
 // a graph output, listed once, with anchors*(5+classes) channels, and its
 // grid equals input / downsample. Throws Error("config: ...").
 struct Graph;

@@ -11,12 +11,13 @@ int concat_output_channels(const ConcatParams& p) {
   TX2_REQUIRE(p.num_inputs >= 1 && p.num_inputs <= kMaxConcatInputs, "concat: ", p.num_inputs,
               " inputs; expected 1..", kMaxConcatInputs);
   TX2_REQUIRE(p.batch > 0 && p.height > 0 && p.width > 0, "concat: sizes must be positive");
-  int total = 0;
+  long long total = 0;
   for (int i = 0; i < p.num_inputs; ++i) {
     TX2_REQUIRE(p.channels[i] > 0, "concat: input ", i, " has ", p.channels[i], " channels");
     total += p.channels[i];
   }
-  return total;
+  TX2_REQUIRE(total <= (1 << 30), "concat: ", total, " output channels is too many");
+  return static_cast<int>(total);
 }
 
 void concat_cpu(const ConcatParams& p, const float* const* inputs, float* out) {

@@ -79,12 +79,12 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
           for (int oy = 0; oy < p.out_h; ++oy) {
             const int iy = oy * p.stride_h - p.pad_h + ky;
             if (iy < 0 || iy >= p.in_h) continue;
-            const float* srow = src + static_cast<long long>(iy) * p.in_w + dx;
+            const float* srow = src + static_cast<long long>(iy) * p.in_w;
             float* drow = dst + static_cast<long long>(oy) * p.out_w;
             if (p.stride_w == 1) {
-              for (int ox = ox_begin; ox < ox_end; ++ox) drow[ox] += wv * srow[ox];
+              for (int ox = ox_begin; ox < ox_end; ++ox) drow[ox] += wv * srow[ox + dx];
             } else {
-              for (int ox = ox_begin; ox < ox_end; ++ox) drow[ox] += wv * srow[ox * p.stride_w];
+              for (int ox = ox_begin; ox < ox_end; ++ox) drow[ox] += wv * srow[ox * p.stride_w + dx];
             }
           }
         }
