@@ -4,6 +4,8 @@
 #include <set>
 #include <string>
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -182,6 +184,60 @@ TEST(Cli, RefusesToOverwriteTheInput) {
                         "is the input itself");
   EXPECT_EQ(testing_util::read_text(dir.file("a.png")), before);
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"a.png"});
+}
+
+TEST(Cli, BadImageMidFolderLeavesNoOutputs) {
+  TempDir in, out;
+  const cv::Mat img = cv::imread(kImage);
+  ASSERT_TRUE(cv::imwrite(in.file("a.jpg"), img));
+  testing_util::write_text(in.file("b.jpg"), "junk, not a JPEG");
+  ASSERT_TRUE(cv::imwrite(in.file("c.jpg"), img));
+  const auto r = run_command_stderr(kCli + " detect " + in.path() + " --model " + kModel + " --out " +
+                                    out.file("annotated") + " --json " + out.file("all.json") + " --input-size 320");
+  expect_one_line_error(r, "b.jpg: cannot decode as an image");
+  EXPECT_TRUE(out.entries().empty()) << "a.jpg was annotated before the failure, but nothing may remain";
+}
+
+TEST(Cli, FailingJsonLeavesNoImageBehind) {
+  TempDir dir;
+  // The --json folder exists but the file cannot be created there (it is a folder name).
+  ASSERT_EQ(::mkdir(dir.file("taken.json").c_str(), 0755), 0);
+  const auto r = run_command_stderr(kCli + " detect " + kImage + " --model " + kModel + " --out " +
+                                    dir.file("out.jpg") + " --json " + dir.file("taken.json"));
+  expect_one_line_error(r, "is a folder; expected a file name");
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"taken.json"});
+}
+
+TEST(Cli, JsonMayNotOverwriteTheInputOrTheModel) {
+  TempDir dir;
+  ASSERT_TRUE(cv::imwrite(dir.file("a.png"), cv::imread(kImage)));
+  const std::string image_before = testing_util::read_text(dir.file("a.png"));
+  expect_one_line_error(run_command_stderr(kCli + " detect " + dir.file("a.png") + " --model " + kModel +
+                                           " --json " + dir.file("a.png")),
+                        "is the input itself");
+  expect_one_line_error(run_command_stderr(kCli + " detect " + dir.file("a.png") + " --model " + kModel +
+                                           " --json " + kModel),
+                        "is the model file");
+  expect_one_line_error(run_command_stderr(kCli + " detect " + dir.file("a.png") + " --model " + kModel +
+                                           " --json " + dir.file("same.jpg") + " --out " + dir.file("same.jpg")),
+                        "is also the other output");
+  EXPECT_EQ(testing_util::read_text(dir.file("a.png")), image_before);
+}
+
+TEST(Cli, ArgumentErrorsAreOneLineToo) {
+  for (const std::string args : {" detect --threshold 2", " detect --bogus", " detect --threads 100000", ""}) {
+    const auto r = run_command_stderr(kCli + args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << args << ": " << r.output;
+    EXPECT_EQ(count_lines(r.output), 1) << args << ": " << r.output;
+  }
+}
+
+TEST(Cli, FifoInputIsRefusedInsteadOfHanging) {
+  TempDir dir;
+  ASSERT_EQ(::mkfifo(dir.file("pipe.jpg").c_str(), 0600), 0);
+  const auto r = run_command_stderr("timeout 20 " + kCli + " detect " + dir.file("pipe.jpg") + " --model " + kModel);
+  expect_one_line_error(r, "not a regular file");
 }
 
 TEST(Cli, InspectVerifiesAndPrintsTheGraph) {

@@ -202,6 +202,30 @@ TEST_P(Conv2dMatchesFormula, OnSeededRandomData) {
   EXPECT_TRUE(all_close(run(p, in, w, &b), naive_conv(p, in, w, &b), 1e-5f, 1e-5f));
 }
 
+TEST(Conv2d, NonSquareKernelStrideAndPadMatchTheFormula) {
+  Conv2dParams p;
+  p.batch = 1;
+  p.in_channels = 3;
+  p.in_h = 9;
+  p.in_w = 14;
+  p.out_channels = 5;
+  p.kernel_h = 3;
+  p.kernel_w = 1;
+  p.stride_h = 1;
+  p.stride_w = 2;
+  p.pad_h = 1;
+  p.pad_w = 0;
+  p.activation = Activation::kLeakyRelu;
+  p.alpha = 0.1f;
+  finalize_conv2d_params(p);
+  ASSERT_EQ(p.out_h, 9);
+  ASSERT_EQ(p.out_w, 7);
+  const auto in = random_floats(3 * 9 * 14, 21);
+  const auto w = random_floats(5 * 3 * 3 * 1, 22);
+  const auto b = random_floats(5, 23);
+  EXPECT_TRUE(all_close(run(p, in, w, &b), naive_conv(p, in, w, &b), 1e-5f, 1e-5f));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     OddShapes, Conv2dMatchesFormula,
     ::testing::Values(ConvCase{3, 17, 13, 5, 3, 2, 1, 1, Activation::kRelu},         // stem-like, odd

@@ -3,6 +3,7 @@
 // Regenerate tests/data/cpu_e2e_golden.json (after an intended change only)
 // with: TX2YOLO_UPDATE_GOLDEN=1 build/tests/tx2yolo_tests --gtest_filter='EndToEnd.*'
 #include <cmath>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -79,6 +80,7 @@ TEST(EndToEnd, DetectionsAreGroupedByClassInsideTheImage) {
   Detector det(write_seeded_model(dir), opt);
   const cv::Mat img = synthetic_scene();
   const auto dets = det.detect(img);
+  ASSERT_FALSE(dets.empty());
   EXPECT_EQ(det.backend(), BackendKind::kCpu);
   EXPECT_EQ(det.input_tensor().size(), 3u * 320 * 320);
   EXPECT_EQ(det.tensor("yolo_head.yolo_output.0").size(), 24u * 10 * 10);
@@ -104,13 +106,36 @@ TEST(EndToEnd, ThresholdOverridesApply) {
   const std::string model = write_seeded_model(dir);
   DetectorOptions opt;
   opt.input_h = opt.input_w = 320;
+  opt.keep_top_k = -1;  // keep everything, to see what the other overrides remove
+  Detector all(model, opt);
+  const auto base = all.detect(synthetic_scene());
+  ASSERT_GT(base.size(), 10u);
+  float lo = 1.f, hi = 0.f;
+  for (const Detection& d : base) {
+    lo = std::min(lo, d.score);
+    hi = std::max(hi, d.score);
+  }
+  ASSERT_LT(lo, hi);
+
   opt.keep_top_k = 5;
-  Detector top5(model, opt);
-  EXPECT_EQ(top5.detect(synthetic_scene()).size(), 5u);
-  opt.keep_top_k.reset();
-  opt.score_threshold = 0.999f;
-  Detector strict(model, opt);
-  for (const Detection& d : strict.detect(synthetic_scene())) EXPECT_GT(d.score, 0.999f);
+  EXPECT_EQ(Detector(model, opt).detect(synthetic_scene()).size(), 5u);
+
+  opt.keep_top_k = -1;
+  opt.score_threshold = 0.5f * (lo + hi);  // between the weakest and the strongest detection
+  const auto strict = Detector(model, opt).detect(synthetic_scene());
+  EXPECT_FALSE(strict.empty());
+  EXPECT_LT(strict.size(), base.size());
+  for (const Detection& d : strict) EXPECT_GT(d.score, *opt.score_threshold);
+
+  opt.score_threshold.reset();
+  opt.nms_threshold = 0.05f;  // suppress almost any overlap: fewer survivors
+  EXPECT_LT(Detector(model, opt).detect(synthetic_scene()).size(), base.size());
+
+  opt.nms_threshold.reset();
+  opt.conf_threshold = 1.f;  // no objectness reaches 1: everything is gated
+  EXPECT_TRUE(Detector(model, opt).detect(synthetic_scene()).empty());
+
+  opt.conf_threshold.reset();
   opt.score_threshold = 1.5f;
   EXPECT_THROW(Detector(model, opt), Error);
 }

@@ -185,6 +185,46 @@ TEST(ModelConfig, JsonRoundTripAndRangeChecks) {
   expect_error([&] { config_from_json(bad); }, "head_type = 'lite' is not one of");
 }
 
+TEST(ModelConfig, GraphInputMustHaveThreeChannels) {
+  ArchitectureGraph a = build_yolov3_mobilenet_v1(ArchitectureSpec::scaled(0.125, 1));
+  a.graph.input.channels = 64;
+  WeightShapes w = shapes_of(a);
+  w["backbone.conv1.weight"][1] = 64;  // a first conv that consumes 64 channels
+  const auto s = infer_shapes(a.graph, w, 320, 320);
+  expect_error([&] { check_config_against_graph(a.config, a.graph, s); },
+               "has 64 channels; preprocessing produces 3");
+}
+
+TEST(Graph, ChannelAndElementCountsAreBounded) {
+  // Concats of concats would overflow int channel counts without a cap.
+  Graph g;
+  std::string x = "image";
+  for (int i = 0; i < 20; ++i) {
+    Node n;
+    n.name = n.output = "cat" + std::to_string(i);
+    n.op = OpKind::kConcat;
+    n.inputs = std::vector<std::string>(8, x);
+    g.nodes.push_back(n);
+    x = n.output;
+  }
+  g.outputs = {x};
+  expect_error([&] { infer_shapes(g, {}, 1, 1); }, "channels; at most 1048576 are supported");
+  // Upsampling chains would ask for absurd activations.
+  Graph up;
+  std::string y = "image";
+  for (int i = 0; i < 3; ++i) {
+    Node n;
+    n.name = n.output = "up" + std::to_string(i);
+    n.op = OpKind::kUpsampleNearest;
+    n.scale = 16;
+    n.inputs = {y};
+    up.nodes.push_back(n);
+    y = n.output;
+  }
+  up.outputs = {y};
+  expect_error([&] { infer_shapes(up, {}, 64, 64); }, "has more than 268435456 elements");
+}
+
 TEST(ModelConfig, HeadWidthMustBeAnchorsTimesFivePlusClasses) {
   const ArchitectureGraph a = build_yolov3_mobilenet_v1(ArchitectureSpec::scaled(0.125, 4));
   const auto s = infer_shapes(a.graph, shapes_of(a), 608, 608);
