@@ -36,21 +36,25 @@ row() { rows+=("$(printf '%-34s %-6s %s' "$1" "$2" "$3")"); [ "$2" = FAIL ] && s
 
 if [ $build -eq 1 ]; then
   tools/install-deps.sh || { echo "gpu-check: could not install dependencies" >&2; exit 1; }
-  archs="${CUDA_ARCHS:-native}"
-  if cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DTX2YOLO_CUDA=ON \
-       -DCMAKE_CUDA_ARCHITECTURES="$archs" >"$out/configure.log" 2>&1 &&
+  # The card's own architecture (e.g. 9.0 -> 90); Jetsons have no nvidia-smi,
+  # so there the toolkit's default list (which includes sm_62) is used.
+  archs="${CUDA_ARCHS:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.[:space:]')}"
+  arch_flag=()
+  if [ -n "$archs" ]; then arch_flag=(-DCMAKE_CUDA_ARCHITECTURES="$archs"); fi
+  if cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DTX2YOLO_CUDA=ON "${arch_flag[@]}" \
+       >"$out/configure.log" 2>&1 &&
      cmake --build "$build_dir" -j"$(nproc)" >"$out/build.log" 2>&1; then
-    row build PASS "$build_dir (CUDA archs $archs)"
+    row build PASS "$build_dir (CUDA archs ${archs:-toolkit default})"
   else
     row build FAIL "see $out/build.log"; tail -30 "$out/build.log"
   fi
   [ $build_only -eq 1 ] && { printf '%s\n' "${rows[@]}"; exit $status; }
 fi
 
-card=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
-if [ -n "$card" ]; then row device PASS "$card"; else row device FAIL "nvidia-smi found no GPU"; fi
-
 gpu_tests="$build_dir/tests/tx2yolo_gpu_tests"
+# The device as the CUDA runtime sees it (works on Jetsons, which have no nvidia-smi).
+card=$("$gpu_tests" --gtest_filter='CudaDevice.QueryReportsARealDevice' 2>/dev/null | sed -n 's/^device: //p' | head -1)
+if [ -n "$card" ]; then row device PASS "$card"; else row device FAIL "no CUDA device found by $gpu_tests"; fi
 # Runs a gtest binary; records passed/skipped/failed counts from its JSON report.
 run_gtest() {  # name binary json [wrapper...]
   local name="$1" bin="$2" json="$3"; shift 3
