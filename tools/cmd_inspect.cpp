@@ -20,12 +20,6 @@ struct InspectArgs {
   bool tensors = true;
 };
 
-std::string shape_text(const std::vector<long long>& s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += cat(i ? "," : "", s[i]);
-  return out + "]";
-}
-
 int run_inspect(const InspectArgs& a) {
   const std::string path = a.model.empty() ? default_model_path() : a.model;
   const ModelFile model = ModelFile::load(path);
@@ -78,7 +72,7 @@ int run_inspect(const InspectArgs& a) {
     const TensorShape& s = shapes.at(n.output);
     total_macs += layer->macs();
     std::printf("  %-3d %-44s %-16s %-40s %14lld\n", index++, n.name.c_str(),
-                cat("[", s.c, ",", s.h, ",", s.w, "]").c_str(), layer->describe().c_str(), layer->macs());
+                shape_to_string({s.c, s.h, s.w}).c_str(), layer->describe().c_str(), layer->macs());
   }
   long long params = 0;
   for (const TensorInfo& t : model.tensors()) params += t.numel();
@@ -88,7 +82,7 @@ int run_inspect(const InspectArgs& a) {
   if (a.tensors) {
     std::printf("\ntensors: %zu\n", model.tensors().size());
     for (const TensorInfo& t : model.tensors()) {
-      std::printf("  %-52s F32 %-20s bytes [%llu, %llu)\n", t.name.c_str(), shape_text(t.shape).c_str(),
+      std::printf("  %-52s F32 %-20s bytes [%llu, %llu)\n", t.name.c_str(), shape_to_string(t.shape).c_str(),
                   static_cast<unsigned long long>(t.begin), static_cast<unsigned long long>(t.end));
     }
   }

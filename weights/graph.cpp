@@ -142,6 +142,12 @@ Graph graph_from_json(const json& j) {
   return g;
 }
 
+std::string shape_to_string(const std::vector<long long>& shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out += cat(i ? ", " : "", shape[i]);
+  return out + "]";
+}
+
 int conv_out_channels(const Node& n, const WeightShapes& weights) {
   const auto it = weights.find(n.weight);
   TX2_REQUIRE(it != weights.end(), "graph: node '", n.name, "' uses weight '", n.weight,
@@ -155,13 +161,7 @@ int conv_out_channels(const Node& n, const WeightShapes& weights) {
 
 namespace {
 
-std::string shape_str(const std::vector<long long>& s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += cat(i ? ", " : "", s[i]);
-  return out + "]";
-}
-
-std::string shape_str(const TensorShape& s) { return cat("[", s.c, ", ", s.h, ", ", s.w, "]"); }
+std::string shape_str(const TensorShape& s) { return shape_to_string({s.c, s.h, s.w}); }
 
 }  // namespace
 
@@ -199,14 +199,14 @@ std::map<std::string, TensorShape> infer_shapes(const Graph& g, const WeightShap
         const std::vector<long long> expected = {cout, in[0].c / a.groups, a.kernel_h, a.kernel_w};
         const auto& got = weights.at(n.weight);
         TX2_REQUIRE(got == expected, "graph: weight '", n.weight, "' of node '", n.name, "' has shape ",
-                    shape_str(got), ", expected ", shape_str(expected), " from input ", shape_str(in[0]));
+                    shape_to_string(got), ", expected ", shape_to_string(expected), " from input ", shape_str(in[0]));
         used_weights.insert(n.weight);
         if (!n.bias.empty()) {
           const auto b = weights.find(n.bias);
           TX2_REQUIRE(b != weights.end(), "graph: node '", n.name, "' uses bias '", n.bias,
                       "', which is not in the file");
           TX2_REQUIRE(b->second == std::vector<long long>{cout}, "graph: bias '", n.bias, "' of node '",
-                      n.name, "' has shape ", shape_str(b->second), ", expected [", cout, "]");
+                      n.name, "' has shape ", shape_to_string(b->second), ", expected [", cout, "]");
           used_weights.insert(n.bias);
         }
         const long long span_h = static_cast<long long>(in[0].h) + 2 * a.pad_h - a.kernel_h;

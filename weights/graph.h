@@ -71,6 +71,9 @@ struct TensorShape {
   bool operator==(const TensorShape& o) const { return c == o.c && h == o.h && w == o.w; }
 };
 
+// "[32, 3, 3, 3]": the one shape formatter for messages and tables.
+std::string shape_to_string(const std::vector<long long>& shape);
+
 // Shape of every weight tensor the graph expects, as read from the file.
 using WeightShapes = std::map<std::string, std::vector<long long>>;
 

@@ -67,12 +67,6 @@ std::string short_dump(const json& v) {
   return s;
 }
 
-std::string shape_string(const std::vector<long long>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += cat(i ? ", " : "", shape[i]);
-  return s + "]";
-}
-
 bool is_reserved_metadata_key(const std::string& key) {
   for (const char* k : kReservedMetadataKeys) {
     if (key == k) return true;
@@ -83,15 +77,15 @@ bool is_reserved_metadata_key(const std::string& key) {
 // Element count of a shape; throws Error(what: ...) for a negative dimension,
 // too many dimensions, or more elements than a model file can hold.
 long long checked_numel(const std::vector<long long>& shape, const std::string& what) {
-  TX2_REQUIRE(shape.size() <= kMaxTensorRank, what, ": shape ", shape_string(shape), " has ",
+  TX2_REQUIRE(shape.size() <= kMaxTensorRank, what, ": shape ", shape_to_string(shape), " has ",
               shape.size(), " dimensions, more than the limit of ", kMaxTensorRank);
   std::uint64_t numel = 1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
-    TX2_REQUIRE(shape[i] >= 0, what, ": shape ", shape_string(shape), " has a negative dimension (",
+    TX2_REQUIRE(shape[i] >= 0, what, ": shape ", shape_to_string(shape), " has a negative dimension (",
                 shape[i], " at index ", i, ")");
     const auto d = static_cast<std::uint64_t>(shape[i]);
     TX2_REQUIRE(d <= kMaxTensorElements && (d == 0 || numel <= kMaxTensorElements / d), what,
-                ": shape ", shape_string(shape), " has more elements than a model file can hold (at most ",
+                ": shape ", shape_to_string(shape), " has more elements than a model file can hold (at most ",
                 kMaxTensorElements, " F32 values)");
     numel *= d;
   }
@@ -170,7 +164,7 @@ TensorInfo parse_tensor_entry(const std::string& name, const json& entry, const 
               "] end before they begin (expected begin <= end)");
   const std::uint64_t expected_bytes = numel * sizeof(float);
   TX2_REQUIRE(t.end - t.begin == expected_bytes, where, ": data_offsets [", t.begin, ", ", t.end, "] hold ",
-              t.end - t.begin, " bytes, but shape ", shape_string(t.shape), " of F32 needs ", expected_bytes,
+              t.end - t.begin, " bytes, but shape ", shape_to_string(t.shape), " of F32 needs ", expected_bytes,
               " bytes (", numel, " values x 4)");
   return t;
 }
@@ -296,7 +290,7 @@ std::vector<std::uint8_t> serialize_checked(const Graph& graph, const ModelConfi
     TX2_REQUIRE(names.insert(name).second, where, ": the name appears more than once");
     const auto numel = static_cast<std::uint64_t>(checked_numel(t.shape, where));
     TX2_REQUIRE(t.data.size() == numel, where, ": has ", t.data.size(), " values, but shape ",
-                shape_string(t.shape), " needs ", numel);
+                shape_to_string(t.shape), " needs ", numel);
     data_bytes += numel * sizeof(float);
     TX2_REQUIRE(data_bytes <= kMaxModelFileBytes, what, ": tensor data exceeds the model file limit of ",
                 kMaxModelFileBytes, " bytes");
