@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/yolo_box.h"
 #include "weights/graph.h"
 
 namespace tx2yolo {
@@ -15,8 +16,17 @@ class Backend {
   virtual ~Backend() = default;
   // input: [3, H, W] float32 for one image.
   virtual void run(const float* input) = 0;
-  // A tensor of the last run (graph outputs at least); throws Error if unknown.
+  // A tensor of the last run (graph outputs at least), in host memory; throws
+  // Error if unknown.
   virtual const float* output(const std::string& name) const = 0;
+  // Decodes the heads of the last run on the backend's own device into host
+  // boxes [M, 4] and scores [C, M] (levels and head tensor names in config
+  // order). Returns false when the backend has no decode of its own; the
+  // Detector then decodes `output()` on the CPU.
+  virtual bool decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
+                      float* boxes, float* scores) {
+    return false;
+  }
   virtual std::string description() const = 0;
 };
 

@@ -6,6 +6,9 @@
 
 #include "core/error.h"
 #include "engine/cpu_backend.h"
+#ifdef TX2YOLO_WITH_CUDA
+#include "engine/cuda_backend.h"
+#endif
 #include "kernels/device.h"
 #include "kernels/preprocess.h"
 #include "layers/detection_output.h"
@@ -28,25 +31,23 @@ BackendKind backend_from_string(const std::string& s) {
   throw Error(cat("unknown backend '", s, "' (expected auto, cpu or cuda)"));
 }
 
-// NOT DONE: the CUDA backend (hand-written kernels, arena, one stream) is the
-// subject of the CUDA backend issue. Until it lands, `cuda` is refused with a
-// clear error and `auto` picks the CPU.
 BackendKind resolve_backend(BackendKind requested, std::string* reason) {
-  const std::string why_not_cuda =
-      !cuda_compiled() ? cuda_unavailable_reason()
-      : cuda_device_count() == 0
-          ? cuda_unavailable_reason()
-          : "the CUDA backend is not implemented yet in this version of tx2yolo (the device is present)";
+  if (reason) reason->clear();
+  if (requested == BackendKind::kCpu) return BackendKind::kCpu;
+  const bool cuda_usable = cuda_compiled() && cuda_device_count() > 0;
+  if (cuda_usable) return BackendKind::kCuda;
   if (requested == BackendKind::kCuda) {
-    throw Error(cat("--backend cuda is not available: ", why_not_cuda, "; use --backend cpu"));
+    throw Error(cat("--backend cuda is not available: ", cuda_unavailable_reason(), "; use --backend cpu"));
   }
-  if (reason) *reason = requested == BackendKind::kAuto ? "auto: " + why_not_cuda : std::string();
+  if (reason) *reason = "auto: " + cuda_unavailable_reason();
   return BackendKind::kCpu;
 }
 
 struct Detector::Post {
   std::map<std::string, TensorShape> shapes;
   std::unique_ptr<DetectionOutput> output;
+  std::vector<float> boxes;   // decoded [M, 4]
+  std::vector<float> scores;  // decoded [C, M]
 };
 
 namespace {
@@ -84,7 +85,15 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
   post_->output = std::make_unique<DetectionOutput>(config_, post_->shapes, input_h_, input_w_);
 
   backend_kind_ = resolve_backend(options.backend, &backend_reason_);
-  backend_ = std::make_unique<CpuBackend>(*model_, post_->shapes, options.threads);
+#ifdef TX2YOLO_WITH_CUDA
+  if (backend_kind_ == BackendKind::kCuda) {
+    CudaBackendOptions cuda_options;
+    cuda_options.device = options.device;
+    cuda_options.debug_sync = options.debug_sync;
+    backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
+  }
+#endif
+  if (!backend_) backend_ = std::make_unique<CpuBackend>(*model_, post_->shapes, options.threads);
   input_.assign(static_cast<std::size_t>(3) * input_h_ * input_w_, 0.f);
 }
 
@@ -140,10 +149,21 @@ std::vector<Detection> Detector::detect(const cv::Mat& image) {
   backend_->run(input_.data());
   timings_.network_ms = ms_since(t1);
 
+  // Decode on the backend's device when it has one (this also waits for the
+  // network), else on the CPU; NMS runs on the CPU.
   const auto t2 = Clock::now();
-  std::vector<const float*> heads;
-  for (const HeadConfig& h : config_.heads) heads.push_back(backend_->output(h.tensor));
-  std::vector<Detection> dets = post_->output->run_cpu(heads, bgr.rows, bgr.cols);
+  const DetectionOutput& post = *post_->output;
+  post_->boxes.resize(static_cast<std::size_t>(post.num_boxes()) * 4);
+  post_->scores.resize(static_cast<std::size_t>(post.num_boxes()) * post.num_classes());
+  std::vector<std::string> head_names;
+  for (const HeadConfig& h : config_.heads) head_names.push_back(h.tensor);
+  if (!backend_->decode(post.level_params(bgr.rows, bgr.cols), head_names, post_->boxes.data(),
+                        post_->scores.data())) {
+    std::vector<const float*> heads;
+    for (const std::string& h : head_names) heads.push_back(backend_->output(h));
+    post.decode_cpu(heads, bgr.rows, bgr.cols, post_->boxes.data(), post_->scores.data());
+  }
+  std::vector<Detection> dets = post.nms(post_->boxes.data(), post_->scores.data());
   timings_.postprocess_ms = ms_since(t2);
   timings_.total_ms = ms_since(t0);
   return dets;

@@ -34,6 +34,8 @@ struct DetectorOptions {
   int input_w = 0;
   BackendKind backend = BackendKind::kAuto;
   int threads = 0;  // CPU backend threads; 0: all cores; at most kMaxCpuThreads
+  int device = 0;   // CUDA device index
+  bool debug_sync = false;  // CUDA: synchronise after every layer and name the one that fails
   // Overrides of the model file's thresholds; unset keeps the model's.
   std::optional<float> conf_threshold;   // yolo_box objectness gate
   std::optional<float> score_threshold;  // NMS candidate threshold

@@ -9,6 +9,10 @@
 // reference copies.
 #pragma once
 
+#ifdef TX2YOLO_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 namespace tx2yolo {
 
 constexpr int kMaxConcatInputs = 8;
@@ -26,5 +30,10 @@ int concat_output_channels(const ConcatParams& p);
 
 // inputs: num_inputs pointers, each [N, channels[i], H, W].
 void concat_cpu(const ConcatParams& p, const float* const* inputs, float* out);
+
+#ifdef TX2YOLO_WITH_CUDA
+// kernels/cuda/concat.cu; `inputs` is a host array of device pointers.
+void concat_cuda(const ConcatParams& p, const float* const* inputs, float* out, cudaStream_t stream);
+#endif
 
 }  // namespace tx2yolo

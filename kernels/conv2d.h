@@ -21,6 +21,10 @@
 
 #include "core/activation.h"
 
+#ifdef TX2YOLO_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 namespace tx2yolo {
 
 struct Conv2dParams {
@@ -59,5 +63,18 @@ long long conv2d_macs(const Conv2dParams& p);
 // with it. `p` must have been finalized.
 void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
                 float* out);
+
+#ifdef TX2YOLO_WITH_CUDA
+// The CUDA kernels (kernels/cuda/conv2d.cu). kAuto picks depthwise for
+// groups == C_in == C_out (kernel <= 7), the implicit GEMM otherwise.
+enum class Conv2dCudaKernel { kAuto, kGemm, kDepthwise };
+
+bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel);
+Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p);
+
+// Device pointers; `p` must have been finalized. Checks the launch.
+void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
+                 cudaStream_t stream, Conv2dCudaKernel kernel = Conv2dCudaKernel::kAuto);
+#endif
 
 }  // namespace tx2yolo

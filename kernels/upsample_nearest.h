@@ -14,6 +14,10 @@
 //       can land directly in its slice of the following concat.
 #pragma once
 
+#ifdef TX2YOLO_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 namespace tx2yolo {
 
 struct UpsampleNearestParams {
@@ -30,5 +34,10 @@ struct UpsampleNearestParams {
 void finalize_upsample_nearest_params(UpsampleNearestParams& p);
 
 void upsample_nearest_cpu(const UpsampleNearestParams& p, const float* in, float* out);
+
+#ifdef TX2YOLO_WITH_CUDA
+// kernels/cuda/upsample_nearest.cu; device pointers; checks the launch.
+void upsample_nearest_cuda(const UpsampleNearestParams& p, const float* in, float* out, cudaStream_t stream);
+#endif
 
 }  // namespace tx2yolo

@@ -12,9 +12,14 @@
 // Boxes and scores of a gated box (sigmoid(obj) < conf_thresh) are zero.
 #pragma once
 
+#ifdef TX2YOLO_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 namespace tx2yolo {
 
 constexpr int kMaxAnchorsPerLevel = 8;
+constexpr int kMaxYoloLevels = 4;
 
 struct YoloBoxParams {
   int grid_h = 0;
@@ -42,5 +47,14 @@ int paddle_image_extent(int input_extent, int original_extent);
 
 // CPU reference, bit-for-bit Paddle's CPU kernel arithmetic.
 void yolo_box_cpu(const YoloBoxParams& p, const float* in, float* boxes, float* scores);
+
+#ifdef TX2YOLO_WITH_CUDA
+// kernels/cuda/yolo_box.cu: decodes `num_levels` levels of one image in one
+// launch. levels[i].score_offset must be the running box count and every
+// score_stride the total M; boxes [M, 4] and scores [C, M] are device
+// pointers to the whole arrays; inputs are device pointers.
+void yolo_box_cuda(const YoloBoxParams* levels, const float* const* inputs, int num_levels, float* boxes,
+                   float* scores, cudaStream_t stream);
+#endif
 
 }  // namespace tx2yolo

@@ -62,18 +62,26 @@ std::vector<YoloBoxParams> DetectionOutput::level_params(int orig_h, int orig_w)
   return levels;
 }
 
-std::vector<Detection> DetectionOutput::run_cpu(const std::vector<const float*>& heads, int orig_h,
-                                                int orig_w) const {
+void DetectionOutput::decode_cpu(const std::vector<const float*>& heads, int orig_h, int orig_w, float* boxes,
+                                 float* scores) const {
   TX2_REQUIRE(heads.size() == levels_.size(), "detection output: ", heads.size(), " head tensors for ",
               levels_.size(), " levels");
   const std::vector<YoloBoxParams> levels = level_params(orig_h, orig_w);
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    yolo_box_cpu(levels[i], heads[i], boxes + static_cast<std::size_t>(levels[i].score_offset) * 4, scores);
+  }
+}
+
+std::vector<Detection> DetectionOutput::nms(const float* boxes, const float* scores) const {
+  return multiclass_nms_cpu(nms_, boxes, scores, num_boxes_, num_classes_);
+}
+
+std::vector<Detection> DetectionOutput::run_cpu(const std::vector<const float*>& heads, int orig_h,
+                                                int orig_w) const {
   std::vector<float> boxes(static_cast<std::size_t>(num_boxes_) * 4);
   std::vector<float> scores(static_cast<std::size_t>(num_boxes_) * num_classes_);
-  for (std::size_t i = 0; i < levels.size(); ++i) {
-    yolo_box_cpu(levels[i], heads[i], boxes.data() + static_cast<std::size_t>(levels[i].score_offset) * 4,
-                 scores.data());
-  }
-  return multiclass_nms_cpu(nms_, boxes.data(), scores.data(), num_boxes_, num_classes_);
+  decode_cpu(heads, orig_h, orig_w, boxes.data(), scores.data());
+  return nms(boxes.data(), scores.data());
 }
 
 }  // namespace tx2yolo

@@ -27,8 +27,15 @@ class DetectionOutput {
 
   // heads: one pointer per config head, [A*(5+C), H, W] for one image.
   std::vector<Detection> run_cpu(const std::vector<const float*>& heads, int orig_h, int orig_w) const;
+  // The two halves of run_cpu. decode_cpu fills boxes [M, 4] and scores
+  // [C, M]; nms turns decoded boxes and scores (from any backend) into
+  // detections.
+  void decode_cpu(const std::vector<const float*>& heads, int orig_h, int orig_w, float* boxes,
+                  float* scores) const;
+  std::vector<Detection> nms(const float* boxes, const float* scores) const;
 
   int num_boxes() const { return num_boxes_; }  // M, all levels together
+  int num_classes() const { return num_classes_; }
   const MulticlassNmsParams& nms_params() const { return nms_; }
   // The per-level decode params for an image (img_h/img_w filled in).
   std::vector<YoloBoxParams> level_params(int orig_h, int orig_w) const;

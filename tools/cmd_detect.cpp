@@ -44,6 +44,8 @@ struct DetectArgs {
   int keep_top_k = -2;
   int threads = 0;
   int max_frames = 0;
+  int device = 0;
+  bool debug_sync = false;
   bool quiet = false;
 };
 
@@ -215,6 +217,8 @@ int run_detect(const DetectArgs& a) {
   DetectorOptions opt;
   opt.backend = backend_from_string(a.backend);
   opt.threads = a.threads;
+  opt.device = a.device;
+  opt.debug_sync = a.debug_sync;
   if (!a.input_size.empty()) {
     opt.input_h = a.input_size[0];
     opt.input_w = a.input_size.size() > 1 ? a.input_size[1] : a.input_size[0];
@@ -293,6 +297,9 @@ CommandRunner add_detect_command(CLI::App& app) {
   cmd->add_option("--input-size", args->input_size,
                   "Network input size: H, or H W; multiples of 32 (default: the model's)")
       ->expected(1, 2);
+  cmd->add_option("--device", args->device, "CUDA device index")->check(CLI::Range(0, 64));
+  cmd->add_flag("--debug-sync", args->debug_sync,
+                "CUDA: synchronise after every layer and name the one that fails (slower)");
   cmd->add_option("-b,--backend", args->backend, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--threads", args->threads, "CPU backend threads (default: all cores)")

@@ -1,0 +1,228 @@
+#include "engine/cuda_backend.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/concat.h"
+#include "kernels/conv2d.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_buffer.h"
+#include "kernels/device.h"
+#include "kernels/upsample_nearest.h"
+#include "kernels/yolo_box.h"
+#include "layers/concat_layer.h"
+#include "layers/conv_layer.h"
+#include "layers/upsample_layer.h"
+
+namespace tx2yolo {
+
+namespace {
+
+// Page-locked host memory, for asynchronous copies.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  ~PinnedBuffer() {
+    if (ptr_) cudaFreeHost(ptr_);
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  float* reserve(std::size_t count) {
+    if (count > count_) {
+      if (ptr_) CUDA_CHECK(cudaFreeHost(ptr_));
+      ptr_ = nullptr;
+      count_ = 0;
+      CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&ptr_), count * sizeof(float)));
+      count_ = count;
+    }
+    return ptr_;
+  }
+
+ private:
+  float* ptr_ = nullptr;
+  std::size_t count_ = 0;
+};
+
+}  // namespace
+
+struct CudaBackend::Impl {
+  struct Step {
+    const Layer* layer = nullptr;
+    OpKind op = OpKind::kConv2d;
+    bool elided = false;
+    Conv2dParams conv;
+    UpsampleNearestParams upsample;
+    ConcatParams concat;
+    const float* weight = nullptr;
+    const float* bias = nullptr;
+  };
+
+  CudaBackendOptions options;
+  CudaDeviceInfo device;
+  std::map<std::string, TensorShape> shapes;
+  std::string input_name;
+  cudaStream_t stream = nullptr;
+  DeviceBuffer<float> weights;
+  DeviceBuffer<float> arena;
+  std::vector<std::unique_ptr<Layer>> layers;
+  std::vector<Step> steps;
+  PinnedBuffer pinned_input;
+  PinnedBuffer pinned_decode;
+  DeviceBuffer<float> decoded;  // boxes [M, 4] then scores [C, M]
+  std::map<std::string, std::vector<float>> host_cache;
+  bool has_run = false;
+
+  float* at(std::size_t byte_offset) {
+    return reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(arena.data()) + byte_offset);
+  }
+
+  ~Impl() {
+    if (stream) cudaStreamDestroy(stream);
+  }
+};
+
+CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes,
+                         const CudaBackendOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.options = options;
+  m.shapes = shapes;
+  m.input_name = model.graph().input.name;
+  m.device = cuda_device_info(options.device);  // throws when there is no such device
+  CUDA_CHECK(cudaSetDevice(options.device));
+  CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
+
+  // All weights in one allocation, each tensor 256-byte aligned.
+  std::map<std::string, std::size_t> weight_offset;  // in floats
+  std::size_t total = 0;
+  for (const TensorInfo& t : model.tensors()) {
+    weight_offset[t.name] = total;
+    total += (static_cast<std::size_t>(t.numel()) + 63) / 64 * 64;
+  }
+  m.weights = DeviceBuffer<float>(total);
+  weight_bytes_ = total * sizeof(float);
+  for (const TensorInfo& t : model.tensors()) {
+    CUDA_CHECK(cudaMemcpy(m.weights.data() + weight_offset[t.name], model.tensor_data(t.name),
+                          static_cast<std::size_t>(t.numel()) * sizeof(float), cudaMemcpyHostToDevice));
+  }
+
+  plan_ = plan_memory(model.graph(), shapes, 1, options.alias_concat);
+  m.arena = DeviceBuffer<float>((plan_.arena_bytes + sizeof(float) - 1) / sizeof(float));
+
+  for (const Node& node : model.graph().nodes) {
+    m.layers.push_back(make_layer(node, model, shapes, 1));
+    Impl::Step s;
+    s.layer = m.layers.back().get();
+    s.op = node.op;
+    const TensorPlacement& out = plan_.tensors.at(node.output);
+    switch (node.op) {
+      case OpKind::kConv2d:
+        s.conv = static_cast<const ConvLayer*>(s.layer)->params();
+        s.conv.out_channel_offset = out.channel_offset;
+        s.conv.out_channels_total = out.channels_total;
+        finalize_conv2d_params(s.conv);
+        s.weight = m.weights.data() + weight_offset.at(node.weight);
+        s.bias = node.bias.empty() ? nullptr : m.weights.data() + weight_offset.at(node.bias);
+        break;
+      case OpKind::kUpsampleNearest:
+        s.upsample = static_cast<const UpsampleLayer*>(s.layer)->params();
+        s.upsample.out_channel_offset = out.channel_offset;
+        s.upsample.out_channels_total = out.channels_total;
+        finalize_upsample_nearest_params(s.upsample);
+        break;
+      case OpKind::kConcat:
+        s.concat = static_cast<const ConcatLayer*>(s.layer)->params();
+        s.elided = plan_.elided_concats.count(node.name) > 0;
+        break;
+    }
+    m.steps.push_back(s);
+  }
+}
+
+CudaBackend::~CudaBackend() = default;
+
+void CudaBackend::run(const float* input) {
+  Impl& m = *impl_;
+  CUDA_CHECK(cudaSetDevice(m.options.device));
+  m.host_cache.clear();
+  const std::size_t input_floats = static_cast<std::size_t>(m.shapes.at(m.input_name).numel());
+  float* staging = m.pinned_input.reserve(input_floats);
+  // The previous frame's upload must be done before the staging buffer is reused.
+  CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  std::memcpy(staging, input, input_floats * sizeof(float));
+  CUDA_CHECK(cudaMemcpyAsync(m.at(plan_.read_offset(m.input_name)), staging, input_floats * sizeof(float),
+                             cudaMemcpyHostToDevice, m.stream));
+  for (const Impl::Step& s : m.steps) {
+    const Node& node = s.layer->node();
+    if (s.elided) continue;
+    float* out_base = m.at(plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)]);
+    try {
+      switch (s.op) {
+        case OpKind::kConv2d:
+          conv2d_cuda(s.conv, m.at(plan_.read_offset(node.inputs[0])), s.weight, s.bias, out_base, m.stream);
+          break;
+        case OpKind::kUpsampleNearest:
+          upsample_nearest_cuda(s.upsample, m.at(plan_.read_offset(node.inputs[0])), out_base, m.stream);
+          break;
+        case OpKind::kConcat: {
+          const float* inputs[kMaxConcatInputs] = {};
+          for (std::size_t i = 0; i < node.inputs.size(); ++i) inputs[i] = m.at(plan_.read_offset(node.inputs[i]));
+          concat_cuda(s.concat, inputs, out_base, m.stream);
+          break;
+        }
+      }
+      if (m.options.debug_sync) CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    } catch (const Error& e) {
+      throw Error(cat("cuda backend: layer '", node.name, "' (", s.layer->describe(), ") failed: ", e.what()));
+    }
+  }
+  m.has_run = true;
+}
+
+const float* CudaBackend::output(const std::string& name) const {
+  Impl& m = *impl_;
+  TX2_REQUIRE(m.has_run, "cuda backend: no input has been run");
+  const auto cached = m.host_cache.find(name);
+  if (cached != m.host_cache.end()) return cached->second.data();
+  const auto shape = m.shapes.find(name);
+  TX2_REQUIRE(shape != m.shapes.end(), "cuda backend: no tensor named '", name, "'");
+  std::vector<float> host(static_cast<std::size_t>(shape->second.numel()));
+  CUDA_CHECK(cudaMemcpyAsync(host.data(), m.at(plan_.read_offset(name)), host.size() * sizeof(float),
+                             cudaMemcpyDeviceToHost, m.stream));
+  CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  return m.host_cache.emplace(name, std::move(host)).first->second.data();
+}
+
+bool CudaBackend::decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
+                         float* boxes, float* scores) {
+  Impl& m = *impl_;
+  TX2_REQUIRE(m.has_run, "cuda backend: decode before any run");
+  TX2_REQUIRE(!levels.empty() && levels.size() == heads.size(), "cuda backend: ", levels.size(), " levels for ",
+              heads.size(), " heads");
+  const std::size_t num_boxes = static_cast<std::size_t>(levels[0].score_stride);
+  const std::size_t box_floats = num_boxes * 4;
+  const std::size_t total = box_floats + num_boxes * static_cast<std::size_t>(levels[0].num_classes);
+  if (m.decoded.size() < total) m.decoded = DeviceBuffer<float>(total);
+  std::vector<const float*> inputs;
+  for (const auto& h : heads) inputs.push_back(m.at(plan_.read_offset(h)));
+  yolo_box_cuda(levels.data(), inputs.data(), static_cast<int>(levels.size()), m.decoded.data(),
+                m.decoded.data() + box_floats, m.stream);
+  float* staging = m.pinned_decode.reserve(total);
+  CUDA_CHECK(cudaMemcpyAsync(staging, m.decoded.data(), total * sizeof(float), cudaMemcpyDeviceToHost, m.stream));
+  CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  std::memcpy(boxes, staging, box_floats * sizeof(float));
+  std::memcpy(scores, staging + box_floats, (total - box_floats) * sizeof(float));
+  return true;
+}
+
+std::string CudaBackend::description() const {
+  const Impl& m = *impl_;
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "cuda (%s, sm_%d%d; weights %.1f MiB, activation arena %.1f MiB of %.1f unshared%s)",
+                m.device.name.c_str(), m.device.sm_major, m.device.sm_minor, weight_bytes_ / 1048576.0,
+                plan_.arena_bytes / 1048576.0, plan_.unshared_bytes / 1048576.0,
+                m.options.debug_sync ? "; debug sync" : "");
+  return buf;
+}
+
+}  // namespace tx2yolo

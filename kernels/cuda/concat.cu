@@ -1,0 +1,46 @@
+// concat on the GPU: the op, params and layouts of kernels/concat.h.
+//
+//   out[n, off_i + c, y, x] = in_i[n, c, y, x],  off_i = sum_{j < i} C_j
+//
+// The CUDA backend normally makes concat free: each producer writes into its
+// channel slice of the concat buffer. This copy kernel is for the cases that
+// cannot alias (batch > 1, or an input that is also read elsewhere in a way
+// the planner cannot place). One thread per element, grid-stride.
+#include <cuda_runtime.h>
+
+#include "kernels/concat.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_check.h"
+
+namespace tx2yolo {
+
+namespace {
+struct ConcatInputs {
+  const float* ptr[kMaxConcatInputs];
+};
+
+__global__ void concat_kernel(ConcatParams p, ConcatInputs inputs, int total_channels, float* __restrict__ out) {
+  const long long plane = static_cast<long long>(p.height) * p.width;
+  const long long total = static_cast<long long>(p.batch) * total_channels * plane;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long pix = i % plane;
+    int c = static_cast<int>((i / plane) % total_channels);
+    const long long n = i / (plane * total_channels);
+    int k = 0;
+    while (c >= p.channels[k]) c -= p.channels[k++];
+    out[i] = inputs.ptr[k][(n * p.channels[k] + c) * plane + pix];
+  }
+}
+}  // namespace
+
+void concat_cuda(const ConcatParams& p, const float* const* inputs, float* out, cudaStream_t stream) {
+  const int total_channels = concat_output_channels(p);
+  ConcatInputs in{};
+  for (int i = 0; i < p.num_inputs; ++i) in.ptr[i] = inputs[i];
+  const long long total = static_cast<long long>(p.batch) * total_channels * p.height * p.width;
+  concat_kernel<<<cuda::grid_for(total, 256), 256, 0, stream>>>(p, in, total_channels, out);
+  CUDA_CHECK_LAUNCH("concat_kernel");
+}
+
+}  // namespace tx2yolo
