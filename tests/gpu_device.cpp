@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "kernels/device.h"
+#include "tests/gpu_test_util.h"
 
 #ifdef TX2YOLO_WITH_CUDA
 #include "kernels/cuda/device_buffer.h"
@@ -13,11 +14,6 @@
 
 namespace tx2yolo {
 namespace {
-
-#define SKIP_WITHOUT_GPU()                                                   \
-  do {                                                                       \
-    if (cuda_device_count() == 0) GTEST_SKIP() << cuda_unavailable_reason(); \
-  } while (0)
 
 TEST(CudaDevice, QueryReportsARealDevice) {
   SKIP_WITHOUT_GPU();

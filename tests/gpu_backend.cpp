@@ -1,0 +1,165 @@
+// The CUDA backend end to end against the CPU backend: head tensors and
+// detections (compared as matched sets) on seeded models, from a 1/8-width
+// model to the full-width standard and separable models. Skips without a GPU.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+#include "engine/detector.h"
+#include "tests/gpu_test_util.h"
+#include "tests/test_util.h"
+#include "weights/architecture.h"
+
+#ifdef TX2YOLO_WITH_CUDA
+#include "engine/cpu_backend.h"
+#include "engine/cuda_backend.h"
+
+namespace tx2yolo {
+namespace {
+
+std::string write_model(const testing_util::TempDir& dir, const ArchitectureSpec& spec, std::uint32_t seed) {
+  const ArchitectureGraph arch = build_yolov3_mobilenet_v1(spec);
+  const std::string path = dir.file("model.safetensors");
+  write_model_file(path, arch.graph, arch.config, {{"source", "gpu test"}}, make_random_weights(arch, seed));
+  return path;
+}
+
+cv::Mat scene() {
+  cv::Mat img(300, 500, CV_8UC3, cv::Scalar(90, 140, 60));
+  cv::circle(img, cv::Point(120, 110), 60, cv::Scalar(30, 30, 220), cv::FILLED);
+  cv::rectangle(img, cv::Rect(260, 60, 160, 120), cv::Scalar(220, 120, 30), cv::FILLED);
+  cv::line(img, cv::Point(0, 299), cv::Point(499, 200), cv::Scalar(250, 250, 250), 9);
+  return img;
+}
+
+double relative_l2(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    num += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+    den += static_cast<double>(b[i]) * b[i];
+  }
+  return std::sqrt(num / (den > 0 ? den : 1));
+}
+
+float iou(const Detection& a, const Detection& b) {
+  const float iw = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);
+  const float ih = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
+  if (iw <= 0 || ih <= 0) return a.x1 == b.x1 && a.y1 == b.y1 && a.x2 == b.x2 && a.y2 == b.y2 ? 1.f : 0.f;
+  const float inter = iw * ih;
+  return inter / ((a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter);
+}
+
+// Every CPU detection has a GPU twin (same class, IoU >= 0.99, score within
+// 1e-4) and vice versa, except those whose score is within 1e-4 of the NMS
+// score threshold, which float rounding may flip either way.
+void expect_matched(const std::vector<Detection>& cpu, const std::vector<Detection>& gpu, float score_threshold) {
+  auto unmatched = [&](const std::vector<Detection>& from, const std::vector<Detection>& to) {
+    int missing = 0;
+    for (const Detection& d : from) {
+      if (std::fabs(d.score - score_threshold) < 1e-4f) continue;
+      bool found = false;
+      for (const Detection& e : to)
+        found = found || (e.class_id == d.class_id && iou(d, e) >= 0.99f && std::fabs(d.score - e.score) <= 1e-4f);
+      missing += !found;
+    }
+    return missing;
+  };
+  EXPECT_EQ(unmatched(cpu, gpu), 0) << cpu.size() << " cpu vs " << gpu.size() << " gpu detections";
+  EXPECT_EQ(unmatched(gpu, cpu), 0) << gpu.size() << " gpu vs " << cpu.size() << " cpu detections";
+}
+
+void compare_backends(const ArchitectureSpec& spec, int h, int w, double head_tolerance) {
+  testing_util::TempDir dir;
+  const std::string model = write_model(dir, spec, 4321);
+  DetectorOptions opt;
+  opt.input_h = h;
+  opt.input_w = w;
+  opt.backend = BackendKind::kCpu;
+  Detector cpu(model, opt);
+  opt.backend = BackendKind::kCuda;
+  Detector gpu(model, opt);
+  ASSERT_EQ(gpu.backend(), BackendKind::kCuda);
+  const cv::Mat img = scene();
+  const auto cpu_dets = cpu.detect(img);
+  const auto gpu_dets = gpu.detect(img);
+  for (const HeadConfig& head : cpu.config().heads) {
+    const double err = relative_l2(gpu.tensor(head.tensor), cpu.tensor(head.tensor));
+    EXPECT_LT(err, head_tolerance) << head.tensor;
+    std::printf("%s at %dx%d: relative L2 %.2e\n", head.tensor.c_str(), h, w, err);
+  }
+  ASSERT_FALSE(cpu_dets.empty());
+  expect_matched(cpu_dets, gpu_dets, cpu.config().nms.score_threshold);
+}
+
+TEST(GpuBackend, NarrowModelMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  compare_backends(ArchitectureSpec::scaled(0.125, 3), 320, 416, 1e-5);
+}
+
+TEST(GpuBackend, FullWidthStandardModelMatchesCpuAt608) {
+  SKIP_WITHOUT_GPU();
+  compare_backends(ArchitectureSpec{}, 608, 608, 1e-4);
+}
+
+TEST(GpuBackend, FullWidthSeparableModelMatchesCpuAt416) {
+  SKIP_WITHOUT_GPU();
+  ArchitectureSpec spec;
+  spec.separable_head = true;
+  compare_backends(spec, 416, 416, 1e-4);
+}
+
+TEST(GpuBackend, ZeroCopyConcatAndArenaAgreeWithPlainBuffers) {
+  SKIP_WITHOUT_GPU();
+  testing_util::TempDir dir;
+  const std::string path = write_model(dir, ArchitectureSpec::scaled(0.25, 2), 77);
+  const ModelFile model = ModelFile::load(path);
+  const auto shapes = infer_shapes(model.graph(), model.weight_shapes(), 320, 320);
+  CudaBackendOptions aliased, plain;
+  plain.alias_concat = false;
+  plain.debug_sync = true;
+  CudaBackend a(model, shapes, aliased), b(model, shapes, plain);
+  EXPECT_EQ(a.memory_plan().elided_concats.size(), 2u);
+  EXPECT_TRUE(b.memory_plan().elided_concats.empty());
+  EXPECT_LT(a.memory_plan().arena_bytes, a.memory_plan().unshared_bytes);
+  std::printf("%s\n", a.description().c_str());
+  const auto input = testing_util::random_floats(3 * 320 * 320, 5, -2.f, 2.f);
+  a.run(input.data());
+  b.run(input.data());
+  for (const std::string& out : model.graph().outputs) {
+    const std::size_t n = static_cast<std::size_t>(shapes.at(out).numel());
+    const std::vector<float> va(a.output(out), a.output(out) + n), vb(b.output(out), b.output(out) + n);
+    EXPECT_EQ(va, vb) << out;  // same kernels, same order: bit-identical
+  }
+  // Every intermediate tensor too, against the CPU backend.
+  CpuBackend cpu(model, shapes, 0);
+  cpu.run(input.data());
+  for (const Node& n : model.graph().nodes) {
+    const std::size_t count = static_cast<std::size_t>(shapes.at(n.output).numel());
+    const std::vector<float> g(a.output(n.output), a.output(n.output) + count);
+    const std::vector<float> c(cpu.output(n.output), cpu.output(n.output) + count);
+    EXPECT_LT(relative_l2(g, c), 1e-5) << n.name;
+  }
+}
+
+TEST(GpuBackend, AutoPicksCudaAndDebugSyncRuns) {
+  SKIP_WITHOUT_GPU();
+  testing_util::TempDir dir;
+  const std::string model = write_model(dir, ArchitectureSpec::scaled(0.125, 3), 9);
+  DetectorOptions opt;
+  opt.input_h = opt.input_w = 320;
+  opt.debug_sync = true;
+  Detector det(model, opt);
+  EXPECT_EQ(det.backend(), BackendKind::kCuda);
+  EXPECT_NE(det.backend_description().find("debug sync"), std::string::npos) << det.backend_description();
+  EXPECT_FALSE(det.detect(scene()).empty());
+  opt.device = 99;
+  EXPECT_THROW(Detector(model, opt), Error);
+}
+
+}  // namespace
+}  // namespace tx2yolo
+
+#endif  // TX2YOLO_WITH_CUDA

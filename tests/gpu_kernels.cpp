@@ -1,0 +1,278 @@
+// Every CUDA kernel against its CPU reference: seeded random inputs, outputs
+// poisoned (NaN) before the kernel runs, odd sizes, stride 2 on odd inputs,
+// channel counts that are not multiples of 4, 8 or 32, and every conv layer
+// shape of the real model (standard and separable head) at 320 and 608,
+// taken from the graph. Skips without a GPU.
+#include <cmath>
+#include <limits>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/concat.h"
+#include "kernels/conv2d.h"
+#include "kernels/upsample_nearest.h"
+#include "kernels/yolo_box.h"
+#include "tests/gpu_test_util.h"
+#include "tests/test_util.h"
+#include "weights/architecture.h"
+
+#ifdef TX2YOLO_WITH_CUDA
+
+namespace tx2yolo {
+namespace {
+
+using testing_util::all_close;
+using testing_util::from_device;
+using testing_util::poisoned;
+using testing_util::random_floats;
+using testing_util::to_device;
+
+// Weights scaled by 1/sqrt(fan-in) so outputs stay O(1) at any depth of K.
+std::vector<float> conv_weights(const Conv2dParams& p, std::uint32_t seed) {
+  const int fan_in = p.in_channels / p.groups * p.kernel_h * p.kernel_w;
+  const float limit = std::sqrt(3.f / static_cast<float>(fan_in));
+  return random_floats(static_cast<std::size_t>(p.out_channels) * fan_in, seed, -limit, limit);
+}
+
+// Runs one conv on the GPU (given kernel) and the CPU, both outputs poisoned first.
+::testing::AssertionResult conv_matches(const Conv2dParams& p, Conv2dCudaKernel kernel, std::uint32_t seed) {
+  const auto in = random_floats(static_cast<std::size_t>(p.batch) * p.in_channels * p.in_h * p.in_w, seed);
+  const auto w = conv_weights(p, seed + 1);
+  const auto b = random_floats(static_cast<std::size_t>(p.out_channels), seed + 2);
+  const std::size_t out_n = static_cast<std::size_t>(p.batch) * p.out_channels_total * p.out_h * p.out_w;
+  std::vector<float> expected(out_n, std::numeric_limits<float>::quiet_NaN());
+  conv2d_cpu(p, in.data(), w.data(), b.data(), expected.data());
+  auto d_in = to_device(in), d_w = to_device(w), d_b = to_device(b);
+  auto d_out = poisoned(out_n);
+  conv2d_cuda(p, d_in.data(), d_w.data(), d_b.data(), d_out.data(), nullptr, kernel);
+  const std::vector<float> got = from_device(d_out);
+  // Channels outside the slice stay NaN in both; compare the slice only.
+  std::vector<float> got_slice, expected_slice;
+  const std::size_t plane = static_cast<std::size_t>(p.out_h) * p.out_w;
+  for (int n = 0; n < p.batch; ++n)
+    for (int c = 0; c < p.out_channels_total; ++c) {
+      const bool inside = c >= p.out_channel_offset && c < p.out_channel_offset + p.out_channels;
+      for (std::size_t i = 0; i < plane; ++i) {
+        const std::size_t k = (static_cast<std::size_t>(n) * p.out_channels_total + c) * plane + i;
+        if (inside) {
+          got_slice.push_back(got[k]);
+          expected_slice.push_back(expected[k]);
+        } else if (!std::isnan(got[k])) {
+          return ::testing::AssertionFailure() << "wrote outside its channel slice at channel " << c;
+        }
+      }
+    }
+  return all_close(got_slice, expected_slice, 2e-5f, 2e-4f);
+}
+
+Conv2dParams params(int batch, int cin, int h, int w, int cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                    int groups, Activation act) {
+  Conv2dParams p;
+  p.batch = batch;
+  p.in_channels = cin;
+  p.in_h = h;
+  p.in_w = w;
+  p.out_channels = cout;
+  p.kernel_h = kh;
+  p.kernel_w = kw;
+  p.stride_h = sh;
+  p.stride_w = sw;
+  p.pad_h = ph;
+  p.pad_w = pw;
+  p.groups = groups;
+  p.activation = act;
+  p.alpha = 0.1f;
+  finalize_conv2d_params(p);
+  return p;
+}
+
+TEST(GpuConv2d, GemmMatchesCpuOnOddShapes) {
+  SKIP_WITHOUT_GPU();
+  const Activation L = Activation::kLeakyRelu, R = Activation::kRelu, N = Activation::kNone;
+  const std::vector<Conv2dParams> cases = {
+      params(1, 3, 17, 13, 5, 3, 3, 2, 2, 1, 1, 1, R),     // stem-like, stride 2 on odd sizes
+      params(2, 37, 6, 5, 29, 1, 1, 1, 1, 0, 0, 1, L),     // pointwise, odd widths, batch 2
+      params(1, 10, 7, 7, 21, 3, 3, 1, 1, 1, 1, 1, L),     // neck 3x3
+      params(1, 6, 5, 8, 9, 3, 3, 1, 1, 1, 1, 3, N),       // grouped
+      params(1, 3, 9, 14, 5, 3, 1, 1, 2, 1, 0, 1, L),      // non-square kernel and stride
+      params(1, 130, 3, 3, 67, 1, 1, 1, 1, 0, 0, 1, N),    // K and M across tile edges
+      params(1, 64, 11, 11, 65, 3, 3, 1, 1, 1, 1, 1, L)};  // M one past a tile
+  std::uint32_t seed = 100;
+  for (const Conv2dParams& p : cases) {
+    EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, seed += 10))
+        << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w << " g" << p.groups;
+  }
+}
+
+TEST(GpuConv2d, DepthwiseMatchesCpuOnOddShapesAndBothStrides) {
+  SKIP_WITHOUT_GPU();
+  std::uint32_t seed = 300;
+  for (int stride : {1, 2})
+    for (int size : {1, 7, 15, 33, 40}) {
+      const Conv2dParams p = params(1, 13, size, size + 2, 13, 3, 3, stride, stride, 1, 1, 13, Activation::kRelu);
+      EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kDepthwise, seed += 10)) << "size " << size << " s" << stride;
+      EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, seed += 10)) << "gemm, size " << size << " s" << stride;
+    }
+  const Conv2dParams k5 = params(2, 6, 9, 9, 6, 5, 5, 1, 1, 2, 2, 6, Activation::kLeakyRelu);
+  EXPECT_TRUE(conv_matches(k5, Conv2dCudaKernel::kDepthwise, 399));
+}
+
+TEST(GpuConv2d, WritesOnlyItsConcatSlice) {
+  SKIP_WITHOUT_GPU();
+  Conv2dParams p = params(1, 5, 9, 7, 3, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);
+  p.out_channel_offset = 2;
+  p.out_channels_total = 7;
+  finalize_conv2d_params(p);
+  EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, 501));
+  Conv2dParams dw = params(1, 4, 9, 7, 4, 3, 3, 2, 2, 1, 1, 4, Activation::kRelu);
+  dw.out_channel_offset = 3;
+  dw.out_channels_total = 9;
+  finalize_conv2d_params(dw);
+  EXPECT_TRUE(conv_matches(dw, Conv2dCudaKernel::kDepthwise, 502));
+}
+
+// Every distinct conv shape of the full-width model, standard and separable,
+// at 320 and 608, from the graph.
+TEST(GpuConv2d, EveryModelLayerShapeAt320And608) {
+  SKIP_WITHOUT_GPU();
+  std::set<std::tuple<int, int, int, int, int, int, int>> seen;
+  int checked = 0;
+  std::uint32_t seed = 1000;
+  for (bool separable : {false, true}) {
+    ArchitectureSpec spec;
+    spec.separable_head = separable;
+    const ArchitectureGraph arch = build_yolov3_mobilenet_v1(spec);
+    WeightShapes weights;
+    for (const auto& t : arch.weights) weights[t.first] = t.second;
+    for (int size : {320, 608}) {
+      const auto shapes = infer_shapes(arch.graph, weights, size, size);
+      for (const Node& n : arch.graph.nodes) {
+        if (n.op != OpKind::kConv2d) continue;
+        const TensorShape& in = shapes.at(n.inputs[0]);
+        const int cout = conv_out_channels(n, weights);
+        if (!seen.insert(std::make_tuple(in.c, in.h, in.w, cout, n.conv.kernel_h, n.conv.stride_h, n.conv.groups)).second)
+          continue;
+        const Conv2dParams p = params(1, in.c, in.h, in.w, cout, n.conv.kernel_h, n.conv.kernel_w, n.conv.stride_h,
+                                      n.conv.stride_w, n.conv.pad_h, n.conv.pad_w, n.conv.groups, n.conv.activation);
+        EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kAuto, seed += 7)) << n.name << " at " << size;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 40);
+  std::printf("checked %d distinct conv shapes\n", checked);
+}
+
+TEST(GpuUpsample, MatchesCpuIntoASlice) {
+  SKIP_WITHOUT_GPU();
+  UpsampleNearestParams p;
+  p.batch = 1;
+  p.channels = 5;
+  p.in_h = 7;
+  p.in_w = 3;
+  p.out_channel_offset = 1;
+  p.out_channels_total = 9;
+  finalize_upsample_nearest_params(p);
+  const auto in = random_floats(5 * 7 * 3, 77);
+  const std::size_t out_n = 9 * 14 * 6;
+  std::vector<float> expected(out_n, std::numeric_limits<float>::quiet_NaN());
+  upsample_nearest_cpu(p, in.data(), expected.data());
+  auto d_in = to_device(in);
+  auto d_out = poisoned(out_n);
+  upsample_nearest_cuda(p, d_in.data(), d_out.data(), nullptr);
+  const auto got = from_device(d_out);
+  for (std::size_t i = 0; i < out_n; ++i) {
+    if (std::isnan(expected[i])) {
+      ASSERT_TRUE(std::isnan(got[i])) << i;
+    } else {
+      ASSERT_EQ(got[i], expected[i]) << i;
+    }
+  }
+}
+
+TEST(GpuConcat, MatchesCpuWithOddChannelCounts) {
+  SKIP_WITHOUT_GPU();
+  ConcatParams p;
+  p.batch = 2;
+  p.height = 5;
+  p.width = 3;
+  p.num_inputs = 3;
+  p.channels[0] = 3;
+  p.channels[1] = 1;
+  p.channels[2] = 6;
+  std::vector<std::vector<float>> host;
+  std::vector<DeviceBuffer<float>> dev;
+  std::vector<const float*> hp, dp;
+  for (int i = 0; i < 3; ++i) {
+    host.push_back(random_floats(static_cast<std::size_t>(2) * p.channels[i] * 15, 80 + i));
+    dev.push_back(to_device(host.back()));
+  }
+  for (int i = 0; i < 3; ++i) {
+    hp.push_back(host[i].data());
+    dp.push_back(dev[i].data());
+  }
+  std::vector<float> expected(2 * 10 * 15);
+  concat_cpu(p, hp.data(), expected.data());
+  auto d_out = poisoned(expected.size());
+  concat_cuda(p, dp.data(), d_out.data(), nullptr);
+  EXPECT_EQ(from_device(d_out), expected);
+}
+
+TEST(GpuYoloBox, ThreeLevelsInOneLaunchMatchCpu) {
+  SKIP_WITHOUT_GPU();
+  const int C = 20, A = 3;
+  const int grids[3] = {10, 20, 40};  // 320 input
+  const int downs[3] = {32, 16, 8};
+  const float anchors[3][6] = {{116, 90, 156, 198, 373, 326}, {30, 61, 62, 45, 59, 119}, {10, 13, 16, 30, 33, 23}};
+  int total = 0;
+  for (int g : grids) total += A * g * g;
+  std::vector<YoloBoxParams> levels(3);
+  std::vector<std::vector<float>> host_in;
+  std::vector<DeviceBuffer<float>> dev_in;
+  int offset = 0;
+  for (int i = 0; i < 3; ++i) {
+    YoloBoxParams& p = levels[i];
+    p.grid_h = p.grid_w = grids[i];
+    p.num_anchors = A;
+    p.num_classes = C;
+    for (int k = 0; k < 6; ++k) p.anchors[k] = anchors[i][k];
+    p.downsample = downs[i];
+    p.conf_thresh = 0.005f;
+    p.img_h = paddle_image_extent(320, 375);
+    p.img_w = paddle_image_extent(320, 500);
+    p.score_stride = total;
+    p.score_offset = offset;
+    offset += A * grids[i] * grids[i];
+    // Logits in [-6, 3]: some boxes gated, some wide enough to be clipped.
+    host_in.push_back(random_floats(static_cast<std::size_t>(A) * (5 + C) * grids[i] * grids[i], 900 + i, -6.f, 3.f));
+    dev_in.push_back(to_device(host_in.back()));
+  }
+  std::vector<float> boxes(static_cast<std::size_t>(total) * 4), scores(static_cast<std::size_t>(total) * C);
+  for (int i = 0; i < 3; ++i)
+    yolo_box_cpu(levels[i], host_in[i].data(), boxes.data() + static_cast<std::size_t>(levels[i].score_offset) * 4,
+                 scores.data());
+  auto d_boxes = poisoned(boxes.size());
+  auto d_scores = poisoned(scores.size());
+  const float* inputs[3] = {dev_in[0].data(), dev_in[1].data(), dev_in[2].data()};
+  yolo_box_cuda(levels.data(), inputs, 3, d_boxes.data(), d_scores.data(), nullptr);
+  const auto got_boxes = from_device(d_boxes);
+  const auto got_scores = from_device(d_scores);
+  EXPECT_TRUE(all_close(got_boxes, boxes, 1e-3f, 1e-5f));
+  EXPECT_TRUE(all_close(got_scores, scores, 1e-7f, 1e-5f));
+  int gated = 0;
+  for (std::size_t m = 0; m < static_cast<std::size_t>(total); ++m) {
+    gated += scores[m] == 0.f;
+    ASSERT_EQ(got_scores[m] == 0.f, scores[m] == 0.f) << "gate differs at box " << m;
+  }
+  EXPECT_GT(gated, 0);
+  EXPECT_LT(gated, total);
+}
+
+}  // namespace
+}  // namespace tx2yolo
+
+#endif  // TX2YOLO_WITH_CUDA
