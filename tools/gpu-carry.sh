@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Packs the GPU test binary built in build/ and the shared libraries it needs
+# (all but glibc's own) into .gpu-carry/, for tools/gpu-check.sh --prebuilt
+# .gpu-carry on a GPU machine that has the CUDA driver but no packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rm -rf .gpu-carry
+mkdir -p .gpu-carry/tests .gpu-carry/lib
+cp build/tests/tx2yolo_gpu_tests .gpu-carry/tests/
+ldd build/tests/tx2yolo_gpu_tests | awk '$3 ~ /^\// {print $3}' |
+  grep -v -E '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so' |
+  while read -r lib; do cp -L "$lib" .gpu-carry/lib/; done
+du -sh .gpu-carry
