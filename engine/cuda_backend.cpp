@@ -71,6 +71,7 @@ struct CudaBackend::Impl {
   DeviceBuffer<float> decoded;  // boxes [M, 4] then scores [C, M]
   std::map<std::string, std::vector<float>> host_cache;
   bool has_run = false;
+  int steps_total = 0;
 
   float* at(std::size_t byte_offset) {
     return reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(arena.data()) + byte_offset);
@@ -106,7 +107,8 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
                           static_cast<std::size_t>(t.numel()) * sizeof(float), cudaMemcpyHostToDevice));
   }
 
-  plan_ = plan_memory(model.graph(), shapes, 1, options.alias_concat);
+  plan_ = plan_memory(model.graph(), shapes, 1, options.alias_concat, !options.keep_all_tensors);
+  m.steps_total = static_cast<int>(model.graph().nodes.size());
   m.arena = DeviceBuffer<float>((plan_.arena_bytes + sizeof(float) - 1) / sizeof(float));
 
   for (const Node& node : model.graph().nodes) {
@@ -186,6 +188,9 @@ const float* CudaBackend::output(const std::string& name) const {
   if (cached != m.host_cache.end()) return cached->second.data();
   const auto shape = m.shapes.find(name);
   TX2_REQUIRE(shape != m.shapes.end(), "cuda backend: no tensor named '", name, "'");
+  const PlannedBuffer& buffer = plan_.buffers[static_cast<std::size_t>(plan_.tensors.at(name).buffer)];
+  TX2_REQUIRE(m.options.keep_all_tensors || buffer.last_step >= m.steps_total, "cuda backend: tensor '", name,
+              "' is not kept after the run (its memory is reused); set keep_all_tensors to read it");
   std::vector<float> host(static_cast<std::size_t>(shape->second.numel()));
   CUDA_CHECK(cudaMemcpyAsync(host.data(), m.at(plan_.read_offset(name)), host.size() * sizeof(float),
                              cudaMemcpyDeviceToHost, m.stream));

@@ -27,6 +27,7 @@ struct CudaBackendOptions {
   int device = 0;
   bool debug_sync = false;
   bool alias_concat = true;
+  bool keep_all_tensors = false;  // no memory reuse: every tensor readable after run()
 };
 
 class CudaBackend : public Backend {

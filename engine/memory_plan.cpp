@@ -13,7 +13,7 @@ std::size_t align_up(std::size_t x) { return (x + kAlign - 1) / kAlign * kAlign;
 }  // namespace
 
 MemoryPlan plan_memory(const Graph& g, const std::map<std::string, TensorShape>& shapes, int batch,
-                       bool alias_concat) {
+                       bool alias_concat, bool reuse) {
   TX2_REQUIRE(batch >= 1, "memory plan: batch ", batch, " must be positive");
   MemoryPlan plan;
   const int steps = static_cast<int>(g.nodes.size());
@@ -99,7 +99,8 @@ MemoryPlan plan_memory(const Graph& g, const std::map<std::string, TensorShape>&
     std::vector<std::pair<std::size_t, std::size_t>> busy;  // [begin, end) of overlapping live buffers
     for (int j : placed) {
       const PlannedBuffer& o = plan.buffers[static_cast<std::size_t>(j)];
-      if (o.first_step <= b.last_step && b.first_step <= o.last_step) busy.emplace_back(o.offset, o.offset + align_up(o.bytes));
+      if (!reuse || (o.first_step <= b.last_step && b.first_step <= o.last_step))
+        busy.emplace_back(o.offset, o.offset + align_up(o.bytes));
     }
     std::sort(busy.begin(), busy.end());
     std::size_t offset = 0;

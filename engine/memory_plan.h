@@ -56,8 +56,10 @@ struct MemoryPlan {
   }
 };
 
-// shapes from infer_shapes; batch >= 1; alias_concat false turns zero-copy off.
+// shapes from infer_shapes; batch >= 1; alias_concat false turns zero-copy
+// off; reuse false gives every buffer its own bytes, so every tensor can be
+// read after the run (layer-by-layer comparisons; more memory).
 MemoryPlan plan_memory(const Graph& g, const std::map<std::string, TensorShape>& shapes, int batch,
-                       bool alias_concat = true);
+                       bool alias_concat = true, bool reuse = true);
 
 }  // namespace tx2yolo

@@ -119,6 +119,7 @@ TEST(GpuBackend, ZeroCopyConcatAndArenaAgreeWithPlainBuffers) {
   const auto shapes = infer_shapes(model.graph(), model.weight_shapes(), 320, 320);
   CudaBackendOptions aliased, plain;
   plain.alias_concat = false;
+  plain.keep_all_tensors = true;
   plain.debug_sync = true;
   CudaBackend a(model, shapes, aliased), b(model, shapes, plain);
   EXPECT_EQ(a.memory_plan().elided_concats.size(), 2u);
@@ -133,12 +134,15 @@ TEST(GpuBackend, ZeroCopyConcatAndArenaAgreeWithPlainBuffers) {
     const std::vector<float> va(a.output(out), a.output(out) + n), vb(b.output(out), b.output(out) + n);
     EXPECT_EQ(va, vb) << out;  // same kernels, same order: bit-identical
   }
-  // Every intermediate tensor too, against the CPU backend.
+  // Intermediate tensors are overwritten in the shared arena...
+  EXPECT_THROW(a.output("backbone.conv1"), Error);
+  // ...but all are kept without reuse: every one against the CPU backend.
+  EXPECT_GT(b.memory_plan().arena_bytes, a.memory_plan().arena_bytes);
   CpuBackend cpu(model, shapes, 0);
   cpu.run(input.data());
   for (const Node& n : model.graph().nodes) {
     const std::size_t count = static_cast<std::size_t>(shapes.at(n.output).numel());
-    const std::vector<float> g(a.output(n.output), a.output(n.output) + count);
+    const std::vector<float> g(b.output(n.output), b.output(n.output) + count);
     const std::vector<float> c(cpu.output(n.output), cpu.output(n.output) + count);
     EXPECT_LT(relative_l2(g, c), 1e-5) << n.name;
   }

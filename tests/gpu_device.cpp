@@ -54,6 +54,9 @@ TEST(CudaDevice, DeliberateCudaErrorsThrowWithTheCallText) {
     EXPECT_NE(std::string(e.what()).find("cudaSetDevice(9999)"), std::string::npos) << e.what();
   }
   EXPECT_THROW(DeviceBuffer<float> huge(std::size_t(1) << 50), Error);  // 4 PiB cannot be allocated
+  // The failure is reported once: the next launch check does not inherit it.
+  DeviceBuffer<float> small(16);
+  EXPECT_NO_THROW(cuda_fill_f32(small.data(), 16, 1.f, nullptr));
 }
 #endif
 

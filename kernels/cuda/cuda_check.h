@@ -11,6 +11,10 @@
 namespace tx2yolo {
 
 [[noreturn]] inline void throw_cuda_error(cudaError_t err, const char* what, const char* file, int line) {
+  // Reset the runtime's last-error state, so that a failure that is not
+  // sticky (an allocation that did not fit, a bad argument) is reported once
+  // and not again by the next CUDA_CHECK_LAUNCH.
+  cudaGetLastError();
   throw Error(cat("CUDA error ", cudaGetErrorName(err), " (", cudaGetErrorString(err), ") in ", what,
                   " at ", file, ":", line));
 }
