@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/multiclass_nms.h"
 #include "kernels/yolo_box.h"
 #include "weights/graph.h"
 
@@ -25,6 +26,14 @@ class Backend {
   // Detector then decodes `output()` on the CPU.
   virtual bool decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
                       float* boxes, float* scores) {
+    return false;
+  }
+  // Decode and NMS of the last run entirely on the backend's device, with
+  // only the detections copied back. Returns false when the backend cannot
+  // (the Detector then uses decode() or the CPU, and the CPU NMS).
+  // *overflow: candidates dropped for lack of capacity (0 normally).
+  virtual bool detect(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
+                      const MulticlassNmsParams& nms, std::vector<Detection>* out, long long* overflow) {
     return false;
   }
   virtual std::string description() const = 0;

@@ -69,6 +69,8 @@ struct CudaBackend::Impl {
   PinnedBuffer pinned_input;
   PinnedBuffer pinned_decode;
   DeviceBuffer<float> decoded;  // boxes [M, 4] then scores [C, M]
+  std::unique_ptr<MulticlassNmsCuda> nms;
+  std::string nms_unsupported;  // why the GPU NMS is not used, once known
   std::map<std::string, std::vector<float>> host_cache;
   bool has_run = false;
   int steps_total = 0;
@@ -198,20 +200,49 @@ const float* CudaBackend::output(const std::string& name) const {
   return m.host_cache.emplace(name, std::move(host)).first->second.data();
 }
 
-bool CudaBackend::decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
-                         float* boxes, float* scores) {
-  Impl& m = *impl_;
+namespace {
+// Launches the decode of all levels into m.decoded; returns the box count M.
+std::size_t launch_decode(CudaBackend::Impl& m, const MemoryPlan& plan, const std::vector<YoloBoxParams>& levels,
+                          const std::vector<std::string>& heads) {
   TX2_REQUIRE(m.has_run, "cuda backend: decode before any run");
   TX2_REQUIRE(!levels.empty() && levels.size() == heads.size(), "cuda backend: ", levels.size(), " levels for ",
               heads.size(), " heads");
   const std::size_t num_boxes = static_cast<std::size_t>(levels[0].score_stride);
-  const std::size_t box_floats = num_boxes * 4;
-  const std::size_t total = box_floats + num_boxes * static_cast<std::size_t>(levels[0].num_classes);
+  const std::size_t total = num_boxes * (4 + static_cast<std::size_t>(levels[0].num_classes));
   if (m.decoded.size() < total) m.decoded = DeviceBuffer<float>(total);
   std::vector<const float*> inputs;
-  for (const auto& h : heads) inputs.push_back(m.at(plan_.read_offset(h)));
+  for (const auto& h : heads) inputs.push_back(m.at(plan.read_offset(h)));
   yolo_box_cuda(levels.data(), inputs.data(), static_cast<int>(levels.size()), m.decoded.data(),
-                m.decoded.data() + box_floats, m.stream);
+                m.decoded.data() + num_boxes * 4, m.stream);
+  return num_boxes;
+}
+}  // namespace
+
+bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
+                         const MulticlassNmsParams& nms, std::vector<Detection>* out, long long* overflow) {
+  Impl& m = *impl_;
+  if (!m.options.gpu_nms || !m.nms_unsupported.empty() || levels.empty()) return false;
+  const int num_boxes = levels[0].score_stride, num_classes = levels[0].num_classes;
+  const int capacity = m.options.nms_capacity > 0 ? m.options.nms_capacity : kDefaultNmsCapacity;
+  if (!m.nms) {
+    std::string why;
+    if (!multiclass_nms_cuda_supports(nms, num_boxes, num_classes, capacity, &why)) {
+      m.nms_unsupported = why;
+      return false;
+    }
+    m.nms = std::make_unique<MulticlassNmsCuda>(nms, num_boxes, num_classes, capacity);
+  }
+  launch_decode(m, plan_, levels, heads);
+  *out = m.nms->run(m.decoded.data(), m.decoded.data() + static_cast<std::size_t>(num_boxes) * 4, m.stream, overflow);
+  return true;
+}
+
+bool CudaBackend::decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
+                         float* boxes, float* scores) {
+  Impl& m = *impl_;
+  const std::size_t num_boxes = launch_decode(m, plan_, levels, heads);
+  const std::size_t box_floats = num_boxes * 4;
+  const std::size_t total = box_floats + num_boxes * static_cast<std::size_t>(levels[0].num_classes);
   float* staging = m.pinned_decode.reserve(total);
   CUDA_CHECK(cudaMemcpyAsync(staging, m.decoded.data(), total * sizeof(float), cudaMemcpyDeviceToHost, m.stream));
   CUDA_CHECK(cudaStreamSynchronize(m.stream));
@@ -227,7 +258,10 @@ std::string CudaBackend::description() const {
                 m.device.name.c_str(), m.device.sm_major, m.device.sm_minor, weight_bytes_ / 1048576.0,
                 plan_.arena_bytes / 1048576.0, plan_.unshared_bytes / 1048576.0,
                 m.options.debug_sync ? "; debug sync" : "");
-  return buf;
+  std::string d = buf;
+  if (!m.options.gpu_nms) d += "; NMS on the CPU (requested)";
+  else if (!m.nms_unsupported.empty()) d += "; NMS on the CPU: " + m.nms_unsupported;
+  return d;
 }
 
 }  // namespace tx2yolo

@@ -6,9 +6,12 @@
 //    layers; the decoded boxes and scores are copied back once per frame.
 //  * Every launch is checked. With debug_sync, the stream is synchronised
 //    after each layer and a failure names that layer.
-// NOT DONE (CUDA backend issue, remaining parts): GPU preprocessing and GPU
-// NMS. The input is preprocessed on the CPU and uploaded from pinned memory;
-// NMS runs on the CPU over the decoded boxes.
+//  * Decode and NMS run on the GPU (MulticlassNmsCuda, the CPU's exact
+//    semantics) and only the detections come back; where the NMS settings
+//    are outside what the GPU path reproduces, the decoded boxes come back
+//    and the CPU runs NMS.
+// NOT DONE (CUDA backend issue, remaining part): GPU preprocessing. The
+// input is preprocessed on the CPU and uploaded from pinned memory.
 #pragma once
 
 #include <map>
@@ -28,6 +31,8 @@ struct CudaBackendOptions {
   bool debug_sync = false;
   bool alias_concat = true;
   bool keep_all_tensors = false;  // no memory reuse: every tensor readable after run()
+  bool gpu_nms = true;            // NMS on the GPU where it can match the CPU exactly
+  int nms_capacity = 0;           // candidate capacity of the GPU NMS; 0: kDefaultNmsCapacity
 };
 
 class CudaBackend : public Backend {
@@ -42,13 +47,16 @@ class CudaBackend : public Backend {
   const float* output(const std::string& name) const override;
   bool decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads, float* boxes,
               float* scores) override;
+  bool detect(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
+              const MulticlassNmsParams& nms, std::vector<Detection>* out, long long* overflow) override;
   std::string description() const override;
 
   const MemoryPlan& memory_plan() const { return plan_; }
   std::size_t weight_bytes() const { return weight_bytes_; }
 
+  struct Impl;  // opaque: the device state, defined in cuda_backend.cpp
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
   MemoryPlan plan_;
   std::size_t weight_bytes_ = 0;

@@ -90,6 +90,8 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     CudaBackendOptions cuda_options;
     cuda_options.device = options.device;
     cuda_options.debug_sync = options.debug_sync;
+    cuda_options.gpu_nms = options.gpu_nms;
+    cuda_options.nms_capacity = options.nms_capacity;
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }
 #endif
@@ -149,21 +151,28 @@ std::vector<Detection> Detector::detect(const cv::Mat& image) {
   backend_->run(input_.data());
   timings_.network_ms = ms_since(t1);
 
-  // Decode on the backend's device when it has one (this also waits for the
-  // network), else on the CPU; NMS runs on the CPU.
+  // Decode and NMS on the backend's device when it can (this also waits for
+  // the network); else decode there or on the CPU, and NMS on the CPU.
   const auto t2 = Clock::now();
   const DetectionOutput& post = *post_->output;
-  post_->boxes.resize(static_cast<std::size_t>(post.num_boxes()) * 4);
-  post_->scores.resize(static_cast<std::size_t>(post.num_boxes()) * post.num_classes());
+  const std::vector<YoloBoxParams> levels = post.level_params(bgr.rows, bgr.cols);
   std::vector<std::string> head_names;
   for (const HeadConfig& h : config_.heads) head_names.push_back(h.tensor);
-  if (!backend_->decode(post.level_params(bgr.rows, bgr.cols), head_names, post_->boxes.data(),
-                        post_->scores.data())) {
+  std::vector<Detection> dets;
+  timings_.nms_overflow = 0;
+  if (backend_->detect(levels, head_names, post.nms_params(), &dets, &timings_.nms_overflow)) {
+    timings_.postprocess_ms = ms_since(t2);
+    timings_.total_ms = ms_since(t0);
+    return dets;
+  }
+  post_->boxes.resize(static_cast<std::size_t>(post.num_boxes()) * 4);
+  post_->scores.resize(static_cast<std::size_t>(post.num_boxes()) * post.num_classes());
+  if (!backend_->decode(levels, head_names, post_->boxes.data(), post_->scores.data())) {
     std::vector<const float*> heads;
     for (const std::string& h : head_names) heads.push_back(backend_->output(h));
     post.decode_cpu(heads, bgr.rows, bgr.cols, post_->boxes.data(), post_->scores.data());
   }
-  std::vector<Detection> dets = post.nms(post_->boxes.data(), post_->scores.data());
+  dets = post.nms(post_->boxes.data(), post_->scores.data());
   timings_.postprocess_ms = ms_since(t2);
   timings_.total_ms = ms_since(t0);
   return dets;

@@ -36,6 +36,8 @@ struct DetectorOptions {
   int threads = 0;  // CPU backend threads; 0: all cores; at most kMaxCpuThreads
   int device = 0;   // CUDA device index
   bool debug_sync = false;  // CUDA: synchronise after every layer and name the one that fails
+  bool gpu_nms = true;      // CUDA: NMS on the GPU (where it reproduces the CPU exactly)
+  int nms_capacity = 0;     // CUDA: NMS candidate capacity, a power of two >= 2048; 0: default
   // Overrides of the model file's thresholds; unset keeps the model's.
   std::optional<float> conf_threshold;   // yolo_box objectness gate
   std::optional<float> score_threshold;  // NMS candidate threshold
@@ -48,6 +50,9 @@ struct FrameTimings {
   double network_ms = 0;
   double postprocess_ms = 0;
   double total_ms = 0;
+  // NMS candidates the GPU path had no room for (then the result may differ
+  // from the CPU's); 0 on the CPU and normally on the GPU.
+  long long nms_overflow = 0;
 };
 
 class Backend;

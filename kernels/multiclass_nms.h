@@ -7,6 +7,13 @@
 // descending score (selection order) - Paddle's CPU kernel order.
 #pragma once
 
+#ifdef TX2YOLO_WITH_CUDA
+#include <cuda_runtime_api.h>
+
+#include <memory>
+#include <string>
+#endif
+
 #include <vector>
 
 namespace tx2yolo {
@@ -35,5 +42,43 @@ float nms_iou(const float* a, const float* b, bool normalized);
 
 std::vector<Detection> multiclass_nms_cpu(const MulticlassNmsParams& p, const float* boxes,
                                           const float* scores, int num_boxes, int num_classes);
+
+#ifdef TX2YOLO_WITH_CUDA
+// The GPU multiclass NMS (kernels/cuda/multiclass_nms.cu): the same output as
+// multiclass_nms_cpu for the same boxes and scores. Candidates (score >
+// threshold) go through a buffer of fixed `capacity` (a power of two >=
+// 2048); more than that are dropped and counted in `overflow`.
+constexpr int kDefaultNmsCapacity = 1 << 15;
+
+// Whether the GPU path can reproduce the CPU exactly for these settings
+// (nms_eta == 1, 0 <= nms_top_k <= 4096, ...); *why says what is not.
+bool multiclass_nms_cuda_supports(const MulticlassNmsParams& p, int num_boxes, int num_classes, int capacity,
+                                  std::string* why);
+
+class MulticlassNmsCuda {
+ public:
+  // Allocates the device workspace; throws Error if the settings are not supported.
+  MulticlassNmsCuda(const MulticlassNmsParams& p, int num_boxes, int num_classes,
+                    int capacity = kDefaultNmsCapacity);
+  ~MulticlassNmsCuda();
+  MulticlassNmsCuda(const MulticlassNmsCuda&) = delete;
+  MulticlassNmsCuda& operator=(const MulticlassNmsCuda&) = delete;
+
+  // boxes [M, 4] and scores [C, M] in device memory. Enqueues the pipeline on
+  // `stream`, copies the detections back once and synchronises the stream.
+  std::vector<Detection> run(const float* boxes, const float* scores, cudaStream_t stream, long long* overflow);
+  int capacity() const { return capacity_; }
+
+ private:
+  struct Buffers;
+  MulticlassNmsParams params_;
+  int num_boxes_ = 0;
+  int num_classes_ = 0;
+  int capacity_ = 0;
+  int words_ = 0;
+  int max_rows_ = 0;
+  std::unique_ptr<Buffers> buffers_;
+};
+#endif
 
 }  // namespace tx2yolo

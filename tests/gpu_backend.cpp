@@ -148,6 +148,30 @@ TEST(GpuBackend, ZeroCopyConcatAndArenaAgreeWithPlainBuffers) {
   }
 }
 
+TEST(GpuBackend, GpuNmsGivesExactlyTheCpuNmsResult) {
+  SKIP_WITHOUT_GPU();
+  testing_util::TempDir dir;
+  const std::string model = write_model(dir, ArchitectureSpec::scaled(0.25, 5), 31);
+  DetectorOptions opt;
+  opt.input_h = opt.input_w = 416;
+  opt.keep_top_k = -1;  // everything NMS keeps
+  Detector gpu_nms(model, opt);
+  opt.gpu_nms = false;
+  Detector cpu_nms(model, opt);
+  EXPECT_NE(cpu_nms.backend_description().find("NMS on the CPU"), std::string::npos);
+  const auto a = gpu_nms.detect(scene());
+  const auto b = cpu_nms.detect(scene());  // the same GPU decode, NMS on the CPU
+  ASSERT_FALSE(b.empty());
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].class_id, b[i].class_id);
+    EXPECT_EQ(a[i].box_index, b[i].box_index);
+    EXPECT_EQ(a[i].score, b[i].score);
+    EXPECT_EQ(a[i].x1, b[i].x1);
+  }
+  EXPECT_EQ(gpu_nms.last_timings().nms_overflow, 0);
+}
+
 TEST(GpuBackend, AutoPicksCudaAndDebugSyncRuns) {
   SKIP_WITHOUT_GPU();
   testing_util::TempDir dir;

@@ -45,6 +45,8 @@ struct DetectArgs {
   int threads = 0;
   int max_frames = 0;
   int device = 0;
+  int nms_capacity = 0;
+  bool cpu_nms = false;
   bool debug_sync = false;
   bool quiet = false;
 };
@@ -219,6 +221,8 @@ int run_detect(const DetectArgs& a) {
   opt.threads = a.threads;
   opt.device = a.device;
   opt.debug_sync = a.debug_sync;
+  opt.gpu_nms = !a.cpu_nms;
+  opt.nms_capacity = a.nms_capacity;
   if (!a.input_size.empty()) {
     opt.input_h = a.input_size[0];
     opt.input_w = a.input_size.size() > 1 ? a.input_size[1] : a.input_size[0];
@@ -263,6 +267,10 @@ int run_detect(const DetectArgs& a) {
                     d.x1, d.y1, d.x2, d.y2);
       }
     }
+    if (t.nms_overflow > 0) {
+      std::fprintf(stderr, "warning: %s: %lld NMS candidates did not fit the GPU capacity and were dropped; "
+                   "raise --nms-capacity or use --cpu-nms for the exact result\n", frame.name.c_str(), t.nms_overflow);
+    }
     outputs.add(frame, dets, classes, threshold);
     std::fflush(stdout);
   }
@@ -298,6 +306,10 @@ CommandRunner add_detect_command(CLI::App& app) {
                   "Network input size: H, or H W; multiples of 32 (default: the model's)")
       ->expected(1, 2);
   cmd->add_option("--device", args->device, "CUDA device index")->check(CLI::Range(0, 64));
+  cmd->add_flag("--cpu-nms", args->cpu_nms, "CUDA: run NMS on the CPU instead of the GPU");
+  cmd->add_option("--nms-capacity", args->nms_capacity,
+                  "CUDA: NMS candidate capacity, a power of two >= 2048 (default 32768)")
+      ->check(CLI::Range(2048, 1 << 24));
   cmd->add_flag("--debug-sync", args->debug_sync,
                 "CUDA: synchronise after every layer and name the one that fails (slower)");
   cmd->add_option("-b,--backend", args->backend, "auto, cpu or cuda")
