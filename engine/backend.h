@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/multiclass_nms.h"
+#include "kernels/preprocess.h"
 #include "kernels/yolo_box.h"
 #include "weights/graph.h"
 
@@ -17,6 +18,10 @@ class Backend {
   virtual ~Backend() = default;
   // input: [3, H, W] float32 for one image.
   virtual void run(const float* input) = 0;
+  // Preprocesses an 8-bit BGR image on the backend's device and runs the
+  // network on it. Returns false when the backend has no preprocessing of its
+  // own (the Detector then preprocesses on the CPU and calls run()).
+  virtual bool run_image(const PreprocessParams& p, const std::uint8_t* bgr) { return false; }
   // A tensor of the last run (graph outputs at least), in host memory; throws
   // Error if unknown.
   virtual const float* output(const std::string& name) const = 0;
@@ -34,6 +39,12 @@ class Backend {
   // *overflow: candidates dropped for lack of capacity (0 normally).
   virtual bool detect(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
                       const MulticlassNmsParams& nms, std::vector<Detection>* out, long long* overflow) {
+    return false;
+  }
+  // Device-side times of the last frame in ms (preprocess, network,
+  // decode + NMS), measured with events on the device's stream; false when
+  // the backend has none (then the Detector's host clock is all there is).
+  virtual bool device_timings(double* preprocess_ms, double* network_ms, double* postprocess_ms) const {
     return false;
   }
   virtual std::string description() const = 0;

@@ -8,6 +8,8 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/device.h"
+#include "kernels/multiclass_nms.h"
+#include "kernels/preprocess.h"
 #include "kernels/upsample_nearest.h"
 #include "kernels/yolo_box.h"
 #include "layers/concat_layer.h"
@@ -70,16 +72,24 @@ struct CudaBackend::Impl {
   PinnedBuffer pinned_decode;
   DeviceBuffer<float> decoded;  // boxes [M, 4] then scores [C, M]
   std::unique_ptr<MulticlassNmsCuda> nms;
+  PreprocessCuda preprocess;
   std::string nms_unsupported;  // why the GPU NMS is not used, once known
   std::map<std::string, std::vector<float>> host_cache;
   bool has_run = false;
   int steps_total = 0;
+  // Events around preprocess, the layers and the post-processing.
+  cudaEvent_t events[4] = {nullptr, nullptr, nullptr, nullptr};
+  bool preprocessed_on_device = false;
+  bool postprocessed_on_device = false;
+  void record(int i) { CUDA_CHECK(cudaEventRecord(events[i], stream)); }
 
   float* at(std::size_t byte_offset) {
     return reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(arena.data()) + byte_offset);
   }
 
   ~Impl() {
+    for (cudaEvent_t e : events)
+      if (e) cudaEventDestroy(e);
     if (stream) cudaStreamDestroy(stream);
   }
 };
@@ -94,6 +104,7 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
   m.device = cuda_device_info(options.device);  // throws when there is no such device
   CUDA_CHECK(cudaSetDevice(options.device));
   CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
+  for (cudaEvent_t& e : m.events) CUDA_CHECK(cudaEventCreate(&e));
 
   // All weights in one allocation, each tensor 256-byte aligned.
   std::map<std::string, std::size_t> weight_offset;  // in floats
@@ -148,14 +159,42 @@ CudaBackend::~CudaBackend() = default;
 void CudaBackend::run(const float* input) {
   Impl& m = *impl_;
   CUDA_CHECK(cudaSetDevice(m.options.device));
-  m.host_cache.clear();
   const std::size_t input_floats = static_cast<std::size_t>(m.shapes.at(m.input_name).numel());
   float* staging = m.pinned_input.reserve(input_floats);
   // The previous frame's upload must be done before the staging buffer is reused.
   CUDA_CHECK(cudaStreamSynchronize(m.stream));
   std::memcpy(staging, input, input_floats * sizeof(float));
+  m.record(0);
   CUDA_CHECK(cudaMemcpyAsync(m.at(plan_.read_offset(m.input_name)), staging, input_floats * sizeof(float),
                              cudaMemcpyHostToDevice, m.stream));
+  m.record(1);
+  m.preprocessed_on_device = false;
+  run_layers();
+}
+
+bool CudaBackend::run_image(const PreprocessParams& p, const std::uint8_t* bgr) {
+  Impl& m = *impl_;
+  if (!m.options.gpu_preprocess) return false;
+  CUDA_CHECK(cudaSetDevice(m.options.device));
+  const TensorShape& in = m.shapes.at(m.input_name);
+  TX2_REQUIRE(in.c == 3 && in.h == p.dst_h && in.w == p.dst_w, "cuda backend: preprocessing to ", p.dst_h, "x",
+              p.dst_w, " for a network input of ", in.c, "x", in.h, "x", in.w);
+  try {
+    m.record(0);
+    m.preprocess.run(p, bgr, m.at(plan_.read_offset(m.input_name)), m.stream);
+    m.record(1);
+    m.preprocessed_on_device = true;
+    if (m.options.debug_sync) CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  } catch (const Error& e) {
+    throw Error(cat("cuda backend: preprocessing failed: ", e.what()));
+  }
+  run_layers();
+  return true;
+}
+
+void CudaBackend::run_layers() {
+  Impl& m = *impl_;
+  m.host_cache.clear();
   for (const Impl::Step& s : m.steps) {
     const Node& node = s.layer->node();
     if (s.elided) continue;
@@ -180,6 +219,8 @@ void CudaBackend::run(const float* input) {
       throw Error(cat("cuda backend: layer '", node.name, "' (", s.layer->describe(), ") failed: ", e.what()));
     }
   }
+  m.record(2);
+  m.postprocessed_on_device = false;
   m.has_run = true;
 }
 
@@ -233,7 +274,9 @@ bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::ve
     m.nms = std::make_unique<MulticlassNmsCuda>(nms, num_boxes, num_classes, capacity);
   }
   launch_decode(m, plan_, levels, heads);
-  *out = m.nms->run(m.decoded.data(), m.decoded.data() + static_cast<std::size_t>(num_boxes) * 4, m.stream, overflow);
+  *out = m.nms->run(m.decoded.data(), m.decoded.data() + static_cast<std::size_t>(num_boxes) * 4, m.stream, overflow,
+                    m.events[3]);
+  m.postprocessed_on_device = true;
   return true;
 }
 
@@ -249,6 +292,24 @@ bool CudaBackend::decode(const std::vector<YoloBoxParams>& levels, const std::ve
   std::memcpy(boxes, staging, box_floats * sizeof(float));
   std::memcpy(scores, staging + box_floats, (total - box_floats) * sizeof(float));
   return true;
+}
+
+bool CudaBackend::device_timings(double* preprocess_ms, double* network_ms, double* postprocess_ms) const {
+  const Impl& m = *impl_;
+  if (!m.has_run) return false;
+  float ms[3] = {0.f, 0.f, 0.f};
+  CUDA_CHECK(cudaEventSynchronize(m.events[2]));
+  CUDA_CHECK(cudaEventElapsedTime(&ms[0], m.events[0], m.events[1]));
+  CUDA_CHECK(cudaEventElapsedTime(&ms[1], m.events[1], m.events[2]));
+  if (m.postprocessed_on_device) {
+    CUDA_CHECK(cudaEventSynchronize(m.events[3]));
+    CUDA_CHECK(cudaEventElapsedTime(&ms[2], m.events[2], m.events[3]));
+  }
+  // A host-side preprocess (run()) shows only its upload here.
+  *preprocess_ms = ms[0];
+  *network_ms = ms[1];
+  *postprocess_ms = ms[2];
+  return m.postprocessed_on_device;
 }
 
 std::string CudaBackend::description() const {

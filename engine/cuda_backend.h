@@ -10,8 +10,8 @@
 //    semantics) and only the detections come back; where the NMS settings
 //    are outside what the GPU path reproduces, the decoded boxes come back
 //    and the CPU runs NMS.
-// NOT DONE (CUDA backend issue, remaining part): GPU preprocessing. The
-// input is preprocessed on the CPU and uploaded from pinned memory.
+//  * Preprocessing (upload of the uint8 image, cubic resize, normalise, NCHW)
+//    runs on the GPU too; run() takes an already preprocessed input instead.
 #pragma once
 
 #include <map>
@@ -32,6 +32,7 @@ struct CudaBackendOptions {
   bool alias_concat = true;
   bool keep_all_tensors = false;  // no memory reuse: every tensor readable after run()
   bool gpu_nms = true;            // NMS on the GPU where it can match the CPU exactly
+  bool gpu_preprocess = true;     // resize and normalise on the GPU (cv::resize within +-1 level)
   int nms_capacity = 0;           // candidate capacity of the GPU NMS; 0: kDefaultNmsCapacity
 };
 
@@ -44,11 +45,13 @@ class CudaBackend : public Backend {
   CudaBackend& operator=(const CudaBackend&) = delete;
 
   void run(const float* input) override;
+  bool run_image(const PreprocessParams& p, const std::uint8_t* bgr) override;
   const float* output(const std::string& name) const override;
   bool decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads, float* boxes,
               float* scores) override;
   bool detect(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
               const MulticlassNmsParams& nms, std::vector<Detection>* out, long long* overflow) override;
+  bool device_timings(double* preprocess_ms, double* network_ms, double* postprocess_ms) const override;
   std::string description() const override;
 
   const MemoryPlan& memory_plan() const { return plan_; }
@@ -57,6 +60,7 @@ class CudaBackend : public Backend {
   struct Impl;  // opaque: the device state, defined in cuda_backend.cpp
 
  private:
+  void run_layers();
   std::unique_ptr<Impl> impl_;
   MemoryPlan plan_;
   std::size_t weight_bytes_ = 0;

@@ -91,6 +91,7 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     cuda_options.device = options.device;
     cuda_options.debug_sync = options.debug_sync;
     cuda_options.gpu_nms = options.gpu_nms;
+    cuda_options.gpu_preprocess = options.gpu_preprocess;
     cuda_options.nms_capacity = options.nms_capacity;
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }
@@ -144,12 +145,18 @@ std::vector<Detection> Detector::detect(const cv::Mat& image) {
   }
   pp.scale = config_.preprocess.scale;
   pp.swap_rb = config_.preprocess.color == "rgb";
-  preprocess_cpu(pp, bgr.ptr<std::uint8_t>(0), input_.data());
-  timings_.preprocess_ms = ms_since(t0);
-
-  const auto t1 = Clock::now();
-  backend_->run(input_.data());
-  timings_.network_ms = ms_since(t1);
+  // On a device backend, preprocessing and the network are only queued here;
+  // the device's own event times (below) replace these host times.
+  if (backend_->run_image(pp, bgr.ptr<std::uint8_t>(0))) {
+    timings_.preprocess_ms = 0;
+    timings_.network_ms = ms_since(t0);
+  } else {
+    preprocess_cpu(pp, bgr.ptr<std::uint8_t>(0), input_.data());
+    timings_.preprocess_ms = ms_since(t0);
+    const auto t1 = Clock::now();
+    backend_->run(input_.data());
+    timings_.network_ms = ms_since(t1);
+  }
 
   // Decode and NMS on the backend's device when it can (this also waits for
   // the network); else decode there or on the CPU, and NMS on the CPU.
@@ -161,8 +168,11 @@ std::vector<Detection> Detector::detect(const cv::Mat& image) {
   std::vector<Detection> dets;
   timings_.nms_overflow = 0;
   if (backend_->detect(levels, head_names, post.nms_params(), &dets, &timings_.nms_overflow)) {
-    timings_.postprocess_ms = ms_since(t2);
     timings_.total_ms = ms_since(t0);
+    // The device did the work asynchronously: its own event times split it.
+    if (!backend_->device_timings(&timings_.preprocess_ms, &timings_.network_ms, &timings_.postprocess_ms)) {
+      timings_.postprocess_ms = ms_since(t2);
+    }
     return dets;
   }
   post_->boxes.resize(static_cast<std::size_t>(post.num_boxes()) * 4);

@@ -37,6 +37,7 @@ struct DetectorOptions {
   int device = 0;   // CUDA device index
   bool debug_sync = false;  // CUDA: synchronise after every layer and name the one that fails
   bool gpu_nms = true;      // CUDA: NMS on the GPU (where it reproduces the CPU exactly)
+  bool gpu_preprocess = true;  // CUDA: resize and normalise on the GPU (cv::resize within +-1 level)
   int nms_capacity = 0;     // CUDA: NMS candidate capacity, a power of two >= 2048; 0: default
   // Overrides of the model file's thresholds; unset keeps the model's.
   std::optional<float> conf_threshold;   // yolo_box objectness gate
@@ -82,7 +83,8 @@ class Detector {
   // The network's raw output tensors from the last detect(), by tensor name
   // (the graph outputs), for tests and debugging.
   std::vector<float> tensor(const std::string& name) const;
-  // The preprocessed input of the last detect(), [3, H, W].
+  // The preprocessed input of the last detect(), [3, H, W], when it was
+  // preprocessed on the CPU (not updated by GPU preprocessing).
   const std::vector<float>& input_tensor() const { return input_; }
 
  private:

@@ -66,7 +66,9 @@ class MulticlassNmsCuda {
 
   // boxes [M, 4] and scores [C, M] in device memory. Enqueues the pipeline on
   // `stream`, copies the detections back once and synchronises the stream.
-  std::vector<Detection> run(const float* boxes, const float* scores, cudaStream_t stream, long long* overflow);
+  // `done`, when given, is recorded on the stream after the last kernel.
+  std::vector<Detection> run(const float* boxes, const float* scores, cudaStream_t stream, long long* overflow,
+                             cudaEvent_t done = nullptr);
   int capacity() const { return capacity_; }
 
  private:

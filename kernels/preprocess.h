@@ -13,6 +13,12 @@
 //   5. planar NCHW float32 output [3, dst_h, dst_w].
 #pragma once
 
+#ifdef TX2YOLO_WITH_CUDA
+#include <cuda_runtime_api.h>
+
+#include <memory>
+#endif
+
 #include <cstdint>
 
 namespace tx2yolo {
@@ -33,5 +39,24 @@ void validate_preprocess_params(const PreprocessParams& p);
 
 // out: [3, dst_h, dst_w] float32.
 void preprocess_cpu(const PreprocessParams& p, const std::uint8_t* bgr, float* out);
+
+#ifdef TX2YOLO_WITH_CUDA
+// The GPU version (kernels/cuda/preprocess.cu): uploads the uint8 BGR image
+// through pinned memory and writes [3, dst_h, dst_w] float to `out` (device).
+// Its resize matches cv::resize INTER_CUBIC to within one level (see the
+// file's header); the normalisation is the same arithmetic as the CPU's.
+class PreprocessCuda {
+ public:
+  PreprocessCuda();
+  ~PreprocessCuda();
+  PreprocessCuda(const PreprocessCuda&) = delete;
+  PreprocessCuda& operator=(const PreprocessCuda&) = delete;
+  void run(const PreprocessParams& p, const std::uint8_t* bgr, float* out, cudaStream_t stream);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+#endif
 
 }  // namespace tx2yolo

@@ -340,7 +340,7 @@ MulticlassNmsCuda::MulticlassNmsCuda(const MulticlassNmsParams& p, int num_boxes
 MulticlassNmsCuda::~MulticlassNmsCuda() = default;
 
 std::vector<Detection> MulticlassNmsCuda::run(const float* boxes, const float* scores, cudaStream_t stream,
-                                              long long* overflow) {
+                                              long long* overflow, cudaEvent_t done) {
   Buffers& b = *buffers_;
   const int C = num_classes_, M = num_boxes_;
   const int top_k = std::max(params_.nms_top_k, 1);
@@ -383,6 +383,7 @@ std::vector<Detection> MulticlassNmsCuda::run(const float* boxes, const float* s
       b.list.data(), b.keys.data(), boxes, b.seg_begin.data(), b.kept_rank.data(), b.total.data(),
       b.counter.data(), top_k, params_.keep_top_k, max_rows_, b.header.data(), b.rows.data());
   CUDA_CHECK_LAUNCH("output_kernel");
+  if (done) CUDA_CHECK(cudaEventRecord(done, stream));
   CUDA_CHECK(cudaMemcpyAsync(b.host_header.data(), b.header.data(), 2 * sizeof(int), cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaMemcpyAsync(b.host_rows.data(), b.rows.data(), b.rows.bytes(), cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
