@@ -53,22 +53,51 @@ float iou(const Detection& a, const Detection& b) {
 }
 
 // Every CPU detection has a GPU twin (same class, IoU >= 0.99, score within
-// 1e-4) and vice versa, except those whose score is within 1e-4 of the NMS
-// score threshold, which float rounding may flip either way.
-void expect_matched(const std::vector<Detection>& cpu, const std::vector<Detection>& gpu, float score_threshold) {
+// 1e-4) and vice versa. Borderline cases, which float rounding (the decode's
+// expf differs from glibc's by an ulp) may legitimately flip, are excused
+// explicitly and counted:
+//  * a score within 1e-4 of the NMS score threshold;
+//  * a score within 1e-4 of the keep_top_k cut-off (the lowest kept score
+//    when keep_top_k truncated the list);
+//  * an NMS tie: the other side kept a same-class box overlapping it
+//    (IoU > 0.3) with a score within 1e-4, so which of the two survived
+//    depends on ulps.
+// Random-weight models produce many such near-equal scores, so the excused
+// count is printed; anything else unmatched fails.
+void expect_matched(const std::vector<Detection>& cpu, const std::vector<Detection>& gpu, float score_threshold,
+                    int keep_top_k) {
+  auto cutoff = [&](const std::vector<Detection>& v) {
+    float lo = 2.f;
+    for (const Detection& d : v) lo = std::min(lo, d.score);
+    return keep_top_k >= 0 && static_cast<int>(v.size()) == keep_top_k ? lo : -1.f;
+  };
+  int excused = 0;
   auto unmatched = [&](const std::vector<Detection>& from, const std::vector<Detection>& to) {
     int missing = 0;
+    const float cut_from = cutoff(from), cut_to = cutoff(to);
     for (const Detection& d : from) {
-      if (std::fabs(d.score - score_threshold) < 1e-4f) continue;
-      bool found = false;
-      for (const Detection& e : to)
-        found = found || (e.class_id == d.class_id && iou(d, e) >= 0.99f && std::fabs(d.score - e.score) <= 1e-4f);
-      missing += !found;
+      bool found = false, tie = false;
+      for (const Detection& e : to) {
+        const bool same = e.class_id == d.class_id && std::fabs(d.score - e.score) <= 1e-4f;
+        found = found || (same && iou(d, e) >= 0.99f);
+        tie = tie || (same && iou(d, e) > 0.3f);
+      }
+      if (found) continue;
+      const bool borderline = std::fabs(d.score - score_threshold) < 1e-4f ||
+                              (cut_from >= 0 && d.score - cut_from < 1e-4f) ||
+                              (cut_to >= 0 && d.score - cut_to < 1e-4f) || tie;
+      if (borderline) {
+        ++excused;
+      } else {
+        ++missing;
+      }
     }
     return missing;
   };
   EXPECT_EQ(unmatched(cpu, gpu), 0) << cpu.size() << " cpu vs " << gpu.size() << " gpu detections";
   EXPECT_EQ(unmatched(gpu, cpu), 0) << gpu.size() << " gpu vs " << cpu.size() << " cpu detections";
+  std::printf("%zu cpu / %zu gpu detections matched; %d borderline cases excused\n", cpu.size(), gpu.size(),
+              excused);
 }
 
 void compare_backends(const ArchitectureSpec& spec, int h, int w, double head_tolerance) {
@@ -92,7 +121,7 @@ void compare_backends(const ArchitectureSpec& spec, int h, int w, double head_to
     std::printf("%s at %dx%d: relative L2 %.2e\n", head.tensor.c_str(), h, w, err);
   }
   ASSERT_FALSE(cpu_dets.empty());
-  expect_matched(cpu_dets, gpu_dets, cpu.config().nms.score_threshold);
+  expect_matched(cpu_dets, gpu_dets, cpu.config().nms.score_threshold, cpu.config().nms.keep_top_k);
 }
 
 TEST(GpuBackend, NarrowModelMatchesCpu) {

@@ -201,6 +201,7 @@ __global__ void greedy_kernel(const u64* __restrict__ mask, const int* __restric
   const int c = blockIdx.x;
   const int lane = threadIdx.x;
   const int n = top_count(seg_begin, seg_end, c, top_k);
+  const int row_words = (n + 63) / 64;  // words the mask kernel wrote for this class
   u64 removed[kMaskWordsPerLane] = {0, 0};
   int kept = 0;
   for (int i = 0; i < n; ++i) {
@@ -214,7 +215,7 @@ __global__ void greedy_kernel(const u64* __restrict__ mask, const int* __restric
 #pragma unroll
     for (int s = 0; s < kMaskWordsPerLane; ++s) {
       const int w = lane + 32 * s;
-      if (w >= word && w < words) removed[s] |= row[w];
+      if (w >= word && w < row_words) removed[s] |= row[w];
     }
   }
   if (lane == 0) kept_count[c] = kept;
@@ -335,6 +336,10 @@ MulticlassNmsCuda::MulticlassNmsCuda(const MulticlassNmsParams& p, int num_boxes
   b.rows = DeviceBuffer<OutRow>(static_cast<std::size_t>(max_rows_));
   b.host_header.resize(2);
   b.host_rows.resize(static_cast<std::size_t>(max_rows_));
+  // run() copies all max_rows_ rows back in one go (one synchronisation);
+  // rows past the count are never used, but zero them once so the copy never
+  // reads uninitialised memory (compute-sanitizer initcheck).
+  CUDA_CHECK(cudaMemset(b.rows.data(), 0, b.rows.bytes()));
 }
 
 MulticlassNmsCuda::~MulticlassNmsCuda() = default;
