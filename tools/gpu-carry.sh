@@ -7,7 +7,14 @@ cd "$(dirname "$0")/.."
 rm -rf .gpu-carry
 mkdir -p .gpu-carry/tests .gpu-carry/lib
 cp build/tests/tx2yolo_gpu_tests .gpu-carry/tests/
-ldd build/tests/tx2yolo_gpu_tests | awk '$3 ~ /^\// {print $3}' |
-  grep -v -E '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so' |
+binaries=(build/tests/tx2yolo_gpu_tests)
+if [ -x build/bench/tx2yolo_bench_cuda ]; then
+  mkdir -p .gpu-carry/bench
+  cp build/bench/tx2yolo_bench_cuda .gpu-carry/bench/
+  binaries+=(build/bench/tx2yolo_bench_cuda)
+fi
+# cuDNN and cuBLAS are too large to carry; gpu-check finds the GPU machine's own.
+for b in "${binaries[@]}"; do ldd "$b"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
+  grep -v -E '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so|libcudnn|libcublas' |
   while read -r lib; do cp -L "$lib" .gpu-carry/lib/; done
 du -sh .gpu-carry

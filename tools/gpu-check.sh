@@ -31,6 +31,12 @@ out="${OUT:-gpu-check-out}"
 mkdir -p "$out"
 # A prebuilt folder may carry the shared libraries its binaries need.
 if [ -d "$build_dir/lib" ]; then export LD_LIBRARY_PATH="$PWD/$build_dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
+# cuDNN / cuBLAS for the benchmarks: the toolkit's, or those of pip's nvidia-* wheels.
+pip_nvidia_libs=$(python3 -c 'import glob, site; print(" ".join(d for p in site.getsitepackages() for d in glob.glob(p + "/nvidia/*/lib")))' 2>/dev/null)
+for d in /usr/local/cuda/lib64 $pip_nvidia_libs; do
+  [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+done
+export LD_LIBRARY_PATH
 
 declare -a rows
 status=0
@@ -117,11 +123,32 @@ else
 fi
 
 bench="$build_dir/bench/tx2yolo_bench_cuda"
+bench_table=""
 if [ -x "$bench" ]; then
-  if "$bench" --benchmark_min_time=0.05 --benchmark_out="$out/bench.json" --benchmark_out_format=json \
-       >"$out/bench.log" 2>&1; then row bench PASS "$out/bench.json"; else row bench FAIL "see $out/bench.log"; fi
+  if timeout 240 "$bench" --benchmark_min_time=0.02 --benchmark_out="$out/bench.json" --benchmark_out_format=json \
+       >"$out/bench.log" 2>&1; then
+    # One row per layer shape: ours beside cuDNN (and cuBLAS for pointwise), in microseconds.
+    bench_table=$(python3 - "$out/bench.json" <<'PY' 2>/dev/null
+import json, sys, collections
+rows = collections.OrderedDict()
+for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    if b.get("error_occurred"): continue
+    impl, name = b["name"].split("/")[0], b["name"].split("/")[1]
+    rows.setdefault(name, {})[impl] = b
+print("%-58s %10s %10s %10s %9s %8s" % ("layer@input", "ours us", "cudnn us", "cublas us", "GFLOP/s", "GB/s"))
+for name, r in rows.items():
+    t = lambda k: "%10.1f" % r[k]["real_time"] if k in r else "%10s" % "-"
+    o = r.get("ours", {})
+    print("%-58s %s %s %s %9.0f %8.0f" % (name, t("ours"), t("cudnn"), t("cublas"), o.get("GFLOP/s", 0), o.get("GB/s", 0)))
+sys.exit(0 if rows else 3)
+PY
+)
+    if [ $? -eq 0 ]; then row bench PASS "$out/bench.json"; else row bench FAIL "no benchmark ran; see $out/bench.log"; bench_table=""; fi
+  else
+    row bench FAIL "see $out/bench.log"
+  fi
 else
-  row bench SKIP "no CUDA kernel benchmarks yet (CUDA backend issue)"
+  row bench SKIP "$bench not built (needs cuDNN at build time)"
 fi
 
 echo
@@ -129,4 +156,5 @@ echo "gpu-check summary ($(date -u +%Y-%m-%dT%H:%MZ))"
 printf '%-34s %-6s %s\n' step result detail
 printf '%s\n' "${rows[@]}"
 echo "overall: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
+if [ -n "$bench_table" ]; then echo; echo "kernel timings (batch 1, fp32, CUDA events):"; echo "$bench_table"; fi
 exit $status

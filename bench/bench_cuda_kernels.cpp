@@ -1,0 +1,225 @@
+// CUDA kernel microbenchmarks: every distinct conv layer shape of the
+// full-width YOLOv3-MobileNetV1 (standard and separable head) at 320, 416 and
+// 608, taken from the graph, each timed three ways side by side:
+//   ours    - conv2d_cuda (implicit GEMM or depthwise), fp32
+//   cudnn   - cudnnConvolutionForward with the algorithm cuDNN ranks first
+//             (depthwise as a grouped conv), fp32, plus bias+activation is
+//             NOT included (ours fuses it: a slight handicap for ours)
+//   cublas  - pointwise layers only, as one SGEMM [Cout x Cin] x [Cin x HW]
+// Batch 1. Timing: CUDA events around each iteration (manual time), after a
+// warm-up iteration. Counters: GFLOP/s (2 * MACs) and GB/s (input + weights +
+// output read or written once). Without a GPU each benchmark is skipped with
+// the reason. Run: build/bench/tx2yolo_bench_cuda --benchmark_min_time=0.1
+#include <benchmark/benchmark.h>
+#include <cublas_v2.h>
+#include <cudnn.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "kernels/conv2d.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_buffer.h"
+#include "kernels/device.h"
+#include "weights/architecture.h"
+
+namespace {
+
+using tx2yolo::Conv2dParams;
+using tx2yolo::DeviceBuffer;
+
+#define CUDNN_OK(call)                                                                   \
+  do {                                                                                   \
+    const cudnnStatus_t s_ = (call);                                                     \
+    if (s_ != CUDNN_STATUS_SUCCESS)                                                      \
+      throw tx2yolo::Error(tx2yolo::cat(#call, ": ", cudnnGetErrorString(s_)));         \
+  } while (0)
+
+#define CUBLAS_OK(call)                                                                           \
+  do {                                                                                            \
+    const cublasStatus_t s_ = (call);                                                             \
+    if (s_ != CUBLAS_STATUS_SUCCESS) throw tx2yolo::Error(tx2yolo::cat(#call, ": status ", s_)); \
+  } while (0)
+
+struct Shape {
+  std::string name;
+  Conv2dParams p;
+};
+
+// Distinct conv shapes of the real model, from the graph.
+std::vector<Shape> model_shapes() {
+  std::vector<Shape> out;
+  std::set<std::tuple<int, int, int, int, int, int, int>> seen;
+  for (int size : {320, 416, 608}) {
+    for (bool separable : {false, true}) {
+      tx2yolo::ArchitectureSpec spec;
+      spec.separable_head = separable;
+      const tx2yolo::ArchitectureGraph arch = tx2yolo::build_yolov3_mobilenet_v1(spec);
+      tx2yolo::WeightShapes w;
+      for (const auto& t : arch.weights) w[t.first] = t.second;
+      const auto shapes = tx2yolo::infer_shapes(arch.graph, w, size, size);
+      for (const tx2yolo::Node& n : arch.graph.nodes) {
+        if (n.op != tx2yolo::OpKind::kConv2d) continue;
+        const tx2yolo::TensorShape& in = shapes.at(n.inputs[0]);
+        const int cout = tx2yolo::conv_out_channels(n, w);
+        if (!seen.insert(std::make_tuple(in.c, in.h, in.w, cout, n.conv.kernel_h, n.conv.stride_h, n.conv.groups)).second)
+          continue;
+        Conv2dParams p;
+        p.in_channels = in.c;
+        p.in_h = in.h;
+        p.in_w = in.w;
+        p.out_channels = cout;
+        p.kernel_h = n.conv.kernel_h;
+        p.kernel_w = n.conv.kernel_w;
+        p.stride_h = n.conv.stride_h;
+        p.stride_w = n.conv.stride_w;
+        p.pad_h = n.conv.pad_h;
+        p.pad_w = n.conv.pad_w;
+        p.groups = n.conv.groups;
+        p.activation = n.conv.activation;
+        p.alpha = n.conv.alpha;
+        tx2yolo::finalize_conv2d_params(p);
+        out.push_back({tx2yolo::cat(n.name, "@", size), p});
+      }
+    }
+  }
+  return out;
+}
+
+struct Buffers {
+  DeviceBuffer<float> in, w, b, out;
+  explicit Buffers(const Conv2dParams& p)
+      : in(static_cast<std::size_t>(p.in_channels) * p.in_h * p.in_w),
+        w(static_cast<std::size_t>(p.out_channels) * (p.in_channels / p.groups) * p.kernel_h * p.kernel_w),
+        b(static_cast<std::size_t>(p.out_channels)),
+        out(static_cast<std::size_t>(p.out_channels) * p.out_h * p.out_w) {
+    tx2yolo::cuda_fill_f32(in.data(), in.size(), 0.5f, nullptr);
+    tx2yolo::cuda_fill_f32(w.data(), w.size(), 0.01f, nullptr);
+    tx2yolo::cuda_fill_f32(b.data(), b.size(), 0.1f, nullptr);
+    CUDA_CHECK(cudaDeviceSynchronize());
+  }
+};
+
+void set_counters(benchmark::State& state, const Conv2dParams& p) {
+  const double flops = 2.0 * static_cast<double>(tx2yolo::conv2d_macs(p));
+  const double bytes = 4.0 * (static_cast<double>(p.in_channels) * p.in_h * p.in_w +
+                              static_cast<double>(p.out_channels) * (p.in_channels / p.groups) * p.kernel_h * p.kernel_w +
+                              static_cast<double>(p.out_channels) * p.out_h * p.out_w);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Times `launch` with CUDA events, one warm-up first.
+template <typename Launch>
+void timed(benchmark::State& state, Launch launch) {
+  cudaEvent_t start, stop;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  launch();
+  CUDA_CHECK(cudaDeviceSynchronize());
+  for (auto _ : state) {
+    CUDA_CHECK(cudaEventRecord(start));
+    launch();
+    CUDA_CHECK(cudaEventRecord(stop));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    state.SetIterationTime(ms / 1000.0);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+}
+
+bool skip_without_gpu(benchmark::State& state) {
+  if (tx2yolo::cuda_device_count() > 0) return false;
+  state.SkipWithError(tx2yolo::cuda_unavailable_reason().c_str());
+  return true;
+}
+
+void BM_Ours(benchmark::State& state, Conv2dParams p) {
+  if (skip_without_gpu(state)) return;
+  Buffers b(p);
+  timed(state, [&] { tx2yolo::conv2d_cuda(p, b.in.data(), b.w.data(), b.b.data(), b.out.data(), nullptr); });
+  set_counters(state, p);
+  state.SetLabel(tx2yolo::conv2d_cuda_choose(p) == tx2yolo::Conv2dCudaKernel::kDepthwise ? "depthwise" : "gemm");
+}
+
+void BM_Cudnn(benchmark::State& state, Conv2dParams p) {
+  if (skip_without_gpu(state)) return;
+  Buffers b(p);
+  cudnnHandle_t h;
+  CUDNN_OK(cudnnCreate(&h));
+  cudnnTensorDescriptor_t xd, yd;
+  cudnnFilterDescriptor_t wd;
+  cudnnConvolutionDescriptor_t cd;
+  CUDNN_OK(cudnnCreateTensorDescriptor(&xd));
+  CUDNN_OK(cudnnCreateTensorDescriptor(&yd));
+  CUDNN_OK(cudnnCreateFilterDescriptor(&wd));
+  CUDNN_OK(cudnnCreateConvolutionDescriptor(&cd));
+  CUDNN_OK(cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, p.in_channels, p.in_h, p.in_w));
+  CUDNN_OK(cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, p.out_channels, p.out_h, p.out_w));
+  CUDNN_OK(cudnnSetFilter4dDescriptor(wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, p.out_channels,
+                                      p.in_channels / p.groups, p.kernel_h, p.kernel_w));
+  CUDNN_OK(cudnnSetConvolution2dDescriptor(cd, p.pad_h, p.pad_w, p.stride_h, p.stride_w, 1, 1,
+                                           CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  CUDNN_OK(cudnnSetConvolutionGroupCount(cd, p.groups));
+  int returned = 0;
+  cudnnConvolutionFwdAlgoPerf_t perf[8];
+  CUDNN_OK(cudnnGetConvolutionForwardAlgorithm_v7(h, xd, wd, cd, yd, 8, &returned, perf));
+  const cudnnConvolutionFwdAlgo_t algo = perf[0].algo;
+  std::size_t ws_bytes = 0;
+  CUDNN_OK(cudnnGetConvolutionForwardWorkspaceSize(h, xd, wd, cd, yd, algo, &ws_bytes));
+  DeviceBuffer<float> ws((ws_bytes + 3) / 4);
+  const float one = 1.f, zero = 0.f;
+  timed(state, [&] {
+    CUDNN_OK(cudnnConvolutionForward(h, &one, xd, b.in.data(), wd, b.w.data(), cd, algo, ws.data(), ws_bytes, &zero,
+                                     yd, b.out.data()));
+  });
+  set_counters(state, p);
+  state.SetLabel(tx2yolo::cat("algo ", static_cast<int>(algo)));
+  cudnnDestroyConvolutionDescriptor(cd);
+  cudnnDestroyFilterDescriptor(wd);
+  cudnnDestroyTensorDescriptor(yd);
+  cudnnDestroyTensorDescriptor(xd);
+  cudnnDestroy(h);
+}
+
+// Pointwise conv as SGEMM: out[Cout, HW] = W[Cout, Cin] * in[Cin, HW]
+// (row-major), i.e. column-major out^T = in^T * W^T.
+void BM_Cublas(benchmark::State& state, Conv2dParams p) {
+  if (skip_without_gpu(state)) return;
+  Buffers b(p);
+  cublasHandle_t h;
+  CUBLAS_OK(cublasCreate(&h));
+  const int m = p.out_h * p.out_w, n = p.out_channels, k = p.in_channels;
+  const float one = 1.f, zero = 0.f;
+  timed(state, [&] {
+    CUBLAS_OK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &one, b.in.data(), m, b.w.data(), k, &zero,
+                          b.out.data(), m));
+  });
+  set_counters(state, p);
+  cublasDestroy(h);
+}
+
+bool is_pointwise(const Conv2dParams& p) {
+  return p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.groups == 1;
+}
+
+const bool registered = [] {
+  for (const Shape& s : model_shapes()) {
+    benchmark::RegisterBenchmark(("ours/" + s.name).c_str(), BM_Ours, s.p)->UseManualTime()->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("cudnn/" + s.name).c_str(), BM_Cudnn, s.p)->UseManualTime()->Unit(benchmark::kMicrosecond);
+    if (is_pointwise(s.p))
+      benchmark::RegisterBenchmark(("cublas/" + s.name).c_str(), BM_Cublas, s.p)->UseManualTime()->Unit(benchmark::kMicrosecond);
+  }
+  return true;
+}();
+
+}  // namespace
+
+BENCHMARK_MAIN();
