@@ -263,6 +263,8 @@ bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::ve
                          const MulticlassNmsParams& nms, std::vector<Detection>* out, long long* overflow) {
   Impl& m = *impl_;
   if (!m.options.gpu_nms || !m.nms_unsupported.empty() || levels.empty()) return false;
+  TX2_REQUIRE(m.has_run, "cuda backend: detect before any run");
+  TX2_REQUIRE(levels.size() == heads.size(), "cuda backend: ", levels.size(), " levels for ", heads.size(), " heads");
   const int num_boxes = levels[0].score_stride, num_classes = levels[0].num_classes;
   const int capacity = m.options.nms_capacity > 0 ? m.options.nms_capacity : kDefaultNmsCapacity;
   if (!m.nms) {
@@ -273,9 +275,15 @@ bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::ve
     }
     m.nms = std::make_unique<MulticlassNmsCuda>(nms, num_boxes, num_classes, capacity);
   }
-  launch_decode(m, plan_, levels, heads);
-  *out = m.nms->run(m.decoded.data(), m.decoded.data() + static_cast<std::size_t>(num_boxes) * 4, m.stream, overflow,
-                    m.events[3]);
+  // The decode offers NMS candidates itself; no dense scores are written.
+  const NmsCandidateSink sink = m.nms->begin(m.stream);
+  const std::size_t box_floats = static_cast<std::size_t>(num_boxes) * 4;
+  if (m.decoded.size() < box_floats) m.decoded = DeviceBuffer<float>(box_floats);
+  std::vector<const float*> inputs;
+  for (const auto& h : heads) inputs.push_back(m.at(plan_.read_offset(h)));
+  yolo_box_cuda(levels.data(), inputs.data(), static_cast<int>(levels.size()), m.decoded.data(), nullptr, m.stream,
+                &sink);
+  *out = m.nms->finish(m.decoded.data(), m.stream, overflow, m.events[3]);
   m.postprocessed_on_device = true;
   return true;
 }

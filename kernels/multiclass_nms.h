@@ -50,6 +50,16 @@ std::vector<Detection> multiclass_nms_cpu(const MulticlassNmsParams& p, const fl
 // 2048); more than that are dropped and counted in `overflow`.
 constexpr int kDefaultNmsCapacity = 1 << 15;
 
+// Where a producer appends NMS candidates (device pointers; see
+// kernels/cuda/nms_candidates.cuh for the key and the append).
+struct NmsCandidateSink {
+  unsigned long long* keys = nullptr;
+  int* counter = nullptr;
+  int capacity = 0;
+  float score_threshold = 0.f;
+  int background = -1;  // class never offered; -1: none
+};
+
 // Whether the GPU path can reproduce the CPU exactly for these settings
 // (nms_eta == 1, 0 <= nms_top_k <= 4096, ...); *why says what is not.
 bool multiclass_nms_cuda_supports(const MulticlassNmsParams& p, int num_boxes, int num_classes, int capacity,
@@ -67,8 +77,15 @@ class MulticlassNmsCuda {
   // boxes [M, 4] and scores [C, M] in device memory. Enqueues the pipeline on
   // `stream`, copies the detections back once and synchronises the stream.
   // `done`, when given, is recorded on the stream after the last kernel.
+  // Equivalent to begin(), a collect kernel over `scores`, then finish().
   std::vector<Detection> run(const float* boxes, const float* scores, cudaStream_t stream, long long* overflow,
                              cudaEvent_t done = nullptr);
+  // The split form, for a producer that offers candidates itself (the YOLO
+  // decode): begin() clears the candidate buffer on `stream` and says where
+  // to append; finish() runs NMS over what was appended.
+  NmsCandidateSink begin(cudaStream_t stream);
+  std::vector<Detection> finish(const float* boxes, cudaStream_t stream, long long* overflow,
+                                cudaEvent_t done = nullptr);
   int capacity() const { return capacity_; }
 
  private:

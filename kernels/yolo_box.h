@@ -14,6 +14,8 @@
 
 #ifdef TX2YOLO_WITH_CUDA
 #include <cuda_runtime_api.h>
+
+#include "kernels/multiclass_nms.h"  // NmsCandidateSink
 #endif
 
 namespace tx2yolo {
@@ -53,8 +55,12 @@ void yolo_box_cpu(const YoloBoxParams& p, const float* in, float* boxes, float* 
 // launch. levels[i].score_offset must be the running box count and every
 // score_stride the total M; boxes [M, 4] and scores [C, M] are device
 // pointers to the whole arrays; inputs are device pointers.
+// scores may be null: then no dense scores are written. `candidates`, when
+// given, receives every (class, score, box) above the NMS score threshold
+// (threshold compaction: an atomic counter into a fixed capacity, overflow
+// counted) - the GPU NMS then needs no dense scores at all.
 void yolo_box_cuda(const YoloBoxParams* levels, const float* const* inputs, int num_levels, float* boxes,
-                   float* scores, cudaStream_t stream);
+                   float* scores, cudaStream_t stream, const NmsCandidateSink* candidates = nullptr);
 #endif
 
 }  // namespace tx2yolo

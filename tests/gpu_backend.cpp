@@ -233,6 +233,22 @@ TEST(GpuBackend, GpuPreprocessingKeepsDetectionsClose) {
               t.preprocess_ms, t.network_ms, t.postprocess_ms, t.total_ms);
 }
 
+TEST(GpuBackend, DecodeCompactionOverflowIsCounted) {
+  SKIP_WITHOUT_GPU();
+  testing_util::TempDir dir;
+  const std::string model = write_model(dir, ArchitectureSpec::scaled(0.125, 5), 8);
+  DetectorOptions opt;
+  opt.input_h = opt.input_w = 416;
+  opt.conf_threshold = 0.f;   // no objectness gate
+  opt.score_threshold = 0.f;  // every positive score is a candidate: 10647 boxes x 5 classes
+  opt.nms_capacity = 2048;
+  Detector det(model, opt);
+  const auto dets = det.detect(scene());
+  EXPECT_GT(det.last_timings().nms_overflow, 40000);
+  EXPECT_LE(det.last_timings().nms_overflow, 10647 * 5 - 2048);
+  EXPECT_FALSE(dets.empty());  // the candidates that fitted still went through NMS
+}
+
 TEST(GpuBackend, AutoPicksCudaAndDebugSyncRuns) {
   SKIP_WITHOUT_GPU();
   testing_util::TempDir dir;

@@ -5,6 +5,8 @@
 // Input (device, fp32): boxes [M, 4] (x1, y1, x2, y2), scores [C, M].
 // Pipeline, all on one stream, one copy back at the end:
 //  1. collect: every (c, m) with c != background and scores[c][m] > thr
+//     (offered by collect_kernel over dense scores, or by the YOLO decode
+//     directly, see kernels/cuda/nms_candidates.cuh)
 //     appends a 64-bit key through an atomic counter into a buffer of fixed
 //     capacity (a power of two); candidates past it are counted (overflow)
 //     and dropped. key = class << 54 | (0xFFFFFFFF - float_bits(score)) << 22 | m,
@@ -41,6 +43,7 @@
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_buffer.h"
+#include "kernels/cuda/nms_candidates.cuh"
 #include "kernels/multiclass_nms.h"
 
 namespace tx2yolo {
@@ -55,10 +58,6 @@ constexpr int kMaxTopK = 64 * 32 * kMaskWordsPerLane;  // 4096
 
 __device__ inline unsigned float_bits(float f) { return __float_as_uint(f); }
 
-__device__ inline u64 make_key(int c, float score, int m) {
-  return (static_cast<u64>(c) << 54) | (static_cast<u64>(0xFFFFFFFFu - float_bits(score)) << 22) |
-         static_cast<u64>(m);
-}
 __device__ inline int key_class(u64 k) { return static_cast<int>(k >> 54); }
 __device__ inline int key_box(u64 k) { return static_cast<int>(k & ((1u << 22) - 1)); }
 __device__ inline float key_score(u64 k) {
@@ -83,17 +82,11 @@ __device__ inline float jaccard(const float* a, const float* b, bool normalized)
   return inter / (box_area(a, normalized) + box_area(b, normalized) - inter);
 }
 
-__global__ void collect_kernel(const float* __restrict__ scores, int M, int C, int background, float thr,
-                               u64* __restrict__ keys, int capacity, int* __restrict__ counter) {
+__global__ void collect_kernel(const float* __restrict__ scores, int M, int C, NmsCandidateSink sink) {
   const long long total = static_cast<long long>(M) * C;
   for (long long t = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; t < total;
        t += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const int c = static_cast<int>(t / M);
-    const int m = static_cast<int>(t % M);
-    const float s = scores[t];
-    if (c == background || !(s > thr)) continue;
-    const int slot = atomicAdd(counter, 1);
-    if (slot < capacity) keys[slot] = make_key(c, s, m);
+    cuda::nms_offer(sink, static_cast<int>(t / M), scores[t], static_cast<int>(t % M));
   }
 }
 
@@ -344,21 +337,37 @@ MulticlassNmsCuda::MulticlassNmsCuda(const MulticlassNmsParams& p, int num_boxes
 
 MulticlassNmsCuda::~MulticlassNmsCuda() = default;
 
+NmsCandidateSink MulticlassNmsCuda::begin(cudaStream_t stream) {
+  Buffers& b = *buffers_;
+  CUDA_CHECK(cudaMemsetAsync(b.keys.data(), 0xFF, b.keys.bytes(), stream));
+  CUDA_CHECK(cudaMemsetAsync(b.counter.data(), 0, sizeof(int), stream));
+  NmsCandidateSink sink;
+  sink.keys = b.keys.data();
+  sink.counter = b.counter.data();
+  sink.capacity = capacity_;
+  sink.score_threshold = params_.score_threshold;
+  sink.background =
+      params_.background_label >= 0 && params_.background_label < num_classes_ ? params_.background_label : -1;
+  return sink;
+}
+
 std::vector<Detection> MulticlassNmsCuda::run(const float* boxes, const float* scores, cudaStream_t stream,
                                               long long* overflow, cudaEvent_t done) {
+  const NmsCandidateSink sink = begin(stream);
+  collect_kernel<<<cuda::grid_for(static_cast<long long>(num_boxes_) * num_classes_, 256), 256, 0, stream>>>(
+      scores, num_boxes_, num_classes_, sink);
+  CUDA_CHECK_LAUNCH("collect_kernel");
+  return finish(boxes, stream, overflow, done);
+}
+
+std::vector<Detection> MulticlassNmsCuda::finish(const float* boxes, cudaStream_t stream, long long* overflow,
+                                                 cudaEvent_t done) {
   Buffers& b = *buffers_;
-  const int C = num_classes_, M = num_boxes_;
+  const int C = num_classes_;
   const int top_k = std::max(params_.nms_top_k, 1);
-  CUDA_CHECK(cudaMemsetAsync(b.keys.data(), 0xFF, b.keys.bytes(), stream));
   CUDA_CHECK(cudaMemsetAsync(b.list.data(), 0xFF, b.list.bytes(), stream));
-  CUDA_CHECK(cudaMemsetAsync(b.counter.data(), 0, sizeof(int), stream));
   CUDA_CHECK(cudaMemsetAsync(b.seg_begin.data(), 0, b.seg_begin.bytes(), stream));
   CUDA_CHECK(cudaMemsetAsync(b.seg_end.data(), 0, b.seg_end.bytes(), stream));
-  const int background =
-      params_.background_label >= 0 && params_.background_label < C ? params_.background_label : -1;
-  collect_kernel<<<cuda::grid_for(static_cast<long long>(M) * C, 256), 256, 0, stream>>>(
-      scores, M, C, background, params_.score_threshold, b.keys.data(), capacity_, b.counter.data());
-  CUDA_CHECK_LAUNCH("collect_kernel");
   bitonic_sort(b.keys.data(), capacity_, stream);
   segments_kernel<<<cuda::grid_for(capacity_, 256), 256, 0, stream>>>(b.keys.data(), b.counter.data(), capacity_,
                                                                       b.seg_begin.data(), b.seg_end.data());

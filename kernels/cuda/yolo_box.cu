@@ -9,6 +9,9 @@
 //   (x1, y1, x2, y2) = (cx - bw/2, cy - bh/2, cx + bw/2, cy + bh/2),
 //   one-sided clip to [0, img_w - 1] x [0, img_h - 1]; score[c] = conf * sigmoid(cls_c)
 //
+// With a candidate sink, every score above the NMS threshold is also appended
+// as an NMS candidate key (threshold compaction; kernels/cuda/nms_candidates.cuh),
+// and the dense scores may be skipped.
 // Layouts: level i reads in_i [A*(5+C), H_i, W_i]; boxes [M, 4] and scores
 // [C, M] for all levels together, level i at columns [score_offset_i, +A*H_i*W_i)
 // (stride 32 first, as Paddle concatenates them). One thread per box.
@@ -20,6 +23,7 @@
 #include "core/error.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/nms_candidates.cuh"
 #include "kernels/yolo_box.h"
 
 namespace tx2yolo {
@@ -38,7 +42,8 @@ __device__ inline float paddle_sigmoid(float x) {
   return static_cast<float>(1.0 / (1.0 + static_cast<double>(e)));
 }
 
-__global__ void yolo_box_kernel(DecodeLevels levels, float* __restrict__ boxes, float* __restrict__ scores) {
+__global__ void yolo_box_kernel(DecodeLevels levels, float* __restrict__ boxes, float* __restrict__ scores,
+                                NmsCandidateSink sink, bool offer) {
   const int m_all = blockIdx.x * blockDim.x + threadIdx.x;
   if (m_all >= levels.total_boxes) return;
   int li = 0;
@@ -56,8 +61,9 @@ __global__ void yolo_box_kernel(DecodeLevels levels, float* __restrict__ boxes, 
   const float conf = paddle_sigmoid(in[4 * hw + cell]);
   if (conf < p.conf_thresh) {
     box[0] = box[1] = box[2] = box[3] = 0.f;
-    for (int c = 0; c < C; ++c) scores[c * stride + m_all] = 0.f;
-    return;
+    if (scores)
+      for (int c = 0; c < C; ++c) scores[c * stride + m_all] = 0.f;
+    return;  // all scores 0: never an NMS candidate (its threshold is >= 0)
   }
   const float scale = p.scale_x_y;
   const float bias = -0.5f * (scale - 1.f);
@@ -79,13 +85,17 @@ __global__ void yolo_box_kernel(DecodeLevels levels, float* __restrict__ boxes, 
   box[1] = y1;
   box[2] = x2;
   box[3] = y2;
-  for (int c = 0; c < C; ++c) scores[c * stride + m_all] = conf * paddle_sigmoid(in[(5 + c) * hw + cell]);
+  for (int c = 0; c < C; ++c) {
+    const float score = conf * paddle_sigmoid(in[(5 + c) * hw + cell]);
+    if (scores) scores[c * stride + m_all] = score;
+    if (offer) cuda::nms_offer(sink, c, score, m_all);
+  }
 }
 
 }  // namespace
 
 void yolo_box_cuda(const YoloBoxParams* levels, const float* const* inputs, int num_levels, float* boxes,
-                   float* scores, cudaStream_t stream) {
+                   float* scores, cudaStream_t stream, const NmsCandidateSink* candidates) {
   TX2_REQUIRE(num_levels >= 1 && num_levels <= kMaxYoloLevels, "yolo_box_cuda: ", num_levels,
               " levels; expected 1..", kMaxYoloLevels);
   DecodeLevels d{};
@@ -106,7 +116,10 @@ void yolo_box_cuda(const YoloBoxParams* levels, const float* const* inputs, int 
     TX2_REQUIRE(d.level[i].score_stride == d.total_boxes, "yolo_box_cuda: level ", i, " has score_stride ",
                 d.level[i].score_stride, ", expected the total box count ", d.total_boxes);
   }
-  yolo_box_kernel<<<cuda::ceil_div(d.total_boxes, 128), 128, 0, stream>>>(d, boxes, scores);
+  TX2_REQUIRE(scores != nullptr || candidates != nullptr, "yolo_box_cuda: neither scores nor candidates requested");
+  const NmsCandidateSink sink = candidates ? *candidates : NmsCandidateSink{};
+  yolo_box_kernel<<<cuda::ceil_div(d.total_boxes, 128), 128, 0, stream>>>(d, boxes, scores, sink,
+                                                                          candidates != nullptr);
   CUDA_CHECK_LAUNCH("yolo_box_kernel");
 }
 
