@@ -100,7 +100,9 @@ __device__ inline void compare_swap(u64* a, u64* b, bool ascending) {
 
 // Sorts (k_end == 0) or merges (k fixed, j from kLocalSort/2 down) one
 // 2048-element chunk per block in shared memory; direction from the global index.
-__global__ void bitonic_local(u64* keys, int k_fixed) {
+// 1024 threads: __launch_bounds__ keeps it within 32 registers, so a block
+// fits the TX2's 32K registers per block.
+__global__ void __launch_bounds__(1024) bitonic_local(u64* keys, int k_fixed) {
   __shared__ u64 s[kLocalSort];
   const int base = blockIdx.x * kLocalSort;
   for (int i = threadIdx.x; i < kLocalSort; i += blockDim.x) s[i] = keys[base + i];
@@ -155,7 +157,7 @@ __device__ inline int top_count(const int* seg_begin, const int* seg_end, int c,
 }
 
 // grid (words, words, C), 64 threads: rows [64*y, +64), columns [64*x, +64).
-__global__ void mask_kernel(const u64* __restrict__ keys, const float* __restrict__ boxes,
+__global__ void __launch_bounds__(64) mask_kernel(const u64* __restrict__ keys, const float* __restrict__ boxes,
                             const int* __restrict__ seg_begin, const int* __restrict__ seg_end, int top_k,
                             int words, float thr, bool normalized, u64* __restrict__ mask) {
   const int c = blockIdx.z;
@@ -188,7 +190,7 @@ __global__ void mask_kernel(const u64* __restrict__ keys, const float* __restric
 }
 
 // One warp per class.
-__global__ void greedy_kernel(const u64* __restrict__ mask, const int* __restrict__ seg_begin,
+__global__ void __launch_bounds__(32) greedy_kernel(const u64* __restrict__ mask, const int* __restrict__ seg_begin,
                               const int* __restrict__ seg_end, int top_k, int words, int* __restrict__ kept_rank,
                               int* __restrict__ kept_count) {
   const int c = blockIdx.x;
@@ -215,7 +217,7 @@ __global__ void greedy_kernel(const u64* __restrict__ mask, const int* __restric
 }
 
 // One block: exclusive scan of kept counts (C <= 1023) and the total.
-__global__ void scan_kernel(const int* __restrict__ kept_count, int C, int* __restrict__ offsets,
+__global__ void __launch_bounds__(1024) scan_kernel(const int* __restrict__ kept_count, int C, int* __restrict__ offsets,
                             int* __restrict__ total) {
   __shared__ int s[1024];
   const int t = threadIdx.x;
