@@ -42,8 +42,9 @@ class Backend {
     return false;
   }
   // Device-side times of the last frame in ms (preprocess, network,
-  // decode + NMS), measured with events on the device's stream; false when
-  // the backend has none (then the Detector's host clock is all there is).
+  // decode + NMS; 0 for a stage the device did not do), measured with events
+  // on the device's stream; false when the backend has none (then the
+  // Detector's host clock is all there is).
   virtual bool device_timings(double* preprocess_ms, double* network_ms, double* postprocess_ms) const {
     return false;
   }

@@ -147,7 +147,8 @@ std::vector<Detection> Detector::detect(const cv::Mat& image) {
   pp.swap_rb = config_.preprocess.color == "rgb";
   // On a device backend, preprocessing and the network are only queued here;
   // the device's own event times (below) replace these host times.
-  if (backend_->run_image(pp, bgr.ptr<std::uint8_t>(0))) {
+  const bool preprocessed_on_device = backend_->run_image(pp, bgr.ptr<std::uint8_t>(0));
+  if (preprocessed_on_device) {
     timings_.preprocess_ms = 0;
     timings_.network_ms = ms_since(t0);
   } else {
@@ -167,24 +168,26 @@ std::vector<Detection> Detector::detect(const cv::Mat& image) {
   for (const HeadConfig& h : config_.heads) head_names.push_back(h.tensor);
   std::vector<Detection> dets;
   timings_.nms_overflow = 0;
-  if (backend_->detect(levels, head_names, post.nms_params(), &dets, &timings_.nms_overflow)) {
-    timings_.total_ms = ms_since(t0);
-    // The device did the work asynchronously: its own event times split it.
-    if (!backend_->device_timings(&timings_.preprocess_ms, &timings_.network_ms, &timings_.postprocess_ms)) {
-      timings_.postprocess_ms = ms_since(t2);
+  if (!backend_->detect(levels, head_names, post.nms_params(), &dets, &timings_.nms_overflow)) {
+    post_->boxes.resize(static_cast<std::size_t>(post.num_boxes()) * 4);
+    post_->scores.resize(static_cast<std::size_t>(post.num_boxes()) * post.num_classes());
+    if (!backend_->decode(levels, head_names, post_->boxes.data(), post_->scores.data())) {
+      std::vector<const float*> heads;
+      for (const std::string& h : head_names) heads.push_back(backend_->output(h));
+      post.decode_cpu(heads, bgr.rows, bgr.cols, post_->boxes.data(), post_->scores.data());
     }
-    return dets;
+    dets = post.nms(post_->boxes.data(), post_->scores.data());
   }
-  post_->boxes.resize(static_cast<std::size_t>(post.num_boxes()) * 4);
-  post_->scores.resize(static_cast<std::size_t>(post.num_boxes()) * post.num_classes());
-  if (!backend_->decode(levels, head_names, post_->boxes.data(), post_->scores.data())) {
-    std::vector<const float*> heads;
-    for (const std::string& h : head_names) heads.push_back(backend_->output(h));
-    post.decode_cpu(heads, bgr.rows, bgr.cols, post_->boxes.data(), post_->scores.data());
-  }
-  dets = post.nms(post_->boxes.data(), post_->scores.data());
   timings_.postprocess_ms = ms_since(t2);
   timings_.total_ms = ms_since(t0);
+  // A device works asynchronously: where it has its own event times, they
+  // split the frame, for the stages it did itself.
+  double pre = 0, net = 0, post_ms = 0;
+  if (backend_->device_timings(&pre, &net, &post_ms)) {
+    if (preprocessed_on_device) timings_.preprocess_ms = pre;
+    timings_.network_ms = net;
+    if (post_ms > 0) timings_.postprocess_ms = post_ms;
+  }
   return dets;
 }
 
