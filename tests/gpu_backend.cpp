@@ -20,20 +20,8 @@
 namespace tx2yolo {
 namespace {
 
-std::string write_model(const testing_util::TempDir& dir, const ArchitectureSpec& spec, std::uint32_t seed) {
-  const ArchitectureGraph arch = build_yolov3_mobilenet_v1(spec);
-  const std::string path = dir.file("model.safetensors");
-  write_model_file(path, arch.graph, arch.config, {{"source", "gpu test"}}, make_random_weights(arch, seed));
-  return path;
-}
-
-cv::Mat scene() {
-  cv::Mat img(300, 500, CV_8UC3, cv::Scalar(90, 140, 60));
-  cv::circle(img, cv::Point(120, 110), 60, cv::Scalar(30, 30, 220), cv::FILLED);
-  cv::rectangle(img, cv::Rect(260, 60, 160, 120), cv::Scalar(220, 120, 30), cv::FILLED);
-  cv::line(img, cv::Point(0, 299), cv::Point(499, 200), cv::Scalar(250, 250, 250), 9);
-  return img;
-}
+using testing_util::write_random_model;
+cv::Mat scene() { return testing_util::synthetic_scene(); }
 
 double relative_l2(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;
@@ -102,7 +90,7 @@ void expect_matched(const std::vector<Detection>& cpu, const std::vector<Detecti
 
 void compare_backends(const ArchitectureSpec& spec, int h, int w, double head_tolerance) {
   testing_util::TempDir dir;
-  const std::string model = write_model(dir, spec, 4321);
+  const std::string model = write_random_model(dir, spec, 4321);
   DetectorOptions opt;
   opt.input_h = h;
   opt.input_w = w;
@@ -149,7 +137,7 @@ TEST(GpuBackend, FullWidthSeparableModelMatchesCpuAt416) {
 TEST(GpuBackend, ZeroCopyConcatAndArenaAgreeWithPlainBuffers) {
   SKIP_WITHOUT_GPU();
   testing_util::TempDir dir;
-  const std::string path = write_model(dir, ArchitectureSpec::scaled(0.25, 2), 77);
+  const std::string path = write_random_model(dir, ArchitectureSpec::scaled(0.25, 2), 77);
   const ModelFile model = ModelFile::load(path);
   const auto shapes = infer_shapes(model.graph(), model.weight_shapes(), 320, 320);
   CudaBackendOptions aliased, plain;
@@ -186,7 +174,7 @@ TEST(GpuBackend, ZeroCopyConcatAndArenaAgreeWithPlainBuffers) {
 TEST(GpuBackend, GpuNmsGivesExactlyTheCpuNmsResult) {
   SKIP_WITHOUT_GPU();
   testing_util::TempDir dir;
-  const std::string model = write_model(dir, ArchitectureSpec::scaled(0.25, 5), 31);
+  const std::string model = write_random_model(dir, ArchitectureSpec::scaled(0.25, 5), 31);
   DetectorOptions opt;
   opt.input_h = opt.input_w = 416;
   opt.keep_top_k = -1;  // everything NMS keeps
@@ -210,7 +198,7 @@ TEST(GpuBackend, GpuNmsGivesExactlyTheCpuNmsResult) {
 TEST(GpuBackend, GpuPreprocessingKeepsDetectionsClose) {
   SKIP_WITHOUT_GPU();
   testing_util::TempDir dir;
-  const std::string model = write_model(dir, ArchitectureSpec::scaled(0.25, 3), 55);
+  const std::string model = write_random_model(dir, ArchitectureSpec::scaled(0.25, 3), 55);
   DetectorOptions opt;
   opt.input_h = 320;
   opt.input_w = 416;
@@ -241,7 +229,7 @@ TEST(GpuBackend, GpuPreprocessingKeepsDetectionsClose) {
 TEST(GpuBackend, DecodeCompactionOverflowIsCounted) {
   SKIP_WITHOUT_GPU();
   testing_util::TempDir dir;
-  const std::string model = write_model(dir, ArchitectureSpec::scaled(0.125, 5), 8);
+  const std::string model = write_random_model(dir, ArchitectureSpec::scaled(0.125, 5), 8);
   DetectorOptions opt;
   opt.input_h = opt.input_w = 416;
   opt.conf_threshold = 0.f;   // no objectness gate
@@ -257,7 +245,7 @@ TEST(GpuBackend, DecodeCompactionOverflowIsCounted) {
 TEST(GpuBackend, AutoPicksCudaAndDebugSyncRuns) {
   SKIP_WITHOUT_GPU();
   testing_util::TempDir dir;
-  const std::string model = write_model(dir, ArchitectureSpec::scaled(0.125, 3), 9);
+  const std::string model = write_random_model(dir, ArchitectureSpec::scaled(0.125, 3), 9);
   DetectorOptions opt;
   opt.input_h = opt.input_w = 320;
   opt.debug_sync = true;

@@ -22,19 +22,10 @@ namespace {
 
 const std::string kGolden = std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/cpu_e2e_golden.json";
 
-std::string write_seeded_model(const testing_util::TempDir& dir) {
-  const ArchitectureGraph arch = build_yolov3_mobilenet_v1(ArchitectureSpec::scaled(0.125, 3));
-  const std::string path = dir.file("seeded.safetensors");
-  write_model_file(path, arch.graph, arch.config, {{"source", "test: seed 1234"}}, make_random_weights(arch, 1234));
-  return path;
-}
+using testing_util::synthetic_scene;
 
-cv::Mat synthetic_scene() {
-  cv::Mat img(300, 500, CV_8UC3, cv::Scalar(90, 140, 60));
-  cv::circle(img, cv::Point(120, 110), 60, cv::Scalar(30, 30, 220), cv::FILLED);
-  cv::rectangle(img, cv::Rect(260, 60, 160, 120), cv::Scalar(220, 120, 30), cv::FILLED);
-  cv::line(img, cv::Point(0, 299), cv::Point(499, 200), cv::Scalar(250, 250, 250), 9);
-  return img;
+std::string write_seeded_model(const testing_util::TempDir& dir) {
+  return testing_util::write_random_model(dir, ArchitectureSpec::scaled(0.125, 3), 1234);
 }
 
 nlohmann::json to_json(const std::vector<Detection>& dets) {

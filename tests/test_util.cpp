@@ -14,6 +14,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <opencv2/imgproc.hpp>
+
+#include "core/error.h"
+
 namespace tx2yolo {
 namespace testing_util {
 
@@ -84,6 +88,22 @@ CommandResult run_command(const std::string& command_line) { return run_shell(co
 
 CommandResult run_command_stderr(const std::string& command_line) {
   return run_shell(command_line + " 2>&1 >/dev/null");
+}
+
+cv::Mat synthetic_scene() {
+  cv::Mat img(300, 500, CV_8UC3, cv::Scalar(90, 140, 60));
+  cv::circle(img, cv::Point(120, 110), 60, cv::Scalar(30, 30, 220), cv::FILLED);
+  cv::rectangle(img, cv::Rect(260, 60, 160, 120), cv::Scalar(220, 120, 30), cv::FILLED);
+  cv::line(img, cv::Point(0, 299), cv::Point(499, 200), cv::Scalar(250, 250, 250), 9);
+  return img;
+}
+
+std::string write_random_model(const TempDir& dir, const ArchitectureSpec& spec, std::uint32_t seed) {
+  const ArchitectureGraph arch = build_yolov3_mobilenet_v1(spec);
+  const std::string path = dir.file("model.safetensors");
+  write_model_file(path, arch.graph, arch.config, {{"source", cat("test model, seed ", seed)}},
+                   make_random_weights(arch, seed));
+  return path;
 }
 
 ::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,

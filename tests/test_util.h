@@ -7,6 +7,9 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <opencv2/core.hpp>
+
+#include "weights/architecture.h"
 
 namespace tx2yolo {
 namespace testing_util {
@@ -42,6 +45,14 @@ struct CommandResult {
 CommandResult run_command(const std::string& command_line);
 // Runs a shell command line and captures only its stderr (stdout discarded).
 CommandResult run_command_stderr(const std::string& command_line);
+
+// A fixed synthetic BGR scene (500x300: a disc, a box, a bright line) for
+// end-to-end tests.
+cv::Mat synthetic_scene();
+
+// Writes the YOLOv3-MobileNetV1 template of `spec` with seeded random
+// weights (make_random_weights) to dir/model.safetensors; returns the path.
+std::string write_random_model(const TempDir& dir, const ArchitectureSpec& spec, std::uint32_t seed);
 
 // Element-wise |a - b| <= atol + rtol * |b|; on failure reports the count and
 // the first few mismatches with their indices.
