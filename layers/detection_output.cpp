@@ -76,12 +76,5 @@ std::vector<Detection> DetectionOutput::nms(const float* boxes, const float* sco
   return multiclass_nms_cpu(nms_, boxes, scores, num_boxes_, num_classes_);
 }
 
-std::vector<Detection> DetectionOutput::run_cpu(const std::vector<const float*>& heads, int orig_h,
-                                                int orig_w) const {
-  std::vector<float> boxes(static_cast<std::size_t>(num_boxes_) * 4);
-  std::vector<float> scores(static_cast<std::size_t>(num_boxes_) * num_classes_);
-  decode_cpu(heads, orig_h, orig_w, boxes.data(), scores.data());
-  return nms(boxes.data(), scores.data());
-}
 
 }  // namespace tx2yolo

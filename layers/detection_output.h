@@ -25,11 +25,9 @@ class DetectionOutput {
   // orig_h x orig_w ("paddle_truncate" or "exact", per the config).
   void image_extent(int orig_h, int orig_w, int* img_h, int* img_w) const;
 
-  // heads: one pointer per config head, [A*(5+C), H, W] for one image.
-  std::vector<Detection> run_cpu(const std::vector<const float*>& heads, int orig_h, int orig_w) const;
-  // The two halves of run_cpu. decode_cpu fills boxes [M, 4] and scores
-  // [C, M]; nms turns decoded boxes and scores (from any backend) into
-  // detections.
+  // decode_cpu fills boxes [M, 4] and scores [C, M] from the heads (one
+  // pointer per config head, [A*(5+C), H, W] for one image); nms turns
+  // decoded boxes and scores (from any backend) into detections.
   void decode_cpu(const std::vector<const float*>& heads, int orig_h, int orig_w, float* boxes,
                   float* scores) const;
   std::vector<Detection> nms(const float* boxes, const float* scores) const;

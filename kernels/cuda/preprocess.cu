@@ -50,7 +50,7 @@ void cubic_weights(float x, float w[4]) {
   w[3] = 1.f - w[0] - w[1] - w[2];
 }
 
-std::vector<Taps> make_taps(int dst, int src, double inv_scale) {
+std::vector<Taps> make_taps(int dst, double inv_scale) {
   const double scale = 1.0 / inv_scale;
   std::vector<Taps> taps(static_cast<std::size_t>(dst));
   for (int d = 0; d < dst; ++d) {
@@ -65,7 +65,6 @@ std::vector<Taps> make_taps(int dst, int src, double inv_scale) {
       taps[static_cast<std::size_t>(d)].weight[k] = static_cast<short>(r < -32768 ? -32768 : (r > 32767 ? 32767 : r));
     }
   }
-  (void)src;
   return taps;
 }
 
@@ -135,8 +134,8 @@ void PreprocessCuda::run(const PreprocessParams& p, const std::uint8_t* bgr, flo
   const std::size_t bytes = static_cast<std::size_t>(p.src_h) * p.src_w * 3;
   if (s.src_h != p.src_h || s.src_w != p.src_w || s.dst_h != p.dst_h || s.dst_w != p.dst_w) {
     CUDA_CHECK(cudaStreamSynchronize(stream));  // the old tables may still be in use
-    const auto xt = make_taps(p.dst_w, p.src_w, static_cast<double>(p.dst_w) / p.src_w);
-    const auto yt = make_taps(p.dst_h, p.src_h, static_cast<double>(p.dst_h) / p.src_h);
+    const auto xt = make_taps(p.dst_w, static_cast<double>(p.dst_w) / p.src_w);
+    const auto yt = make_taps(p.dst_h, static_cast<double>(p.dst_h) / p.src_h);
     s.xtaps = DeviceBuffer<Taps>(xt.size());
     s.xtaps.upload(xt);
     s.ytaps = DeviceBuffer<Taps>(yt.size());
