@@ -79,6 +79,9 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
   }
   config_.input_h = input_h_;
   config_.input_w = input_w_;
+  const int cap = options.nms_capacity;
+  TX2_REQUIRE(cap == 0 || (cap >= 2048 && cap <= (1 << 24) && (cap & (cap - 1)) == 0), "NMS capacity ", cap,
+              " must be a power of two from 2048 to 16777216 (0: the default)");
 
   post_->shapes = infer_shapes(model_->graph(), model_->weight_shapes(), input_h_, input_w_);
   check_config_against_graph(config_, model_->graph(), post_->shapes);

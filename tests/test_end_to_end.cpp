@@ -143,6 +143,9 @@ TEST(EndToEnd, RejectsBadImagesAndSizes) {
   EXPECT_NO_THROW(det.detect(cv::Mat(10, 10, CV_8UC1, cv::Scalar(5))));  // grey is converted
   opt.input_w = 330;
   EXPECT_THROW(Detector(model, opt), Error);
+  opt.input_w = 320;
+  opt.nms_capacity = 3000;  // not a power of two
+  EXPECT_THROW(Detector(model, opt), Error);
 }
 
 }  // namespace
