@@ -40,6 +40,14 @@ void expect_one_line_error(const CommandResult& r, const std::string& needle) {
   EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
 }
 
+// Writes `frames` copies of `img` as an MJPG .avi; false if OpenCV cannot.
+bool write_clip(const std::string& path, const cv::Mat& img, int frames) {
+  cv::VideoWriter writer(path, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10, img.size());
+  if (!writer.isOpened()) return false;
+  for (int i = 0; i < frames; ++i) writer.write(img);
+  return true;
+}
+
 TEST(Cli, BadModelPathGivesOneLineErrorAndNoOutput) {
   TempDir dir;
   const auto r = run_command_stderr(kCli + " detect " + kImage + " --model " + dir.file("missing.safetensors") +
@@ -130,11 +138,7 @@ TEST(Cli, DetectOnFolderWritesOneImagePerInput) {
 TEST(Cli, DetectOnVideoWritesAnnotatedVideo) {
   TempDir dir;
   const cv::Mat img = cv::imread(kImage);
-  {
-    cv::VideoWriter writer(dir.file("clip.avi"), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10, img.size());
-    ASSERT_TRUE(writer.isOpened()) << "this OpenCV cannot write MJPG .avi";
-    for (int i = 0; i < 4; ++i) writer.write(img);
-  }
+  ASSERT_TRUE(write_clip(dir.file("clip.avi"), img, 4)) << "this OpenCV cannot write MJPG .avi";
   const auto r = run_command(kCli + " detect " + dir.file("clip.avi") + " --model " + kModel + " --out " +
                              dir.file("annotated.avi") + " --json " + dir.file("clip.json") +
                              " --input-size 320 --max-frames 3 --quiet");
@@ -159,12 +163,7 @@ TEST(Cli, DetectOnVideoWritesAnnotatedVideo) {
 
 TEST(Cli, VideoInputNeedsAVideoOutputName) {
   TempDir dir;
-  const cv::Mat img = cv::imread(kImage);
-  {
-    cv::VideoWriter writer(dir.file("clip.avi"), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10, img.size());
-    ASSERT_TRUE(writer.isOpened());
-    writer.write(img);
-  }
+  ASSERT_TRUE(write_clip(dir.file("clip.avi"), cv::imread(kImage), 1));
   const auto r = run_command_stderr(kCli + " detect " + dir.file("clip.avi") + " --model " + kModel + " --out " +
                                     dir.file("out.jpg"));
   expect_one_line_error(r, "need a video file name");
