@@ -51,18 +51,29 @@ bool is_directory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-std::vector<std::string> list_directory_files(const std::string& dir) {
+namespace {
+void collect_files(const std::string& dir, int depth_left, std::vector<std::string>* files) {
   DIR* d = ::opendir(dir.c_str());
   TX2_REQUIRE(d != nullptr, dir, ": cannot open directory (", std::strerror(errno), ")");
-  std::vector<std::string> files;
+  std::vector<std::string> subdirs;
   while (dirent* e = ::readdir(d)) {
     const std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     const std::string full = path_join(dir, name);
     struct stat st {};
-    if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) files.push_back(full);
+    if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) files->push_back(full);
+    // Sub-folders are followed only when they are real folders, not links.
+    struct stat lst {};
+    if (depth_left > 0 && ::lstat(full.c_str(), &lst) == 0 && S_ISDIR(lst.st_mode)) subdirs.push_back(full);
   }
   ::closedir(d);
+  for (const std::string& sub : subdirs) collect_files(sub, depth_left - 1, files);
+}
+}  // namespace
+
+std::vector<std::string> list_directory_files(const std::string& dir, int max_depth) {
+  std::vector<std::string> files;
+  collect_files(dir, max_depth, &files);
   std::sort(files.begin(), files.end());
   return files;
 }

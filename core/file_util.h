@@ -17,8 +17,10 @@ bool file_exists(const std::string& path);
 bool same_file(const std::string& a, const std::string& b);
 bool is_directory(const std::string& path);
 bool is_regular_file(const std::string& path);
-// Sorted list of regular files directly inside dir (no recursion).
-std::vector<std::string> list_directory_files(const std::string& dir);
+// Sorted list of the regular files inside dir, as "dir/..." paths. With
+// max_depth > 0, files in sub-folders up to that depth are included too
+// (symbolic links to folders are not followed).
+std::vector<std::string> list_directory_files(const std::string& dir, int max_depth = 0);
 // "a/b/c.jpg" -> "c.jpg"; "c.jpg" -> "c.jpg".
 std::string path_basename(const std::string& path);
 // "a/b/c.jpg" -> "a/b"; "c.jpg" -> ".".

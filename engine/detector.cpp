@@ -96,6 +96,7 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     cuda_options.gpu_nms = options.gpu_nms;
     cuda_options.gpu_preprocess = options.gpu_preprocess;
     cuda_options.nms_capacity = options.nms_capacity;
+    cuda_options.keep_all_tensors = options.keep_all_tensors;
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }
 #endif
@@ -122,6 +123,29 @@ std::vector<float> Detector::tensor(const std::string& name) const {
   return std::vector<float>(data, data + it->second.numel());
 }
 
+PreprocessParams Detector::preprocess_params(int src_h, int src_w) const {
+  PreprocessParams pp;
+  pp.src_h = src_h;
+  pp.src_w = src_w;
+  pp.dst_h = input_h_;
+  pp.dst_w = input_w_;
+  for (int c = 0; c < 3; ++c) {
+    pp.mean[c] = config_.preprocess.mean[c];
+    pp.std[c] = config_.preprocess.std[c];
+  }
+  pp.scale = config_.preprocess.scale;
+  pp.swap_rb = config_.preprocess.color == "rgb";
+  return pp;
+}
+
+std::vector<float> Detector::preprocess_on_cpu(const cv::Mat& bgr) const {
+  TX2_REQUIRE(!bgr.empty() && bgr.type() == CV_8UC3, "preprocess: expected an 8-bit 3-channel BGR image");
+  const cv::Mat continuous = bgr.isContinuous() ? bgr : bgr.clone();
+  std::vector<float> out(static_cast<std::size_t>(3) * input_h_ * input_w_);
+  preprocess_cpu(preprocess_params(bgr.rows, bgr.cols), continuous.ptr<std::uint8_t>(0), out.data());
+  return out;
+}
+
 std::vector<Detection> Detector::detect(const cv::Mat& image) {
   TX2_REQUIRE(!image.empty(), "detect: the image is empty");
   TX2_REQUIRE(image.depth() == CV_8U, "detect: expected an 8-bit image, got OpenCV depth ", image.depth());
@@ -137,17 +161,7 @@ std::vector<Detection> Detector::detect(const cv::Mat& image) {
     throw Error(cat("detect: expected 1, 3 or 4 channels, got ", image.channels()));
   }
 
-  PreprocessParams pp;
-  pp.src_h = bgr.rows;
-  pp.src_w = bgr.cols;
-  pp.dst_h = input_h_;
-  pp.dst_w = input_w_;
-  for (int c = 0; c < 3; ++c) {
-    pp.mean[c] = config_.preprocess.mean[c];
-    pp.std[c] = config_.preprocess.std[c];
-  }
-  pp.scale = config_.preprocess.scale;
-  pp.swap_rb = config_.preprocess.color == "rgb";
+  const PreprocessParams pp = preprocess_params(bgr.rows, bgr.cols);
   // On a device backend, preprocessing and the network are only queued here;
   // the device's own event times (below) replace these host times.
   const bool preprocessed_on_device = backend_->run_image(pp, bgr.ptr<std::uint8_t>(0));
@@ -192,6 +206,27 @@ std::vector<Detection> Detector::detect(const cv::Mat& image) {
     if (post_ms > 0) timings_.postprocess_ms = post_ms;
   }
   return dets;
+}
+
+Detector::Trace Detector::detect_preprocessed(const float* input, int orig_h, int orig_w) {
+  TX2_REQUIRE(orig_h > 0 && orig_w > 0, "detect_preprocessed: original size ", orig_h, "x", orig_w, " is not positive");
+  backend_->run(input);
+  const DetectionOutput& post = *post_->output;
+  const std::vector<YoloBoxParams> levels = post.level_params(orig_h, orig_w);
+  std::vector<std::string> head_names;
+  for (const HeadConfig& h : config_.heads) head_names.push_back(h.tensor);
+  Trace t;
+  t.boxes.resize(static_cast<std::size_t>(post.num_boxes()) * 4);
+  t.scores.resize(static_cast<std::size_t>(post.num_boxes()) * post.num_classes());
+  if (!backend_->decode(levels, head_names, t.boxes.data(), t.scores.data())) {
+    std::vector<const float*> heads;
+    for (const std::string& h : head_names) heads.push_back(backend_->output(h));
+    post.decode_cpu(heads, orig_h, orig_w, t.boxes.data(), t.scores.data());
+  }
+  long long overflow = 0;
+  if (!backend_->detect(levels, head_names, post.nms_params(), &t.detections, &overflow) || overflow > 0)
+    t.detections = post.nms(t.boxes.data(), t.scores.data());
+  return t;
 }
 
 }  // namespace tx2yolo

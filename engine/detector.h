@@ -18,6 +18,7 @@
 #include <opencv2/core.hpp>
 
 #include "kernels/multiclass_nms.h"
+#include "kernels/preprocess.h"
 #include "weights/model_file.h"
 
 namespace tx2yolo {
@@ -39,6 +40,7 @@ struct DetectorOptions {
   bool gpu_nms = true;      // CUDA: NMS on the GPU (where it reproduces the CPU exactly)
   bool gpu_preprocess = true;  // CUDA: resize and normalise on the GPU (cv::resize within +-1 level)
   int nms_capacity = 0;     // CUDA: NMS candidate capacity, a power of two >= 2048; 0: default
+  bool keep_all_tensors = false;  // CUDA: no memory reuse, so tensor() can read every layer's output
   // Overrides of the model file's thresholds; unset keeps the model's.
   std::optional<float> conf_threshold;   // yolo_box objectness gate
   std::optional<float> score_threshold;  // NMS candidate threshold
@@ -68,6 +70,20 @@ class Detector {
   // Detects objects in an 8-bit, 3-channel BGR image (what cv::imread gives).
   std::vector<Detection> detect(const cv::Mat& bgr);
 
+  // For parity checks against a reference: runs the network on an input
+  // that is already preprocessed ([3, H, W] at this detector's input size)
+  // for an original image of orig_h x orig_w, and returns the decoded boxes
+  // [M, 4] and scores [C, M] (always decoded, on the CPU unless the backend
+  // decodes) beside the detections (NMS as detect() does it).
+  struct Trace {
+    std::vector<float> boxes;
+    std::vector<float> scores;
+    std::vector<Detection> detections;
+  };
+  Trace detect_preprocessed(const float* input, int orig_h, int orig_w);
+  // The CPU preprocessing of detect() alone: [3, H, W] at the input size.
+  std::vector<float> preprocess_on_cpu(const cv::Mat& bgr) const;
+
   const ModelFile& model() const { return *model_; }
   // The model's config with the options' overrides applied.
   const ModelConfig& config() const { return config_; }
@@ -80,14 +96,15 @@ class Detector {
   const FrameTimings& last_timings() const { return timings_; }
   const std::string& class_name(int class_id) const;
 
-  // The network's raw output tensors from the last detect(), by tensor name
-  // (the graph outputs), for tests and debugging.
+  // A tensor of the last run, by name: the graph outputs always; every
+  // layer's output on the CPU backend, and on CUDA with keep_all_tensors.
   std::vector<float> tensor(const std::string& name) const;
   // The preprocessed input of the last detect(), [3, H, W], when it was
   // preprocessed on the CPU (not updated by GPU preprocessing).
   const std::vector<float>& input_tensor() const { return input_; }
 
  private:
+  PreprocessParams preprocess_params(int src_h, int src_w) const;
   std::unique_ptr<ModelFile> model_;
   ModelConfig config_;
   int input_h_ = 0;

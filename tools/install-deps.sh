@@ -12,6 +12,7 @@ packages=(
   libopencv-dev        # image/video I/O, drawing, the INTER_CUBIC resize Paddle uses
   nlohmann-json3-dev   # JSON: model-file header, results
   libyaml-cpp-dev      # PaddleDetection configs (converter)
+  libssl-dev           # SHA-256 of converted checkpoints (model provenance)
   libcli11-dev         # the tx2yolo command line
   libgtest-dev         # tests
   libgmock-dev

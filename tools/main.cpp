@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "tx2yolo 0.1.0");
   const tx2yolo::CommandRunner detect = tx2yolo::add_detect_command(app);
   const tx2yolo::CommandRunner inspect = tx2yolo::add_inspect_command(app);
+  const tx2yolo::CommandRunner convert = tx2yolo::add_convert_command(app);
+  const tx2yolo::CommandRunner compare = tx2yolo::add_compare_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
@@ -45,6 +47,8 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("detect")) return detect();
     if (app.got_subcommand("inspect")) return inspect();
+    if (app.got_subcommand("convert")) return convert();
+    if (app.got_subcommand("compare")) return compare();
     print_error("unknown subcommand");
     return 1;
   } catch (const cv::Exception& e) {

@@ -45,9 +45,9 @@ class Builder {
   std::string neck3x3(const std::string& name, const std::string& input, int in_channels, int out_channels,
                       bool separable) {
     if (!separable) return conv(name, input, in_channels, out_channels, 3, 1, 1, Activation::kLeakyRelu);
-    const std::string dw = conv(name + ".dw", input, in_channels, in_channels, 3, 1, in_channels,
+    const std::string dw = conv(name + "._depthwise_conv", input, in_channels, in_channels, 3, 1, in_channels,
                                 Activation::kLeakyRelu);
-    return conv(name + ".pw", dw, in_channels, out_channels, 1, 1, 1, Activation::kLeakyRelu);
+    return conv(name + "._pointwise_conv", dw, in_channels, out_channels, 1, 1, 1, Activation::kLeakyRelu);
   }
 
   std::string upsample(const std::string& name, const std::string& input) {

@@ -8,7 +8,8 @@
 // BN is folded, so every conv has a bias. Node names follow the dygraph
 // parameter prefixes (backbone.conv2_1._depthwise_conv,
 // neck.yolo_block.0.conv_module.conv1, yolo_head.yolo_output.0); a separable
-// conv X becomes X.dw and X.pw. Weight tensors are "<node>.weight" and
+// conv X becomes X._depthwise_conv and X._pointwise_conv, the sub-layer names
+// of tools/paddle/sep_head.py. Weight tensors are "<node>.weight" and
 // "<node>.bias".
 #pragma once
 

@@ -23,49 +23,12 @@ using nlohmann::json;
 
 constexpr std::uint64_t kHeaderLengthBytes = 8;
 constexpr std::uint64_t kDataAlignment = 8;  // safetensors pads the header to 8 bytes
-constexpr std::size_t kMaxTensorRank = 8;
-// No tensor can hold more elements than a file of the maximum size.
-constexpr std::uint64_t kMaxTensorElements = kMaxModelFileBytes / sizeof(float);
 
 constexpr const char* kMetadataKey = "__metadata__";
 constexpr const char* kReservedMetadataKeys[] = {"format", "format_version", "graph", "config",
                                                  "provenance"};
 // Provenance fields the converter writes; each must be a string when present.
 constexpr const char* kProvenanceStringFields[] = {"source", "source_sha256", "converter", "created"};
-
-// safetensors dtypes other than F32: recognised so that the error can say
-// "unsupported" rather than "unknown", but not read by this version.
-constexpr const char* kOtherSafetensorsDtypes[] = {
-    "BOOL", "U8", "I8", "I16", "U16", "F16", "BF16", "I32", "U32", "F64", "I64", "U64",
-    "F8_E5M2", "F8_E4M3", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"};
-
-// "name" with quotes; escapes quotes, backslashes and control bytes so that any
-// name (even one that is not valid UTF-8) prints on one line.
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (u < 0x20 || u == 0x7f) {
-      static const char* hex = "0123456789abcdef";
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-// A JSON value for an error message, cut short if long.
-std::string short_dump(const json& v) {
-  std::string s = v.dump();
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
-}
 
 bool is_reserved_metadata_key(const std::string& key) {
   for (const char* k : kReservedMetadataKeys) {
@@ -74,134 +37,8 @@ bool is_reserved_metadata_key(const std::string& key) {
   return false;
 }
 
-// Element count of a shape; throws Error(what: ...) for a negative dimension,
-// too many dimensions, or more elements than a model file can hold.
-long long checked_numel(const std::vector<long long>& shape, const std::string& what) {
-  TX2_REQUIRE(shape.size() <= kMaxTensorRank, what, ": shape ", shape_to_string(shape), " has ",
-              shape.size(), " dimensions, more than the limit of ", kMaxTensorRank);
-  std::uint64_t numel = 1;
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    TX2_REQUIRE(shape[i] >= 0, what, ": shape ", shape_to_string(shape), " has a negative dimension (",
-                shape[i], " at index ", i, ")");
-    const auto d = static_cast<std::uint64_t>(shape[i]);
-    TX2_REQUIRE(d <= kMaxTensorElements && (d == 0 || numel <= kMaxTensorElements / d), what,
-                ": shape ", shape_to_string(shape), " has more elements than a model file can hold (at most ",
-                kMaxTensorElements, " F32 values)");
-    numel *= d;
-  }
-  return static_cast<long long>(numel);
-}
-
-std::uint64_t read_u64_le(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
 void append_u64_le(std::vector<std::uint8_t>& out, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
-
-// A JSON value that must be a non-negative integer; `what` names it.
-std::uint64_t json_non_negative_integer(const json& v, const std::string& what) {
-  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
-  if (v.is_number_integer() && v.get<std::int64_t>() >= 0) return static_cast<std::uint64_t>(v.get<std::int64_t>());
-  if (v.is_number_integer()) throw Error(cat(what, " is negative (", v.dump(), "), expected a non-negative integer"));
-  throw Error(cat(what, " is ", short_dump(v), ", expected a non-negative integer"));
-}
-
-// One header entry other than __metadata__, checked on its own (the layout
-// of all entries together is checked afterwards).
-TensorInfo parse_tensor_entry(const std::string& name, const json& entry, const std::string& source) {
-  const std::string where = cat(source, ": tensor ", quoted(name));
-  TX2_REQUIRE(entry.is_object(), where, ": entry is a JSON ", entry.type_name(),
-              ", expected an object with dtype, shape and data_offsets");
-  for (const char* field : {"dtype", "shape", "data_offsets"}) {
-    TX2_REQUIRE(entry.find(field) != entry.end(), where, ": entry has no \"", field,
-                "\" (expected exactly dtype, shape and data_offsets)");
-  }
-  for (auto it = entry.begin(); it != entry.end(); ++it) {
-    const std::string& key = it.key();
-    TX2_REQUIRE(key == "dtype" || key == "shape" || key == "data_offsets", where,
-                ": entry has an unexpected field ", quoted(key),
-                " (expected exactly dtype, shape and data_offsets)");
-  }
-
-  TensorInfo t;
-  t.name = name;
-
-  const json& dtype = entry["dtype"];
-  TX2_REQUIRE(dtype.is_string(), where, ": dtype is ", short_dump(dtype), ", expected a string such as \"F32\"");
-  const std::string& dtype_name = dtype.get_ref<const std::string&>();
-  if (dtype_name != "F32") {
-    bool known = false;
-    for (const char* d : kOtherSafetensorsDtypes) known = known || dtype_name == d;
-    throw Error(cat(where, ": unsupported dtype ", quoted(dtype_name),
-                    known ? "" : " (not a safetensors dtype)", "; this version of tx2yolo reads F32 only"));
-  }
-  t.dtype = DType::kF32;
-
-  const json& shape = entry["shape"];
-  TX2_REQUIRE(shape.is_array(), where, ": shape is ", short_dump(shape), ", expected an array of non-negative integers");
-  TX2_REQUIRE(shape.size() <= kMaxTensorRank, where, ": shape has ", shape.size(),
-              " dimensions, more than the limit of ", kMaxTensorRank);
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    const std::uint64_t d = json_non_negative_integer(shape[i], cat(where, ": shape[", i, "]"));
-    // Bounded here so that the conversion to long long cannot wrap;
-    // checked_numel bounds the product.
-    TX2_REQUIRE(d <= kMaxTensorElements, where, ": shape[", i, "] is ", d,
-                ", more elements than a model file can hold (at most ", kMaxTensorElements, ")");
-    t.shape.push_back(static_cast<long long>(d));
-  }
-  const auto numel = static_cast<std::uint64_t>(checked_numel(t.shape, where));
-
-  const json& offsets = entry["data_offsets"];
-  TX2_REQUIRE(offsets.is_array() && offsets.size() == 2, where, ": data_offsets is ", short_dump(offsets),
-              ", expected [begin, end]");
-  t.begin = json_non_negative_integer(offsets[0], cat(where, ": data_offsets[0]"));
-  t.end = json_non_negative_integer(offsets[1], cat(where, ": data_offsets[1]"));
-  TX2_REQUIRE(t.begin <= t.end, where, ": data_offsets [", t.begin, ", ", t.end,
-              "] end before they begin (expected begin <= end)");
-  const std::uint64_t expected_bytes = numel * sizeof(float);
-  TX2_REQUIRE(t.end - t.begin == expected_bytes, where, ": data_offsets [", t.begin, ", ", t.end, "] hold ",
-              t.end - t.begin, " bytes, but shape ", shape_to_string(t.shape), " of F32 needs ", expected_bytes,
-              " bytes (", numel, " values x 4)");
-  return t;
-}
-
-// Sorts the tensors by offset and checks that they tile the data section:
-// starting at 0, no gap, no overlap, nothing past the end, no trailing bytes.
-void check_tensor_layout(std::vector<TensorInfo>& tensors, std::uint64_t data_size, const std::string& source) {
-  std::sort(tensors.begin(), tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
-    if (a.begin != b.begin) return a.begin < b.begin;
-    if (a.end != b.end) return a.end < b.end;
-    return a.name < b.name;
-  });
-  std::uint64_t expected = 0;
-  const TensorInfo* previous = nullptr;
-  for (const TensorInfo& t : tensors) {
-    const std::string where = cat(source, ": tensor ", quoted(t.name));
-    TX2_REQUIRE(t.end <= data_size, where, ": data_offsets [", t.begin, ", ", t.end,
-                "] run past the end of the data section (", data_size, " bytes)");
-    if (t.begin > expected) {
-      if (previous) {
-        throw Error(cat(where, ": gap of ", t.begin - expected, " bytes between tensor ", quoted(previous->name),
-                        " (ends at ", expected, ") and this tensor (begins at ", t.begin,
-                        "); tensors must be contiguous"));
-      }
-      throw Error(cat(where, ": the first tensor begins at byte ", t.begin,
-                      " of the data section, expected 0 (tensors must be contiguous from the start)"));
-    }
-    if (t.begin < expected) {
-      throw Error(cat(where, ": data_offsets [", t.begin, ", ", t.end, "] overlap tensor ", quoted(previous->name),
-                      " (which ends at ", expected, ")"));
-    }
-    expected = t.end;
-    previous = &t;
-  }
-  TX2_REQUIRE(expected == data_size, source, ": ", data_size - expected,
-              " trailing bytes after the last tensor (tensors end at byte ", expected,
-              " of the data section, which is ", data_size, " bytes)");
 }
 
 const std::string& required_metadata(const std::map<std::string, std::string>& metadata, const char* key,
@@ -288,7 +125,7 @@ std::vector<std::uint8_t> serialize_checked(const Graph& graph, const ModelConfi
     TX2_REQUIRE(!name.empty(), what, ": a tensor has an empty name");
     TX2_REQUIRE(name != kMetadataKey, where, ": the name is reserved for the safetensors metadata");
     TX2_REQUIRE(names.insert(name).second, where, ": the name appears more than once");
-    const auto numel = static_cast<std::uint64_t>(checked_numel(t.shape, where));
+    const auto numel = static_cast<std::uint64_t>(safetensors_numel(t.shape, where, kMaxModelFileBytes, 4));
     TX2_REQUIRE(t.data.size() == numel, where, ": has ", t.data.size(), " values, but shape ",
                 shape_to_string(t.shape), " needs ", numel);
     data_bytes += numel * sizeof(float);
@@ -348,7 +185,9 @@ std::vector<std::uint8_t> serialize_checked(const Graph& graph, const ModelConfi
 
 }  // namespace
 
-long long TensorInfo::numel() const { return checked_numel(shape, cat("tensor ", quoted(name))); }
+long long TensorInfo::numel() const {
+  return safetensors_numel(shape, cat("tensor ", quoted(name)), kMaxModelFileBytes, 4);
+}
 
 ModelFile ModelFile::load(const std::string& path) {
   return parse(read_file_bytes(path, kMaxModelFileBytes), path);
@@ -358,56 +197,31 @@ ModelFile ModelFile::parse(std::vector<std::uint8_t> bytes, const std::string& s
   ModelFile m;
   m.source_ = source;
   m.bytes_ = std::move(bytes);
-  const std::uint64_t size = m.bytes_.size();
 
-  // Layout: [u64 N][N bytes of header][data].
-  TX2_REQUIRE(size <= kMaxModelFileBytes, source, ": file is ", size, " bytes, more than the limit of ",
-              kMaxModelFileBytes);
-  TX2_REQUIRE(size >= kHeaderLengthBytes, source, ": file is ", size,
-              " bytes, too short for a safetensors file (expected an 8-byte header length, then the header)");
-  const std::uint64_t header_bytes = read_u64_le(m.bytes_.data());
-  TX2_REQUIRE(header_bytes <= kMaxHeaderBytes, source, ": header length ", header_bytes,
-              " is more than the limit of ", kMaxHeaderBytes, " bytes (not a safetensors file?)");
-  TX2_REQUIRE(header_bytes <= size - kHeaderLengthBytes, source, ": header length ", header_bytes,
-              " runs past the end of the file (", size, " bytes, so at most ", size - kHeaderLengthBytes, ")");
-  m.data_start_ = kHeaderLengthBytes + header_bytes;
-  const std::uint64_t data_size = size - m.data_start_;
+  const SafetensorsLayout layout = parse_safetensors_header(m.bytes_, source, kMaxModelFileBytes);
+  m.data_start_ = layout.data_start;
+  const std::uint64_t data_size = layout.data_size;
 
-  // The header JSON.
-  const std::string header_text(reinterpret_cast<const char*>(m.bytes_.data() + kHeaderLengthBytes),
-                                static_cast<std::size_t>(header_bytes));
-  const json header = parse_json_checked(header_text, cat(source, ": header"));
-  TX2_REQUIRE(header.is_object(), source, ": header is a JSON ", header.type_name(),
-              ", expected an object of tensor entries and __metadata__");
-  // The safetensors spec says the header MUST begin with '{': no leading
-  // whitespace, no byte-order mark. (The reference reader refuses a BOM but,
-  // as of 0.8, still lets leading whitespace through.)
-  TX2_REQUIRE(header_text[0] == '{', source, ": header starts with byte 0x", std::hex,
-              static_cast<int>(static_cast<unsigned char>(header_text[0])), std::dec,
-              ", expected '{' (a safetensors header must begin with its JSON object)");
-
-  // __metadata__: an object of strings, naming the tx2yolo format and version.
-  // The version is checked before the tensors so that a file from a newer
-  // tx2yolo (which may use new dtypes) says so rather than failing on them.
-  const auto meta = header.find(kMetadataKey);
-  TX2_REQUIRE(meta != header.end(), source,
+  // __metadata__ names the tx2yolo format and version. The version is
+  // checked before the tensors so that a file from a newer tx2yolo (which
+  // may use new dtypes) says so rather than failing on them.
+  TX2_REQUIRE(layout.has_metadata, source,
               ": header has no __metadata__; not a tx2yolo model file (expected __metadata__ with format \"",
               kModelFormatName, "\")");
-  TX2_REQUIRE(meta->is_object(), source, ": __metadata__ is a JSON ", meta->type_name(),
-              ", expected an object of strings");
-  for (auto it = meta->begin(); it != meta->end(); ++it) {
-    TX2_REQUIRE(it.value().is_string(), source, ": __metadata__.", it.key(), " is a JSON ", it.value().type_name(),
-                ", expected a string (safetensors metadata values are strings)");
-    m.metadata_[it.key()] = it.value().get<std::string>();
-  }
+  m.metadata_ = layout.metadata;
   check_format(m.metadata_, source);
 
   // Tensor entries, then their layout in the data section.
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    if (it.key() == kMetadataKey) continue;
-    m.tensors_.push_back(parse_tensor_entry(it.key(), it.value(), source));
+  for (const SafetensorsEntry& e : parse_safetensors_entries(layout, source, {"F32"},
+                                                             "this version of tx2yolo reads F32 only",
+                                                             kMaxModelFileBytes)) {
+    TensorInfo t;
+    t.name = e.name;
+    t.shape = e.shape;
+    t.begin = e.begin;
+    t.end = e.end;
+    m.tensors_.push_back(t);
   }
-  check_tensor_layout(m.tensors_, data_size, source);
   for (std::size_t i = 0; i < m.tensors_.size(); ++i) m.index_[m.tensors_[i].name] = i;
 
   // Graph, config, provenance: JSON documents stored as strings.

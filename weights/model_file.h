@@ -22,13 +22,13 @@
 
 #include "weights/graph.h"
 #include "weights/model_config.h"
+#include "weights/safetensors.h"
 
 namespace tx2yolo {
 
 constexpr const char* kModelFormatName = "tx2yolo";
 constexpr int kModelFormatVersion = 1;
 constexpr std::uint64_t kMaxModelFileBytes = 2ull << 30;    // 2 GiB
-constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;     // 100 MiB, as safetensors
 constexpr int kMaxJsonDepth = 64;
 
 enum class DType { kF32 };

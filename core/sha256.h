@@ -1,0 +1,13 @@
+// SHA-256 of files, hex-encoded, for model provenance (OpenSSL's libcrypto).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tx2yolo {
+
+// SHA-256 over the bytes of the files in the order given (one file: its
+// ordinary SHA-256). Throws Error naming a file that cannot be read.
+std::string sha256_hex_of_files(const std::vector<std::string>& paths);
+
+}  // namespace tx2yolo
