@@ -16,6 +16,8 @@
 # microbenchmarks when built. Logs go to $OUT (or ./gpu-check-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The GPU tests read tests/data/paddle from this checkout, not the build machine's.
+export TX2YOLO_SOURCE_DIR="$PWD"
 
 build_dir=build-gpu
 build=1
