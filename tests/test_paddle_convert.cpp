@@ -32,6 +32,7 @@ using testing_util::CommandResult;
 using testing_util::run_command;
 using testing_util::TempDir;
 using testing_util::write_bytes;
+using testing_util::read_text;
 using testing_util::write_text;
 
 const std::string kData = std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/paddle";
@@ -91,7 +92,8 @@ TEST(PaddleConvert, EveryFormatOfTheStandardModelConvertsToTheSameTensors) {
   EXPECT_EQ(base.config().classes.size(), 20u);
   const char* others[] = {"std/model_p2.pdparams",  "std/model_nested.pdparams", "std/model_split.pdparams",
                           "std/static_vars",        "std/static_export",         "std/static_export/__model__",
-                          "std/export",             "std/export/model.pdmodel",  "std/export/model.pdiparams"};
+                          "std/export",             "std/export/model.pdmodel",  "std/export/model.pdiparams",
+                          "std/pir",                "std/pir/model.json"};
   int i = 0;
   for (const char* other : others) {
     SCOPED_TRACE(other);
@@ -201,6 +203,9 @@ void expect_parity(const ParityCase& c) {
 TEST(PaddleParity, StandardHead) { expect_parity({"std", "std/model.pdparams", "configs/yolov3_mbv1_std_voc.yml", nullptr}); }
 TEST(PaddleParity, StandardHeadFromTheExportedProgram) {
   expect_parity({"std", "std/export", "std/export/infer_cfg.yml", nullptr});
+}
+TEST(PaddleParity, StandardHeadFromThePaddle3PirProgram) {
+  expect_parity({"std", "std/pir", "std/export/infer_cfg.yml", nullptr});
 }
 TEST(PaddleParity, SeparableHead) { expect_parity({"sep", "sep/model.pdparams", "configs/yolov3_mbv1_sep_voc.yml", nullptr}); }
 TEST(PaddleParity, PrunedR578) {
@@ -329,12 +334,27 @@ TEST(PaddleConvertErrors, ProtobufGarbage) {
   expect_refused(exp + "/model.pdmodel", "protobuf");
 }
 
+TEST(PaddleConvertErrors, PirJsonGarbage) {
+  TempDir dir;
+  const std::string pir = dir.file("pir");
+  ASSERT_EQ(std::system(("cp -r " + quote(fixture("std/pir")) + " " + quote(pir)).c_str()), 0);
+  const std::string json = read_text(pir + "/model.json");
+  write_text(pir + "/model.json", json.substr(0, json.size() / 2));
+  expect_refused(pir, "model.json");
+  std::string not_pir = json;
+  not_pir.replace(not_pir.find("\"pir\""), 5, "\"xyz\"");
+  write_text(pir + "/model.json", not_pir);
+  expect_refused(pir, "not a Paddle 3 PIR program");
+  write_text(pir + "/model.json", "{\"base_code\": {\"magic\": \"pir\"}, \"program\": {\"regions\": []}}");
+  expect_refused(pir, "PIR program has no regions");
+}
+
 TEST(PaddleConvertErrors, NotACheckpoint) {
   TempDir dir;
   write_text(dir.file("notes.txt"), "hello");
   expect_refused(dir.file("notes.txt"), "not a Paddle checkpoint this tool recognises");
   expect_refused(dir.file("nothing-here"), "no such file or folder");
-  expect_refused(fixture("std/model.pdparams"), "--format: tflite not in {pdparams,static-dir,pdmodel}",
+  expect_refused(fixture("std/model.pdparams"), "--format: tflite not in {pdparams,static-dir,pdmodel,pir-json}",
                  "--format tflite");
 }
 

@@ -221,9 +221,13 @@ void check_against_var(const ParamTensor& t, const ProgramVar* v, const std::str
               " in the params file but ", shape_to_string(v->dims), " in the program");
 }
 
+bool is_pir_json(const std::string& path) { return ends_with(path, ".json"); }
+
 void load_program_format(const std::string& model_path, const std::string& params_path, Checkpoint* c) {
   const std::vector<std::uint8_t> model = read_all(model_path);
-  c->program = parse_program_desc(model.data(), model.size(), model_path);
+  c->program = is_pir_json(model_path)
+                   ? parse_pir_json(std::string(model.begin(), model.end()), model_path)
+                   : parse_program_desc(model.data(), model.size(), model_path);
   c->has_program = true;
   c->files.push_back(model_path);
   const std::vector<std::string> names = c->program.sorted_parameter_names();
@@ -262,8 +266,11 @@ std::pair<std::string, std::string> program_files(const std::string& path) {
   if (is_directory(path)) {
     if (is_regular_file(path_join(path, "__model__"))) return program_files(path_join(path, "__model__"));
     const auto models = files_with_suffix(path, ".pdmodel");
-    TX2_REQUIRE(models.size() == 1, path, ": expected one .pdmodel or a __model__ file, found ", models.size());
-    return program_files(models[0]);
+    const auto jsons = files_with_suffix(path, ".json");
+    TX2_REQUIRE(models.size() == 1 || (models.empty() && jsons.size() == 1), path,
+                ": expected one .pdmodel, one PIR .json or a __model__ file, found ", models.size(), " .pdmodel and ",
+                jsons.size(), " .json");
+    return program_files(models.empty() ? jsons[0] : models[0]);
   }
   const std::string base = path_basename(path);
   const std::string dir = path_dirname(path);
@@ -272,9 +279,12 @@ std::pair<std::string, std::string> program_files(const std::string& path) {
     return {path_join(dir, "__model__"), is_regular_file(params) ? params : std::string()};
   }
   std::string stem = path;
-  for (const char* ext : {".pdmodel", ".pdiparams"})
+  for (const char* ext : {".pdmodel", ".pdiparams", ".json"})
     if (ends_with(path, ext)) stem = path.substr(0, path.size() - std::string(ext).size());
-  const std::string model = stem + ".pdmodel";
+  // Paddle 3 writes <prefix>.json where Paddle 2 wrote <prefix>.pdmodel.
+  const std::string model = is_regular_file(stem + ".pdmodel") || !is_regular_file(stem + ".json")
+                                ? stem + ".pdmodel"
+                                : stem + ".json";
   const std::string params = stem + ".pdiparams";
   TX2_REQUIRE(is_regular_file(model), path, ": no program file ", model, " beside it");
   TX2_REQUIRE(is_regular_file(params), path, ": no parameters file ", params, " beside it");
@@ -289,7 +299,7 @@ const ParamTensor* Checkpoint::find(const std::string& name) const {
 }
 
 const std::vector<std::string>& checkpoint_formats() {
-  static const std::vector<std::string> formats = {"pdparams", "static-dir", "pdmodel"};
+  static const std::vector<std::string> formats = {"pdparams", "static-dir", "pdmodel", "pir-json"};
   return formats;
 }
 
@@ -297,9 +307,7 @@ std::string detect_checkpoint_format(const std::string& path) {
   TX2_REQUIRE(file_exists(path), path, ": no such file or folder");
   if (is_directory(path)) {
     if (is_regular_file(path_join(path, "__model__")) || !files_with_suffix(path, ".pdmodel").empty()) return "pdmodel";
-    TX2_REQUIRE(files_with_suffix(path, ".json").empty() || files_with_suffix(path, ".pdiparams").empty(), path,
-                ": a Paddle 3 PIR model (.json + .pdiparams); this version of tx2yolo does not read PIR .json yet, "
-                "export with FLAGS_enable_pir_api=0 to get a .pdmodel, or convert the .pdparams checkpoint");
+    if (!files_with_suffix(path, ".json").empty() && !files_with_suffix(path, ".pdiparams").empty()) return "pir-json";
     for (const std::string& f : list_directory_files(path, kMaxVariableDirDepth)) {
       if (!is_side_file(f) && looks_like_record(head_bytes(f, 16))) return "static-dir";
     }
@@ -310,13 +318,14 @@ std::string detect_checkpoint_format(const std::string& path) {
                           "or per-variable tensor files)"));
   }
   const std::string base = path_basename(path);
-  if (ends_with(base, ".pdmodel") || ends_with(base, ".pdiparams") || base == "__model__" || base == "__params__")
-    return "pdmodel";
+  if (ends_with(base, ".pdmodel") || base == "__model__" || base == "__params__") return "pdmodel";
+  if (ends_with(base, ".pdiparams")) {
+    const std::string stem = path.substr(0, path.size() - 10);
+    return is_regular_file(stem + ".pdmodel") || !is_regular_file(stem + ".json") ? "pdmodel" : "pir-json";
+  }
   const std::vector<std::uint8_t> head = head_bytes(path, 16);
   if (looks_like_pickle(head)) return "pdparams";
-  if (ends_with(base, ".json"))
-    throw Error(cat(path, ": a Paddle 3 PIR .json program; this version of tx2yolo does not read PIR .json yet, "
-                          "export with FLAGS_enable_pir_api=0 to get a .pdmodel, or convert the .pdparams checkpoint"));
+  if (ends_with(base, ".json") && !head.empty() && head[0] == '{') return "pir-json";
   if (!head.empty() && head[0] == 0x0A) return "pdmodel";
   throw Error(cat(path, ": not a Paddle checkpoint this tool recognises (expected a pickled .pdparams, a .pdmodel + "
                         ".pdiparams pair, a __model__ file, or a folder of per-variable files)"));
@@ -326,7 +335,7 @@ Checkpoint load_checkpoint(const std::string& path, const std::string& format_in
   const std::string format = format_in.empty() ? detect_checkpoint_format(path) : format_in;
   const auto& known = checkpoint_formats();
   TX2_REQUIRE(std::find(known.begin(), known.end(), format) != known.end(), "unknown checkpoint format \"", format,
-              "\" (expected pdparams, static-dir or pdmodel)");
+              "\" (expected pdparams, static-dir, pdmodel or pir-json)");
   TX2_REQUIRE(file_exists(path), path, ": no such file or folder");
   Checkpoint c;
   c.format = format;
@@ -338,6 +347,8 @@ Checkpoint load_checkpoint(const std::string& path, const std::string& format_in
     load_static_dir(path, &c);
   } else {
     const auto files = program_files(path);
+    TX2_REQUIRE(is_pir_json(files.first) == (format == "pir-json"), path, ": --format ", format, " but the program is ",
+                files.first);
     load_program_format(files.first, files.second, &c);
   }
   return c;

@@ -5,6 +5,7 @@
 //   pdmodel     a ProgramDesc (`*.pdmodel` or `__model__`) with its combined
 //               params (`*.pdiparams` or `__params__`), or per-variable files
 //               beside `__model__`
+//   pir-json    a Paddle 3 PIR program (`*.json`) with its `*.pdiparams`
 // The format is detected from the path and the first bytes; `format`
 // overrides the detection. Nothing is executed: see pickle_reader.h.
 #pragma once
@@ -20,7 +21,7 @@ namespace tx2yolo {
 namespace paddle {
 
 struct Checkpoint {
-  std::string format;                          // "pdparams", "static-dir" or "pdmodel"
+  std::string format;                          // "pdparams", "static-dir", "pdmodel" or "pir-json"
   std::vector<std::string> files;              // the files read
   std::map<std::string, ParamTensor> params;   // by Paddle name
   std::vector<std::string> order;              // parameter names in file order

@@ -55,6 +55,7 @@ struct Program {
 };
 
 Program parse_program_desc(const std::uint8_t* data, std::size_t size, const std::string& source);
+Program parse_pir_json(const std::string& text, const std::string& source);
 
 }  // namespace paddle
 }  // namespace tx2yolo
