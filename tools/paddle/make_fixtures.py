@@ -195,6 +195,33 @@ def prune_state(state, ratios=PRUNE_RATIOS):
     return st, widths
 
 
+def prune_with_paddleslim(state, ratios=PRUNE_RATIOS):
+    """The same r578 pruning by PaddleSlim 2.6.0's L1NormFilterPruner on the
+    dygraph std model (Paddle parameter names, axis 0). Returns the pruned
+    state dict as numpy arrays."""
+    from paddleslim.dygraph import L1NormFilterPruner
+    m = load(make_model(20, 'std'), state)
+
+    class Heads(paddle.nn.Layer):  # what the pruner traces: image -> heads
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model.yolo_head(self.model.neck(self.model.backbone({'image': x})))
+
+    traced = Heads(m)
+    traced.eval()
+    names = {k: p.name for k, p in m.state_dict().items()}
+    plan = {}
+    for i, ratio in enumerate(ratios):
+        for c in CONV_NAMES:
+            mid = 'conv_module.' + c if c != 'tip' else 'tip'
+            plan[names['neck.yolo_block.%d.%s.conv.weight' % (i, mid)]] = ratio
+    L1NormFilterPruner(traced, [1, 3, SQUARE[0], SQUARE[1]]).prune_vars(plan, [0])
+    return OrderedDict((k, v.numpy()) for k, v in m.state_dict().items())
+
+
 # --------------------------------------------------------------------------
 # static 0.x naming and program
 
@@ -721,6 +748,13 @@ def main():
         states[v] = seeded_state(m, nc, HEAD_BIAS[v])
         models[v] = load(m, states[v])
     pst, widths = prune_state(states['std'])
+    # The fixture is PaddleSlim's pruning; the numpy version above must agree
+    # with it exactly (same kept filters in every layer, same tensors).
+    slim = prune_with_paddleslim(states['std'])
+    for k in pst:
+        assert slim[k].shape == pst[k].shape and np.array_equal(slim[k], pst[k]), 'PaddleSlim differs at ' + k
+    pst = OrderedDict((k, slim[k]) for k in pst)  # (PaddleSlim also keeps *_backup copies)
+    print('pruned by PaddleSlim L1NormFilterPruner (numpy pruning agrees exactly)')
     pm = make_model(20, 'std', neck_widths=widths)
     rebias = seeded_state(pm, 20, HEAD_BIAS['pruned'])
     for i in range(3):
