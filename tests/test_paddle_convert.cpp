@@ -215,6 +215,32 @@ TEST(PaddleParity, ThreeClasses) {
   expect_parity({"cls3", "cls3/model.pdparams", "configs/yolov3_mbv1_cls3.yml", "cls3/labels.txt"});
 }
 
+// The 0.x static export keeps 0.x post-processing: yolo_box gets the exact
+// image size and NMS runs without normalisation (+1 areas). Paddle's own
+// run of that program is the reference; the 2.x semantics must not pass it.
+TEST(PaddleParity, StaticExportKeepsStaticSemantics) {
+  TempDir dir;
+  const Reference ref = load_reference(fixture("refs/std_static_fruits_128x128.safetensors"));
+  const cv::Mat image = cv::imread(fixture("images/fruits.jpg"), cv::IMREAD_COLOR);
+  for (const std::string& extra : {std::string(), "--config " + quote(fixture("configs/static_0x/yolov3_mobilenet_v1_voc.yml"))}) {
+    SCOPED_TRACE(extra);
+    const std::string model = dir.file("static.safetensors");
+    const CommandResult r = convert(fixture("std/static_export"), model, extra);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(ModelFile::load(model).config().decode.image_size, "exact");
+    EXPECT_FALSE(ModelFile::load(model).config().nms.normalized);
+    const ParityReport p = compare_with_reference(model, ref, ParityOptions(), &image);
+    EXPECT_TRUE(p.passed);
+    EXPECT_EQ(p.matched, p.reference_detections);
+    EXPECT_GE(p.reference_detections, 10);
+  }
+  const std::string dygraph = dir.file("dygraph.safetensors");
+  ASSERT_EQ(convert(fixture("std/static_export"), dygraph, "--config " + quote(fixture("configs/yolov3_mbv1_std_voc.yml"))).exit_code, 0);
+  const ParityReport wrong = compare_with_reference(dygraph, ref, ParityOptions(), &image);
+  EXPECT_FALSE(wrong.passed) << "the reference cannot tell 0.x from 2.x post-processing";
+  EXPECT_GT(wrong.unmatched, 0);
+}
+
 // A full-width model with references at 608x608 and 416x608, made on demand
 // (`tools/paddle/make_fixtures.py --full-width DIR`, then
 // TX2YOLO_FULL_WIDTH_FIXTURES=DIR); too large to commit.

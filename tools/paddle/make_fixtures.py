@@ -351,7 +351,11 @@ def build_static(model, state, size_hw, num_classes):
     return main, startup, image, im_size, heads, out, name_of
 
 
-def write_static(model, state, size_hw, num_classes, ref, vars_dir, export_dir):
+def write_static(model, state, size_hw, num_classes, ref, vars_dir, export_dir, static_ref=None):
+    """static_ref: (photo path, output path) to also write a reference of the
+    0.x semantics: the program run with the photo's exact size as im_size
+    (0.x feeds it), giving the heads and multiclass_nms (v1, normalized=false)
+    output."""
     from paddle import static
     paddle.enable_static()
     try:
@@ -377,6 +381,29 @@ def write_static(model, state, size_hw, num_classes, ref, vars_dir, export_dir):
                 b = ref['yolo_head.yolo_output.%d' % i]
                 err = np.abs(a - b).max() / (np.abs(b).max() + 1e-12)
                 assert err < 1e-4, ('static head mismatch', i, err)
+            if static_ref:
+                photo, out_path = static_ref
+                h0, w0 = cv2.imread(photo, cv2.IMREAD_COLOR).shape[:2]
+                exact = np.array([[h0, w0]], np.int32)
+                res = exe.run(main, feed={'image': ref['input'], 'im_size': exact},
+                              fetch_list=heads + [nms_out], return_numpy=False)
+                t = OrderedDict()
+                for k in ('input', 'im_shape', 'scale_factor'):
+                    t[k] = ref[k]
+                for i in range(3):
+                    t['yolo_head.yolo_output.%d' % i] = np.array(res[i]).astype(np.float32)
+                nms = np.array(res[3]).astype(np.float32).reshape(-1, 6) if np.array(res[3]).size >= 6 \
+                    else np.zeros((0, 6), np.float32)
+                t['nms.out'] = nms
+                t['nms.num'] = np.array([nms.shape[0]], np.int32)
+                rd.write_safetensors(out_path, t, OrderedDict([
+                    ('variant', 'std_static'), ('image', os.path.basename(photo)),
+                    ('input_h', str(size_hw[0])), ('input_w', str(size_hw[1])),
+                    ('paddle_version', paddle.__version__),
+                    ('semantics', 'PaddleDetection 0.x: yolo_box img_size = exact original size, '
+                                  'conf 0.01; multiclass_nms (v1) normalized=false, background -1'),
+                    ('seed', str(SEED))]))
+                print('%-45s nms rows %3d' % (os.path.basename(out_path), nms.shape[0]))
             if export_dir:
                 if os.path.isdir(export_dir):
                     shutil.rmtree(export_dir)
@@ -792,7 +819,9 @@ def main():
 
     # ---- static 0.x program, per-variable directory and __model__/__params__
     write_static(std, states['std'], SQUARE, 20, first_ref[('std', SQUARE)],
-                 os.path.join(d, 'static_vars'), os.path.join(d, 'static_export'))
+                 os.path.join(d, 'static_vars'), os.path.join(d, 'static_export'),
+                 static_ref=(os.path.join(img_dir, PHOTO_A),
+                             os.path.join(refs_dir, ref_name('std_static', PHOTO_A, SQUARE))))
     write_static(models['sep'], states['sep'], SQUARE, 20, first_ref[('sep', SQUARE)],
                  os.path.join(out, 'sep', 'static_vars'), None)
 
