@@ -29,6 +29,9 @@ struct ConvertArgs {
   std::string config;
   std::string labels;
   std::vector<int> input_size;
+  std::string prune;
+  std::string criterion = "l1";
+  bool include_backbone = false;
   bool quiet = false;
 };
 
@@ -50,6 +53,9 @@ int run_convert(const ConvertArgs& a) {
   o.format = a.format;
   o.config = a.config;
   o.labels = a.labels;
+  o.prune = a.prune;
+  o.criterion = a.criterion;
+  o.include_backbone = a.include_backbone;
   if (!a.input_size.empty()) {
     o.input_h = a.input_size[0];
     o.input_w = a.input_size.size() > 1 ? a.input_size[1] : a.input_size[0];
@@ -73,6 +79,24 @@ int run_convert(const ConvertArgs& a) {
     }
     std::printf(", transitions %d %d\n", m.spec.transition[0], m.spec.transition[1]);
     for (const std::string& n : r.notes) std::printf("  note: %s\n", n.c_str());
+    if (!r.prune_report.empty()) {
+      std::printf("\n  %-48s %9s %9s %14s %14s %12s %12s\n", "pruning (conv layer)", "filters", "after",
+                  "MACs before", "MACs after", "params", "after");
+      long long mb = 0, ma = 0, pb = 0, pa = 0;
+      for (const paddle::PruneLayerReport& l : r.prune_report) {
+        mb += l.macs_before;
+        ma += l.macs_after;
+        pb += l.params_before;
+        pa += l.params_after;
+        if (l.macs_before == l.macs_after && l.params_before == l.params_after) continue;
+        std::printf("  %-48s %9d %9d %14lld %14lld %12lld %12lld\n", l.node.c_str(), l.before, l.after, l.macs_before,
+                    l.macs_after, l.params_before, l.params_after);
+      }
+      std::printf("  %-48s %9s %9s %14lld %14lld %12lld %12lld\n", "total (all conv layers)", "", "", mb, ma, pb, pa);
+      std::printf("  FLOPs (2 x MACs) at %dx%d: %.3f -> %.3f G (-%.1f%%); parameters %lld -> %lld (-%.1f%%)\n",
+                  c.input_h, c.input_w, 2e-9 * mb, 2e-9 * ma, 100.0 * (mb - ma) / std::max(1LL, mb), pb, pa,
+                  100.0 * (pb - pa) / std::max(1LL, pb));
+    }
   }
   if (!m.unused.empty()) {
     std::fprintf(stderr, "warning: %zu checkpoint parameter(s) not used by YOLOv3-MobileNetV1: %s\n",
@@ -97,6 +121,14 @@ CommandRunner add_convert_command(CLI::App& app) {
                   "normalisation, labels");
   cmd->add_option("--labels", args->labels, "Class names, one per line (default: VOC or COCO by class count)");
   cmd->add_option("--input-size", args->input_size, "Network input size: H [W], multiples of 32")->expected(1, 2);
+  cmd->add_option("--prune", args->prune,
+                  "Filter pruning: a ratio for every default layer (the 18 detection-block convs), \"r578\", or a "
+                  "file of \"<layer> <ratio>\" lines");
+  cmd->add_option("--criterion", args->criterion, "Filter ranking for --prune: l1, l0 or fpgm")
+      ->check(CLI::IsMember({"l1", "l0", "fpgm"}))
+      ->capture_default_str();
+  cmd->add_flag("--include-backbone", args->include_backbone,
+                "With a single --prune ratio: also prune the stem and the backbone's pointwise convs");
   cmd->add_flag("-q,--quiet", args->quiet, "Print nothing but warnings and errors");
   return [args] { return run_convert(*args); };
 }

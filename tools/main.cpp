@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   const tx2yolo::CommandRunner inspect = tx2yolo::add_inspect_command(app);
   const tx2yolo::CommandRunner convert = tx2yolo::add_convert_command(app);
   const tx2yolo::CommandRunner compare = tx2yolo::add_compare_command(app);
+  const tx2yolo::CommandRunner eval = tx2yolo::add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("inspect")) return inspect();
     if (app.got_subcommand("convert")) return convert();
     if (app.got_subcommand("compare")) return compare();
+    if (app.got_subcommand("eval")) return eval();
     print_error("unknown subcommand");
     return 1;
   } catch (const cv::Exception& e) {

@@ -8,6 +8,8 @@
 #include "tools/paddle/bn_fold.h"
 #include "tools/paddle/checkpoint.h"
 #include "tools/paddle/ppdet_config.h"
+#include "tools/paddle/prune.h"
+#include "weights/graph.h"
 
 namespace tx2yolo {
 namespace paddle {
@@ -25,6 +27,25 @@ std::string utc_now() {
   return buf;
 }
 
+// MACs and parameters of every conv node of `arch` at h x w.
+std::map<std::string, std::pair<long long, long long>> conv_costs(const ArchitectureGraph& arch, int h, int w) {
+  WeightShapes shapes;
+  for (const auto& wt : arch.weights) shapes[wt.first] = wt.second;
+  const auto macs = graph_macs(arch.graph, shapes, infer_shapes(arch.graph, shapes, h, w));
+  std::map<std::string, std::pair<long long, long long>> out;
+  for (const Node& n : arch.graph.nodes) {
+    if (n.op != OpKind::kConv2d) continue;
+    long long params = 0;
+    for (const std::string& t : {n.weight, n.bias}) {
+      long long numel = 1;
+      for (long long d : shapes.at(t)) numel *= d;
+      params += numel;
+    }
+    out[n.name] = {macs.at(n.name), params};
+  }
+  return out;
+}
+
 std::string joined(const std::vector<std::string>& v, std::size_t max) {
   std::string s;
   for (std::size_t i = 0; i < v.size() && i < max; ++i) s += (i ? ", " : "") + v[i];
@@ -36,7 +57,7 @@ std::string joined(const std::vector<std::string>& v, std::size_t max) {
 
 ConvertResult convert_checkpoint(const ConvertOptions& a) {
   const Checkpoint ckpt = load_checkpoint(a.input, a.format);
-  const MappedModel m = map_yolov3_mobilenet_v1(ckpt);
+  MappedModel m = map_yolov3_mobilenet_v1(ckpt);
 
   // Model config: template defaults, the program's own post-processing ops,
   // then the PaddleDetection config, the labels and the size flag.
@@ -86,6 +107,38 @@ ConvertResult convert_checkpoint(const ConvertOptions& a) {
   }
   validate_input_size(c.input_h, c.input_w, "convert: input size");
 
+  // Filter pruning, on the original weights, before BN folding.
+  PruneResult pruned;
+  std::vector<PruneLayerReport> report;
+  nlohmann::json prune_prov;
+  if (!a.prune.empty()) {
+    const PruneCriterion criterion = prune_criterion_from_string(a.criterion);
+    const ArchitectureGraph before = m.arch;
+    prune_mapped_model(&m, parse_prune_ratios(a.prune, m, a.include_backbone), criterion, &pruned);
+    const auto cost_before = conv_costs(before, c.input_h, c.input_w);
+    const auto cost_after = conv_costs(m.arch, c.input_h, c.input_w);
+    for (const Node& n : before.graph.nodes) {
+      if (n.op != OpKind::kConv2d) continue;
+      PruneLayerReport r;
+      r.node = n.name;
+      r.macs_before = cost_before.at(n.name).first;
+      r.params_before = cost_before.at(n.name).second;
+      r.macs_after = cost_after.at(n.name).first;
+      r.params_after = cost_after.at(n.name).second;
+      for (const auto& w : before.weights)
+        if (w.first == n.weight) r.before = static_cast<int>(w.second[0]);
+      for (const auto& w : m.arch.weights)
+        if (w.first == n.weight) r.after = static_cast<int>(w.second[0]);
+      report.push_back(r);
+    }
+    prune_prov["criterion"] = pruned.criterion;
+    prune_prov["ratios"] = a.prune;
+    prune_prov["include_backbone"] = a.include_backbone;
+    for (const PrunedLayer& l : pruned.layers)
+      prune_prov["layers"][l.node] = {{"before", l.before}, {"after", l.after}, {"kept", l.kept}};
+    notes.push_back(cat("pruned ", pruned.layers.size(), " layers by ", pruned.criterion, " (", a.prune, ")"));
+  }
+
   // Fold BN and collect the tensors in graph order.
   std::vector<std::pair<std::string, HostTensor>> tensors;
   double worst_fold = 0;
@@ -125,6 +178,7 @@ ConvertResult convert_checkpoint(const ConvertOptions& a) {
   if (!a.config.empty()) prov["config"] = a.config;
   prov["unused_parameters"] = m.unused;
   prov["notes"] = notes;
+  if (!prune_prov.is_null()) prov["pruning"] = prune_prov;
   ConvertResult out;
   out.format = ckpt.format;
   out.mapped = m;
@@ -132,6 +186,12 @@ ConvertResult convert_checkpoint(const ConvertOptions& a) {
   out.provenance = prov;
   out.tensors = std::move(tensors);
   out.notes = notes;
+  out.prune_report = report;
+  for (MappedConv& conv : out.mapped.convs) {  // the pointers die with the checkpoint
+    const std::string node = conv.node;
+    conv = MappedConv();
+    conv.node = node;
+  }
   return out;
 }
 

@@ -25,15 +25,30 @@ struct ConvertOptions {
   std::string labels;  // one name per line; "" for the defaults
   int input_h = 0;     // 0: from the config, the program or 608
   int input_w = 0;
+  std::string prune;   // RATIOS (prune.h); "" for no pruning
+  std::string criterion = "l1";
+  bool include_backbone = false;
+};
+
+struct PruneLayerReport {
+  std::string node;
+  int before = 0, after = 0;
+  long long macs_before = 0, macs_after = 0;
+  long long params_before = 0, params_after = 0;
 };
 
 struct ConvertResult {
   std::string format;                                    // the checkpoint format read
+  // The mapping: naming, spec (widths) and template. Its parameter pointers
+  // are cleared on return (the checkpoint they pointed into is gone).
   MappedModel mapped;
   ModelConfig config;
   nlohmann::json provenance;
   std::vector<std::pair<std::string, HostTensor>> tensors;  // folded, in graph order
   std::vector<std::string> notes;
+  // Pruning: every conv layer's MACs (at the config's input size) and
+  // parameters before and after, when options.prune was given.
+  std::vector<PruneLayerReport> prune_report;
 };
 
 ConvertResult convert_checkpoint(const ConvertOptions& options);

@@ -29,6 +29,7 @@ sys.path.insert(0, HERE)
 import reference_dump as rd  # noqa: E402  (imports cv2 before paddle)
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import copy  # noqa: E402
 import pickle  # noqa: E402
 import shutil  # noqa: E402
@@ -195,11 +196,12 @@ def prune_state(state, ratios=PRUNE_RATIOS):
     return st, widths
 
 
-def prune_with_paddleslim(state, ratios=PRUNE_RATIOS):
-    """The same r578 pruning by PaddleSlim 2.6.0's L1NormFilterPruner on the
-    dygraph std model (Paddle parameter names, axis 0). Returns the pruned
-    state dict as numpy arrays."""
-    from paddleslim.dygraph import L1NormFilterPruner
+def prune_with_paddleslim(state, ratios=PRUNE_RATIOS, criterion='l1'):
+    """The same r578 pruning by PaddleSlim 2.6.0's L1NormFilterPruner (or
+    FPGMFilterPruner) on the dygraph std model (Paddle parameter names, axis
+    0). Returns the pruned state dict as numpy arrays."""
+    from paddleslim.dygraph import FPGMFilterPruner, L1NormFilterPruner
+    pruner_class = {'l1': L1NormFilterPruner, 'fpgm': FPGMFilterPruner}[criterion]
     m = load(make_model(20, 'std'), state)
 
     class Heads(paddle.nn.Layer):  # what the pruner traces: image -> heads
@@ -218,8 +220,41 @@ def prune_with_paddleslim(state, ratios=PRUNE_RATIOS):
         for c in CONV_NAMES:
             mid = 'conv_module.' + c if c != 'tip' else 'tip'
             plan[names['neck.yolo_block.%d.%s.conv.weight' % (i, mid)]] = ratio
-    L1NormFilterPruner(traced, [1, 3, SQUARE[0], SQUARE[1]]).prune_vars(plan, [0])
+    pruner_class(traced, [1, 3, SQUARE[0], SQUARE[1]]).prune_vars(plan, [0])
     return OrderedDict((k, v.numpy()) for k, v in m.state_dict().items())
+
+
+def paddleslim_pruning_fixtures(state, refs_dir, img_dir, out_json):
+    """PaddleSlim's own r578 pruning of the std model with L1 and FPGM, kept
+    as the filters it kept per conv (engine node names) and as references of
+    the pruned models (no fine-tuning: the exact pruned weights), with the
+    neck, heads, decode and NMS tensors only (the backbone is not pruned and
+    equals the std references)."""
+    kept = OrderedDict([('ratios', 'r578'), ('paddleslim', '2.6.0')])
+    for criterion in ('l1', 'fpgm'):
+        pst = prune_with_paddleslim(state, criterion=criterion)
+        per_layer = OrderedDict()
+        for i in range(len(PRUNE_RATIOS)):
+            for c in CONV_NAMES:
+                node = 'neck.yolo_block.%d.%s' % (i, 'conv_module.' + c if c != 'tip' else 'tip')
+                # BN vectors lose only output channels: match them to find the kept filters.
+                m0, m1 = state[node + '.batch_norm._mean'], pst[node + '.batch_norm._mean']
+                rows = [int(np.nonzero(m0 == v)[0][0]) for v in m1]
+                assert rows == sorted(rows) and len(set(m0.tolist())) == len(m0), node
+                per_layer[node] = rows
+        kept[criterion] = per_layer
+        _, widths = prune_state(state)
+        m = load(make_model(20, 'std', neck_widths=widths), OrderedDict((k, pst[k]) for k in state if k in pst))
+        photo = os.path.join(img_dir, PHOTO_A)
+        t = rd.reference_tensors(m, photo, SQUARE)
+        t = OrderedDict((k, v) for k, v in t.items() if not k.startswith('backbone.'))
+        name = ref_name('std_slim_' + criterion, PHOTO_A, SQUARE)
+        rd.write_safetensors(os.path.join(refs_dir, name), t,
+                             rd.metadata(m, 'std_slim_' + criterion, photo, SQUARE, SEED))
+        print('%-45s nms rows %3d' % (name, int(t['nms.num'][0])))
+    with open(out_json, 'w') as f:
+        json.dump(kept, f, indent=1)
+        f.write('\n')
 
 
 # --------------------------------------------------------------------------
@@ -781,6 +816,7 @@ def main():
     for k in pst:
         assert slim[k].shape == pst[k].shape and np.array_equal(slim[k], pst[k]), 'PaddleSlim differs at ' + k
     pst = OrderedDict((k, slim[k]) for k in pst)  # (PaddleSlim also keeps *_backup copies)
+    paddleslim_pruning_fixtures(states['std'], refs_dir, img_dir, os.path.join(out, 'pruned', 'paddleslim_kept.json'))
     print('pruned by PaddleSlim L1NormFilterPruner (numpy pruning agrees exactly)')
     pm = make_model(20, 'std', neck_widths=widths)
     rebias = seeded_state(pm, 20, HEAD_BIAS['pruned'])

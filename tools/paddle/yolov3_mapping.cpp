@@ -507,10 +507,15 @@ MappedModel map_yolov3_mobilenet_v1(const Checkpoint& c) {
   } else {
     map_by_name(c, m.naming == "dygraph", &m);
   }
-  m.spec = spec_from_shapes(m, separable);
-  m.arch = build_yolov3_mobilenet_v1(m.spec);
-  check_shapes(m);
+  m.spec.separable_head = separable;
+  remap_widths(&m);
   return m;
+}
+
+void remap_widths(MappedModel* m) {
+  m->spec = spec_from_shapes(*m, m->spec.separable_head);
+  m->arch = build_yolov3_mobilenet_v1(m->spec);
+  check_shapes(*m);
 }
 
 }  // namespace paddle

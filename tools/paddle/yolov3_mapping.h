@@ -78,5 +78,9 @@ struct MappedModel {
 
 MappedModel map_yolov3_mobilenet_v1(const Checkpoint& checkpoint);
 
+// Re-reads m's widths from its conv weights, rebuilds its template and checks
+// every shape (after the weights changed, e.g. by pruning).
+void remap_widths(MappedModel* m);
+
 }  // namespace paddle
 }  // namespace tx2yolo

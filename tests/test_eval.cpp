@@ -1,0 +1,208 @@
+// tx2yolo eval: PaddleDetection's VOC metric and dataset reader.
+//
+// The hand-made cases' expected mAPs were computed by PaddleDetection 2.6.0's
+// own ppdet.metrics.map_utils.DetectionMAP on the same boxes (11point and
+// integral, IoU 0.5, difficult ignored, is_bbox_normalized false), so they
+// hold the C++ metric to PaddleDetection's exact rules: strict IoU > 0.5 with
+// the +1 convention, difficult ground truth ignored both ways, duplicates
+// counted as false positives, classes without ground truth left out of the
+// mean, classes without detections counted as 0.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "test_util.h"
+#include "tools/voc_metric.h"
+
+namespace tx2yolo {
+namespace {
+
+using testing_util::CommandResult;
+using testing_util::run_command;
+using testing_util::TempDir;
+using testing_util::write_text;
+
+struct Gt {
+  int cls;
+  float x1, y1, x2, y2;
+  int difficult;
+};
+struct Det {
+  int cls;
+  float score, x1, y1, x2, y2;
+};
+struct ImageCase {
+  std::vector<Gt> gt;
+  std::vector<Det> det;
+};
+
+std::pair<double, double> run_case(const std::vector<ImageCase>& images) {
+  VocMetric metric({"a", "b", "c"});
+  for (const ImageCase& c : images) {
+    VocImage im;
+    im.width = im.height = 320;
+    for (const Gt& g : c.gt) im.objects.push_back({g.cls, g.x1, g.y1, g.x2, g.y2, g.difficult != 0});
+    std::vector<Detection> dets;
+    for (const Det& d : c.det) {
+      Detection x;
+      x.class_id = d.cls;
+      x.score = d.score;
+      x.x1 = d.x1;
+      x.y1 = d.y1;
+      x.x2 = d.x2;
+      x.y2 = d.y2;
+      dets.push_back(x);
+    }
+    metric.add_image(im, dets, 320, 320);
+  }
+  return {metric.accumulate("11point").map, metric.accumulate("integral").map};
+}
+
+void expect_map(const std::vector<ImageCase>& images, double eleven, double area) {
+  const auto r = run_case(images);
+  EXPECT_NEAR(r.first, eleven, 1e-12);
+  EXPECT_NEAR(r.second, area, 1e-12);
+}
+
+TEST(VocMetric, PerfectDetections) {
+  expect_map({{{{0, 10, 10, 50, 50, 0}, {0, 60, 60, 100, 100, 0}}, {{0, .9f, 10, 10, 50, 50}, {0, .8f, 61, 60, 100, 101}}}},
+             1.0, 1.0);
+}
+
+TEST(VocMetric, AMissHalvesTheRecall) {
+  expect_map({{{{0, 10, 10, 50, 50, 0}, {0, 60, 60, 100, 100, 0}}, {{0, .9f, 10, 10, 50, 50}}}}, 0.5454545454545454, 0.5);
+}
+
+TEST(VocMetric, AFalsePositiveAboveTheTruePositive) {
+  expect_map({{{{0, 10, 10, 50, 50, 0}}, {{0, .9f, 200, 200, 240, 240}, {0, .8f, 10, 10, 50, 50}}}}, 0.5, 0.5);
+}
+
+TEST(VocMetric, DifficultObjectsAreIgnoredBothWays) {
+  expect_map({{{{0, 10, 10, 50, 50, 1}, {0, 60, 60, 100, 100, 0}}, {{0, .95f, 10, 10, 50, 50}, {0, .7f, 60, 60, 100, 100}}}},
+             1.0, 1.0);
+}
+
+TEST(VocMetric, DuplicateDetectionsAreFalsePositives) {
+  // Every duplicate is scored lower than the first match, so AP stays 1.
+  expect_map({{{{0, 10, 10, 50, 50, 0}}, {{0, .9f, 10, 10, 50, 50}, {0, .85f, 11, 11, 51, 51}, {0, .5f, 10, 10, 49, 49}}}},
+             1.0, 1.0);
+  // A duplicate above the match: precision 1 then 1/2, AP still 1 (11-point
+  // takes the maximum to the right); integral sees the recall step first.
+  VocMetric m({"a"});
+  VocImage im;
+  im.width = im.height = 100;
+  im.objects.push_back({0, 10, 10, 50, 50, false});
+  Detection first, dup;
+  first.score = .9f;
+  first.x1 = first.y1 = 10;
+  first.x2 = first.y2 = 50;
+  dup = first;
+  dup.score = .95f;
+  dup.x1 = 11;
+  m.add_image(im, {first, dup}, 100, 100);  // NMS order: first is matched, the higher-scored dup is not
+  EXPECT_EQ(m.accumulate("11point").classes[0].detections, 2);
+  EXPECT_NEAR(m.accumulate("integral").map, 0.5, 1e-12);
+}
+
+TEST(VocMetric, AClassWithoutGroundTruthIsLeftOut) {
+  expect_map({{{{0, 10, 10, 50, 50, 0}}, {{0, .9f, 10, 10, 50, 50}, {2, .99f, 10, 10, 50, 50}}}}, 1.0, 1.0);
+}
+
+TEST(VocMetric, AClassWithoutDetectionsCountsAsZero) {
+  expect_map({{{{0, 10, 10, 50, 50, 0}, {1, 60, 60, 100, 100, 0}}, {{0, .9f, 10, 10, 50, 50}}}}, 0.5, 0.5);
+}
+
+TEST(VocMetric, IouMustExceedOneHalfWithThePlusOneConvention) {
+  // IoU exactly 0.5 with +1 areas: not a match.
+  expect_map({{{{0, 0, 0, 9, 9, 0}}, {{0, .9f, 0, 0, 9, 19}, {0, .8f, 0, 0, 19, 9}}}}, 0.0, 0.0);
+  // 100 / 190 with +1 areas (a match), exactly 0.5 without: +1 decides.
+  expect_map({{{{0, 0, 0, 9, 9, 0}}, {{0, .9f, 0, 0, 9, 18}}}}, 1.0, 1.0);
+}
+
+TEST(VocMetric, TwoImagesMixedAsPaddleDetectionComputesThem) {
+  expect_map({{{{0, 10, 10, 50, 50, 0}, {1, 100, 100, 150, 140, 0}},
+               {{1, .6f, 100, 100, 150, 140}, {0, .3f, 12, 12, 52, 52}, {0, .7f, 300, 300, 310, 310}}},
+              {{{0, 20, 20, 80, 80, 0}, {2, 5, 5, 30, 30, 1}},
+               {{0, .65f, 20, 20, 80, 80}, {2, .9f, 5, 5, 30, 30}, {1, .95f, 0, 0, 10, 10}}}},
+             0.5833333333333334, 0.5416666666666666);
+}
+
+// ---- dataset reader --------------------------------------------------------------
+
+void write_image(const std::string& path, int w, int h) {
+  cv::Mat m(h, w, CV_8UC3, cv::Scalar(40, 90, 160));
+  ASSERT_TRUE(cv::imwrite(path, m));
+}
+
+std::string xml(int w, int h, const std::string& objects) {
+  return "<annotation><size><width>" + std::to_string(w) + "</width><height>" + std::to_string(h) +
+         "</height></size>" + objects + "</annotation>";
+}
+
+std::string object(const std::string& name, int x1, int y1, int x2, int y2, int difficult = 0) {
+  return "<object><name>" + name + "</name><difficult>" + std::to_string(difficult) + "</difficult><bndbox><xmin>" +
+         std::to_string(x1) + "</xmin><ymin>" + std::to_string(y1) + "</ymin><xmax>" + std::to_string(x2) +
+         "</xmax><ymax>" + std::to_string(y2) + "</ymax></bndbox></object>";
+}
+
+struct TinyVoc {
+  TempDir dir;
+  TinyVoc() {
+    for (const char* d : {"/JPEGImages", "/Annotations", "/ImageSets", "/ImageSets/Main"})
+      EXPECT_EQ(std::system(("mkdir -p '" + dir.path() + d + "'").c_str()), 0);
+    write_text(dir.file("label_list.txt"), "a\nb\nc\n");
+  }
+  void add(const std::string& id, const std::string& annotation) {
+    write_image(dir.file("JPEGImages/" + id + ".jpg"), 64, 48);
+    write_text(dir.file("Annotations/" + id + ".xml"), annotation);
+  }
+  void split(const std::string& ids) { write_text(dir.file("ImageSets/Main/test.txt"), ids); }
+};
+
+TEST(VocDatasetReader, ClipsBoxesAndSkipsWhatPaddleDetectionSkips) {
+  TinyVoc v;
+  v.add("one", xml(64, 48, object("a", -5, 2, 70, 60) + object("b", 10, 10, 10, 20) + object("c", 1, 1, 9, 9, 1)));
+  v.add("empty", xml(64, 48, ""));
+  v.split("one\nempty\n");
+  const VocDataset ds = read_voc_dataset(v.dir.path(), "test", {"a", "b", "c"});
+  ASSERT_EQ(ds.images.size(), 1u);
+  EXPECT_EQ(ds.skipped_empty, 1);
+  EXPECT_EQ(ds.skipped_boxes, 1);  // x2 == x1
+  ASSERT_EQ(ds.images[0].objects.size(), 2u);
+  const VocObject& o = ds.images[0].objects[0];
+  EXPECT_EQ(o.x1, 0.f);
+  EXPECT_EQ(o.x2, 63.f);
+  EXPECT_EQ(o.y2, 47.f);
+  EXPECT_TRUE(ds.images[0].objects[1].difficult);
+}
+
+TEST(VocDatasetReader, BadDatasetsGiveClearErrors) {
+  auto throws_with = [](const std::function<void()>& f, const std::string& text) {
+    try {
+      f();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+      return;
+    }
+    ADD_FAILURE() << "no error; expected " << text;
+  };
+  TinyVoc v;
+  v.add("x", xml(64, 48, object("zebra", 1, 1, 9, 9)));
+  v.split("x\n");
+  throws_with([&] { read_voc_dataset(v.dir.path(), "test", {"a", "b", "c"}); }, "object class \"zebra\"");
+  write_text(v.dir.file("Annotations/x.xml"), "<annotation><size><width>64</wid");
+  throws_with([&] { read_voc_dataset(v.dir.path(), "test", {"a", "b", "c"}); }, "not valid XML");
+  v.split("missing\n");
+  throws_with([&] { read_voc_dataset(v.dir.path(), "test", {"a", "b", "c"}); }, "missing.jpg: image listed in");
+  throws_with([&] { read_voc_dataset(v.dir.path(), "val", {"a", "b", "c"}); }, "no such split list");
+  throws_with([&] { read_voc_dataset(v.dir.path(), "test", {"a", "b"}); }, "3 classes, but the model has 2");
+}
+
+}  // namespace
+}  // namespace tx2yolo

@@ -1,0 +1,170 @@
+// `tx2yolo eval`: detection accuracy on a VOC-format dataset with
+// PaddleDetection's VOC metric (tools/voc_metric.h): per-class AP and mAP,
+// VOC07 11-point and area, IoU 0.5, difficult objects ignored.
+//
+//   tx2yolo eval --model M --voc DIR [--split test] [--input-size H [W]]
+//                [--backend auto|cpu|cuda] [--precision fp32]
+//                [--detections results.json] [--ap-json ap.json]
+#include <chrono>
+#include <cstdio>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "engine/detector.h"
+#include "tools/commands.h"
+#include "tools/voc_metric.h"
+
+namespace tx2yolo {
+
+namespace {
+
+struct EvalArgs {
+  std::string model;
+  std::string voc;
+  std::string split = "test";
+  std::vector<int> input_size;
+  std::string backend = "auto";
+  std::string precision = "fp32";
+  std::string detections_json;
+  std::string ap_json;
+  int threads = 0;
+  int device = 0;
+};
+
+// A one-line progress bar on stderr: redrawn in place on a terminal, a line
+// per 10% otherwise (logs, CI).
+class Progress {
+ public:
+  explicit Progress(std::size_t total) : total_(total), tty_(isatty(STDERR_FILENO) != 0), start_(Clock::now()) {}
+  void update(std::size_t done) {
+    const double s = std::chrono::duration<double>(Clock::now() - start_).count();
+    const double rate = s > 0 ? done / s : 0;
+    const double eta = rate > 0 ? (total_ - done) / rate : 0;
+    const int width = 30;
+    const int filled = static_cast<int>(width * done / std::max<std::size_t>(1, total_));
+    if (tty_) {
+      std::fprintf(stderr, "\reval [%s%s] %zu/%zu images, %.1f img/s, ETA %.0f s ", std::string(filled, '#').c_str(),
+                   std::string(width - filled, '.').c_str(), done, total_, rate, eta);
+      if (done == total_) std::fprintf(stderr, "\n");
+    } else if (done == total_ || done * 10 / total_ != last_decile_) {
+      last_decile_ = done * 10 / total_;
+      std::fprintf(stderr, "eval: %zu/%zu images, %.1f img/s, ETA %.0f s\n", done, total_, rate, eta);
+    }
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::size_t total_;
+  bool tty_;
+  Clock::time_point start_;
+  std::size_t last_decile_ = 0;
+};
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  const std::string text = j.dump(2) + "\n";
+  write_file_atomic(path, text.data(), text.size());
+}
+
+int run_eval(const EvalArgs& a) {
+  TX2_REQUIRE(a.precision == "fp32", "--precision ", a.precision,
+              " is not available yet: this version of tx2yolo runs FP32 only (FP16 comes with the speed work)");
+  for (const std::string* out : {&a.detections_json, &a.ap_json}) {
+    TX2_REQUIRE(out->empty() || !is_directory(*out), *out, ": is a folder, expected a file name");
+  }
+  DetectorOptions o;
+  if (!a.input_size.empty()) {
+    o.input_h = a.input_size[0];
+    o.input_w = a.input_size.size() > 1 ? a.input_size[1] : a.input_size[0];
+    validate_input_size(o.input_h, o.input_w, "--input-size");
+  }
+  o.backend = backend_from_string(a.backend);
+  o.threads = a.threads;
+  o.device = a.device;
+  Detector det(a.model, o);
+  const VocDataset ds = read_voc_dataset(a.voc, a.split, det.config().classes);
+  std::fprintf(stderr, "eval: %zu images of %s/%s (%d without objects skipped), %zu classes, input %dx%d, %s\n",
+               ds.images.size(), a.voc.c_str(), a.split.c_str(), ds.skipped_empty, ds.classes.size(), det.input_h(),
+               det.input_w(), det.backend_description().c_str());
+
+  VocMetric metric(ds.classes);
+  nlohmann::json results = nlohmann::json::array();
+  Progress progress(ds.images.size());
+  for (std::size_t i = 0; i < ds.images.size(); ++i) {
+    const VocImage& im = ds.images[i];
+    const cv::Mat image = cv::imread(im.image_path, cv::IMREAD_COLOR);
+    TX2_REQUIRE(!image.empty(), im.image_path, ": cannot decode the image");
+    TX2_REQUIRE(image.cols == im.width && image.rows == im.height, im.image_path, ": the image is ", image.cols, "x",
+                image.rows, " but its annotation says ", im.width, "x", im.height);
+    const std::vector<Detection> dets = det.detect(image);
+    metric.add_image(im, dets, det.input_h(), det.input_w());
+    for (const Detection& d : dets) {
+      // COCO results: image_id is the position in the split list (as
+      // PaddleDetection numbers VOC images), category_id the class index.
+      results.push_back({{"image_id", static_cast<int>(i)}, {"file_name", im.id + ".jpg"},
+                         {"category_id", d.class_id}, {"bbox", {d.x1, d.y1, d.x2 - d.x1, d.y2 - d.y1}},
+                         {"score", d.score}});
+    }
+    progress.update(i + 1);
+  }
+
+  nlohmann::json table;
+  table["model"] = a.model;
+  table["dataset"] = a.voc;
+  table["split"] = a.split;
+  table["images"] = ds.images.size();
+  table["input_size"] = {det.input_h(), det.input_w()};
+  table["backend"] = det.backend_description();
+  table["overlap_thresh"] = 0.5;
+  table["evaluate_difficult"] = false;
+  const VocMapResult eleven = metric.accumulate("11point");
+  const VocMapResult area = metric.accumulate("integral");
+  std::printf("%-24s %8s %8s %12s %12s\n", "class", "objects", "dets", "AP (11pt)", "AP (area)");
+  for (std::size_t c = 0; c < eleven.classes.size(); ++c) {
+    const ClassAp& e = eleven.classes[c];
+    if (e.ground_truth == 0) {
+      std::printf("%-24s %8d %8d %12s %12s\n", e.name.c_str(), 0, e.detections, "-", "-");
+    } else {
+      std::printf("%-24s %8d %8d %12.4f %12.4f\n", e.name.c_str(), e.ground_truth, e.detections, e.ap,
+                  area.classes[c].ap);
+    }
+  }
+  std::printf("mAP (VOC07 11-point, IoU 0.5): %.4f\nmAP (area, IoU 0.5):           %.4f\n", eleven.map, area.map);
+  for (const VocMapResult* r : {&eleven, &area}) {
+    nlohmann::json per;
+    for (const ClassAp& c : r->classes) {
+      per[c.name] = {{"ap", c.ground_truth > 0 ? nlohmann::json(c.ap) : nlohmann::json(nullptr)},
+                     {"objects", c.ground_truth}, {"detections", c.detections}};
+    }
+    table[r->map_type] = {{"mAP", r->map}, {"per_class", per}};
+  }
+  if (!a.detections_json.empty()) write_json(a.detections_json, results);
+  if (!a.ap_json.empty()) write_json(a.ap_json, table);
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_eval_command(CLI::App& app) {
+  auto args = std::make_shared<EvalArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Evaluate a model on a VOC-format dataset with PaddleDetection's VOC metric (per-class AP, mAP)");
+  cmd->add_option("--model", args->model, "Model file")->required();
+  cmd->add_option("--voc", args->voc, "VOC dataset folder (Annotations/, JPEGImages/, ImageSets/Main/)")->required();
+  cmd->add_option("--split", args->split, "Split list in ImageSets/Main/")->capture_default_str();
+  cmd->add_option("--input-size", args->input_size, "Network input size: H [W], multiples of 32")->expected(1, 2);
+  cmd->add_option("--backend", args->backend, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--precision", args->precision, "fp32 (fp16 is not available yet)")
+      ->check(CLI::IsMember({"fp32", "fp16"}));
+  cmd->add_option("--detections", args->detections_json, "Write every detection as COCO-results JSON");
+  cmd->add_option("--ap-json", args->ap_json, "Write the AP table as JSON");
+  cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
+  cmd->add_option("--device", args->device, "CUDA device index");
+  return [args] { return run_eval(*args); };
+}
+
+}  // namespace tx2yolo
