@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -154,6 +155,24 @@ void write_file_atomic(const std::string& path, const void* data, std::size_t si
     TX2_REQUIRE(out.good(), path, ": write failed (", std::strerror(errno), ")");
   }
   file.commit();
+}
+
+TempDirectory::TempDirectory() {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = path_join(base && *base ? base : "/tmp", "tx2yolo-XXXXXX");
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  TX2_REQUIRE(::mkdtemp(buf.data()) != nullptr, pattern, ": cannot create a temporary folder (", std::strerror(errno),
+              ")");
+  path_ = buf.data();
+}
+
+TempDirectory::~TempDirectory() {
+  try {
+    for (const std::string& f : list_directory_files(path_)) ::unlink(f.c_str());
+  } catch (const Error&) {
+  }
+  ::rmdir(path_.c_str());
 }
 
 }  // namespace tx2yolo

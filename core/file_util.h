@@ -54,6 +54,21 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// A fresh private folder under $TMPDIR (or /tmp), removed with the files
+// directly inside it on destruction. For intermediate files of a command.
+class TempDirectory {
+ public:
+  TempDirectory();
+  ~TempDirectory();
+  TempDirectory(const TempDirectory&) = delete;
+  TempDirectory& operator=(const TempDirectory&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_join(path_, name); }
+
+ private:
+  std::string path_;
+};
+
 // Writes bytes atomically through AtomicFile; throws Error on any failure.
 void write_file_atomic(const std::string& path, const void* data, std::size_t size);
 

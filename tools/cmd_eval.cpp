@@ -5,19 +5,16 @@
 //   tx2yolo eval --model M --voc DIR [--split test] [--input-size H [W]]
 //                [--backend auto|cpu|cuda] [--precision fp32]
 //                [--detections results.json] [--ap-json ap.json]
-#include <chrono>
 #include <cstdio>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include "core/error.h"
 #include "core/file_util.h"
 #include "engine/detector.h"
 #include "tools/commands.h"
-#include "tools/voc_metric.h"
+#include "tools/voc_eval.h"
 
 namespace tx2yolo {
 
@@ -34,35 +31,6 @@ struct EvalArgs {
   std::string ap_json;
   int threads = 0;
   int device = 0;
-};
-
-// A one-line progress bar on stderr: redrawn in place on a terminal, a line
-// per 10% otherwise (logs, CI).
-class Progress {
- public:
-  explicit Progress(std::size_t total) : total_(total), tty_(isatty(STDERR_FILENO) != 0), start_(Clock::now()) {}
-  void update(std::size_t done) {
-    const double s = std::chrono::duration<double>(Clock::now() - start_).count();
-    const double rate = s > 0 ? done / s : 0;
-    const double eta = rate > 0 ? (total_ - done) / rate : 0;
-    const int width = 30;
-    const int filled = static_cast<int>(width * done / std::max<std::size_t>(1, total_));
-    if (tty_) {
-      std::fprintf(stderr, "\reval [%s%s] %zu/%zu images, %.1f img/s, ETA %.0f s ", std::string(filled, '#').c_str(),
-                   std::string(width - filled, '.').c_str(), done, total_, rate, eta);
-      if (done == total_) std::fprintf(stderr, "\n");
-    } else if (done == total_ || done * 10 / total_ != last_decile_) {
-      last_decile_ = done * 10 / total_;
-      std::fprintf(stderr, "eval: %zu/%zu images, %.1f img/s, ETA %.0f s\n", done, total_, rate, eta);
-    }
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  std::size_t total_;
-  bool tty_;
-  Clock::time_point start_;
-  std::size_t last_decile_ = 0;
 };
 
 void write_json(const std::string& path, const nlohmann::json& j) {
@@ -91,25 +59,16 @@ int run_eval(const EvalArgs& a) {
                ds.images.size(), a.voc.c_str(), a.split.c_str(), ds.skipped_empty, ds.classes.size(), det.input_h(),
                det.input_w(), det.backend_description().c_str());
 
-  VocMetric metric(ds.classes);
+  ProgressBar bar("eval", ds.images.size(), "images");
+  const VocEvalResult ev = evaluate_on_voc(det, ds, 0, [&](std::size_t done, std::size_t) { bar.update(done); });
   nlohmann::json results = nlohmann::json::array();
-  Progress progress(ds.images.size());
-  for (std::size_t i = 0; i < ds.images.size(); ++i) {
-    const VocImage& im = ds.images[i];
-    const cv::Mat image = cv::imread(im.image_path, cv::IMREAD_COLOR);
-    TX2_REQUIRE(!image.empty(), im.image_path, ": cannot decode the image");
-    TX2_REQUIRE(image.cols == im.width && image.rows == im.height, im.image_path, ": the image is ", image.cols, "x",
-                image.rows, " but its annotation says ", im.width, "x", im.height);
-    const std::vector<Detection> dets = det.detect(image);
-    metric.add_image(im, dets, det.input_h(), det.input_w());
-    for (const Detection& d : dets) {
-      // COCO results: image_id is the position in the split list (as
-      // PaddleDetection numbers VOC images), category_id the class index.
-      results.push_back({{"image_id", static_cast<int>(i)}, {"file_name", im.id + ".jpg"},
-                         {"category_id", d.class_id}, {"bbox", {d.x1, d.y1, d.x2 - d.x1, d.y2 - d.y1}},
-                         {"score", d.score}});
-    }
-    progress.update(i + 1);
+  for (const auto& id : ev.detections) {
+    const Detection& d = id.second;
+    // COCO results: image_id is the position in the split list (as
+    // PaddleDetection numbers VOC images), category_id the class index.
+    results.push_back({{"image_id", id.first}, {"file_name", ds.images[static_cast<std::size_t>(id.first)].id + ".jpg"},
+                       {"category_id", d.class_id}, {"bbox", {d.x1, d.y1, d.x2 - d.x1, d.y2 - d.y1}},
+                       {"score", d.score}});
   }
 
   nlohmann::json table;
@@ -121,8 +80,8 @@ int run_eval(const EvalArgs& a) {
   table["backend"] = det.backend_description();
   table["overlap_thresh"] = 0.5;
   table["evaluate_difficult"] = false;
-  const VocMapResult eleven = metric.accumulate("11point");
-  const VocMapResult area = metric.accumulate("integral");
+  const VocMapResult& eleven = ev.eleven_point;
+  const VocMapResult& area = ev.area;
   std::printf("%-24s %8s %8s %12s %12s\n", "class", "objects", "dets", "AP (11pt)", "AP (area)");
   for (std::size_t c = 0; c < eleven.classes.size(); ++c) {
     const ClassAp& e = eleven.classes[c];
