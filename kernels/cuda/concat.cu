@@ -19,7 +19,9 @@ struct ConcatInputs {
   const float* ptr[kMaxConcatInputs];
 };
 
-__global__ void concat_kernel(ConcatParams p, ConcatInputs inputs, int total_channels, float* __restrict__ out) {
+constexpr int kConcatThreads = 256;
+
+__global__ void __launch_bounds__(kConcatThreads) concat_kernel(ConcatParams p, ConcatInputs inputs, int total_channels, float* __restrict__ out) {
   const long long plane = static_cast<long long>(p.height) * p.width;
   const long long total = static_cast<long long>(p.batch) * total_channels * plane;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
@@ -39,7 +41,7 @@ void concat_cuda(const ConcatParams& p, const float* const* inputs, float* out, 
   ConcatInputs in{};
   for (int i = 0; i < p.num_inputs; ++i) in.ptr[i] = inputs[i];
   const long long total = static_cast<long long>(p.batch) * total_channels * p.height * p.width;
-  concat_kernel<<<cuda::grid_for(total, 256), 256, 0, stream>>>(p, in, total_channels, out);
+  concat_kernel<<<cuda::grid_for(total, kConcatThreads), kConcatThreads, 0, stream>>>(p, in, total_channels, out);
   CUDA_CHECK_LAUNCH("concat_kernel");
 }
 

@@ -70,7 +70,9 @@ std::string describe_cuda_device(const CudaDeviceInfo& info) {
 }
 
 namespace {
-__global__ void fill_f32_kernel(float* out, std::size_t n, float value) {
+constexpr int kFillThreads = 256;
+
+__global__ void __launch_bounds__(kFillThreads) fill_f32_kernel(float* out, std::size_t n, float value) {
   for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
     out[i] = value;
@@ -80,7 +82,7 @@ __global__ void fill_f32_kernel(float* out, std::size_t n, float value) {
 
 void cuda_fill_f32(float* ptr, std::size_t n, float value, cudaStream_t stream) {
   if (n == 0) return;
-  const int threads = 256;
+  const int threads = kFillThreads;
   const std::size_t wanted = (n + threads - 1) / threads;
   const int blocks = static_cast<int>(wanted < 4096 ? wanted : 4096);
   fill_f32_kernel<<<blocks, threads, 0, stream>>>(ptr, n, value);

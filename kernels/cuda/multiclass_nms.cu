@@ -52,6 +52,7 @@ namespace {
 
 using u64 = unsigned long long;
 constexpr u64 kPadKey = ~0ull;
+constexpr int kNmsThreads = 256;  // threads per block of the element-wise NMS kernels
 constexpr int kLocalSort = 2048;  // elements sorted per block in shared memory
 constexpr int kMaskWordsPerLane = 2;
 constexpr int kMaxTopK = 64 * 32 * kMaskWordsPerLane;  // 4096
@@ -82,7 +83,7 @@ __device__ inline float jaccard(const float* a, const float* b, bool normalized)
   return inter / (box_area(a, normalized) + box_area(b, normalized) - inter);
 }
 
-__global__ void collect_kernel(const float* __restrict__ scores, int M, int C, NmsCandidateSink sink) {
+__global__ void __launch_bounds__(kNmsThreads) collect_kernel(const float* __restrict__ scores, int M, int C, NmsCandidateSink sink) {
   const long long total = static_cast<long long>(M) * C;
   for (long long t = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; t < total;
        t += static_cast<long long>(gridDim.x) * blockDim.x) {
@@ -122,7 +123,7 @@ __global__ void __launch_bounds__(1024) bitonic_local(u64* keys, int k_fixed) {
   for (int i = threadIdx.x; i < kLocalSort; i += blockDim.x) keys[base + i] = s[i];
 }
 
-__global__ void bitonic_global(u64* keys, int n, int j, int k) {
+__global__ void __launch_bounds__(kNmsThreads) bitonic_global(u64* keys, int n, int j, int k) {
   for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < n / 2; t += gridDim.x * blockDim.x) {
     const int i = 2 * t - (t & (j - 1));
     compare_swap(&keys[i], &keys[i + j], (i & k) == 0);
@@ -134,7 +135,7 @@ void bitonic_sort(u64* keys, int n, cudaStream_t stream) {
   CUDA_CHECK_LAUNCH("bitonic_local");
   for (int k = 2 * kLocalSort; k <= n; k <<= 1) {
     for (int j = k / 2; j >= kLocalSort; j >>= 1) {
-      bitonic_global<<<cuda::grid_for(n / 2, 256), 256, 0, stream>>>(keys, n, j, k);
+      bitonic_global<<<cuda::grid_for(n / 2, kNmsThreads), kNmsThreads, 0, stream>>>(keys, n, j, k);
       CUDA_CHECK_LAUNCH("bitonic_global");
     }
     bitonic_local<<<n / kLocalSort, 1024, 0, stream>>>(keys, k);
@@ -142,7 +143,7 @@ void bitonic_sort(u64* keys, int n, cudaStream_t stream) {
   }
 }
 
-__global__ void segments_kernel(const u64* __restrict__ keys, const int* __restrict__ counter, int capacity,
+__global__ void __launch_bounds__(kNmsThreads) segments_kernel(const u64* __restrict__ keys, const int* __restrict__ counter, int capacity,
                                 int* __restrict__ seg_begin, int* __restrict__ seg_end) {
   const int n = min(*counter, capacity);
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
@@ -234,7 +235,7 @@ __global__ void __launch_bounds__(1024) scan_kernel(const int* __restrict__ kept
 }
 
 // grid (ceil(top_k / 256), C): kept entries to key2 (score desc, class, rank).
-__global__ void gather_kernel(const u64* __restrict__ keys, const int* __restrict__ seg_begin,
+__global__ void __launch_bounds__(kNmsThreads) gather_kernel(const u64* __restrict__ keys, const int* __restrict__ seg_begin,
                               const int* __restrict__ kept_rank, const int* __restrict__ kept_count,
                               const int* __restrict__ offsets, int top_k, u64* __restrict__ list) {
   const int c = blockIdx.y;
@@ -246,7 +247,7 @@ __global__ void gather_kernel(const u64* __restrict__ keys, const int* __restric
 }
 
 // Keeps the first `final` entries as class << 12 | rank keys; pads the rest.
-__global__ void regroup_kernel(u64* list, int capacity, const int* __restrict__ total, int keep_top_k) {
+__global__ void __launch_bounds__(kNmsThreads) regroup_kernel(u64* list, int capacity, const int* __restrict__ total, int keep_top_k) {
   const int n = *total;
   const int final_count = keep_top_k >= 0 ? min(n, keep_top_k) : n;
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < capacity; i += gridDim.x * blockDim.x)
@@ -259,7 +260,7 @@ struct OutRow {
 };
 
 // header[0] = rows written, header[1] = candidates seen (overflow = seen - capacity).
-__global__ void output_kernel(const u64* __restrict__ list, const u64* __restrict__ keys,
+__global__ void __launch_bounds__(kNmsThreads) output_kernel(const u64* __restrict__ list, const u64* __restrict__ keys,
                               const float* __restrict__ boxes, const int* __restrict__ seg_begin,
                               const int* __restrict__ kept_rank, const int* __restrict__ total,
                               const int* __restrict__ counter, int top_k, int keep_top_k, int max_rows,
@@ -356,7 +357,7 @@ NmsCandidateSink MulticlassNmsCuda::begin(cudaStream_t stream) {
 std::vector<Detection> MulticlassNmsCuda::run(const float* boxes, const float* scores, cudaStream_t stream,
                                               long long* overflow, cudaEvent_t done) {
   const NmsCandidateSink sink = begin(stream);
-  collect_kernel<<<cuda::grid_for(static_cast<long long>(num_boxes_) * num_classes_, 256), 256, 0, stream>>>(
+  collect_kernel<<<cuda::grid_for(static_cast<long long>(num_boxes_) * num_classes_, kNmsThreads), kNmsThreads, 0, stream>>>(
       scores, num_boxes_, num_classes_, sink);
   CUDA_CHECK_LAUNCH("collect_kernel");
   return finish(boxes, stream, overflow, done);
@@ -371,7 +372,7 @@ std::vector<Detection> MulticlassNmsCuda::finish(const float* boxes, cudaStream_
   CUDA_CHECK(cudaMemsetAsync(b.seg_begin.data(), 0, b.seg_begin.bytes(), stream));
   CUDA_CHECK(cudaMemsetAsync(b.seg_end.data(), 0, b.seg_end.bytes(), stream));
   bitonic_sort(b.keys.data(), capacity_, stream);
-  segments_kernel<<<cuda::grid_for(capacity_, 256), 256, 0, stream>>>(b.keys.data(), b.counter.data(), capacity_,
+  segments_kernel<<<cuda::grid_for(capacity_, kNmsThreads), kNmsThreads, 0, stream>>>(b.keys.data(), b.counter.data(), capacity_,
                                                                       b.seg_begin.data(), b.seg_end.data());
   CUDA_CHECK_LAUNCH("segments_kernel");
   if (params_.nms_top_k > 0) {
@@ -386,16 +387,16 @@ std::vector<Detection> MulticlassNmsCuda::finish(const float* boxes, cudaStream_
   CUDA_CHECK_LAUNCH("greedy_kernel");
   scan_kernel<<<1, 1024, 0, stream>>>(b.kept_count.data(), C, b.offsets.data(), b.total.data());
   CUDA_CHECK_LAUNCH("scan_kernel");
-  gather_kernel<<<dim3(cuda::ceil_div(top_k, 256), C), 256, 0, stream>>>(
+  gather_kernel<<<dim3(cuda::ceil_div(top_k, kNmsThreads), C), kNmsThreads, 0, stream>>>(
       b.keys.data(), b.seg_begin.data(), b.kept_rank.data(), b.kept_count.data(), b.offsets.data(), top_k,
       b.list.data());
   CUDA_CHECK_LAUNCH("gather_kernel");
   bitonic_sort(b.list.data(), capacity_, stream);  // score desc, class, rank
-  regroup_kernel<<<cuda::grid_for(capacity_, 256), 256, 0, stream>>>(b.list.data(), capacity_, b.total.data(),
+  regroup_kernel<<<cuda::grid_for(capacity_, kNmsThreads), kNmsThreads, 0, stream>>>(b.list.data(), capacity_, b.total.data(),
                                                                      params_.keep_top_k);
   CUDA_CHECK_LAUNCH("regroup_kernel");
   bitonic_sort(b.list.data(), capacity_, stream);  // class, rank
-  output_kernel<<<cuda::ceil_div(max_rows_, 256), 256, 0, stream>>>(
+  output_kernel<<<cuda::ceil_div(max_rows_, kNmsThreads), kNmsThreads, 0, stream>>>(
       b.list.data(), b.keys.data(), boxes, b.seg_begin.data(), b.kept_rank.data(), b.total.data(),
       b.counter.data(), top_k, params_.keep_top_k, max_rows_, b.header.data(), b.rows.data());
   CUDA_CHECK_LAUNCH("output_kernel");

@@ -77,7 +77,10 @@ struct Normalize {
 
 __device__ inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
-__global__ void preprocess_kernel(const unsigned char* __restrict__ src, int src_h, int src_w, int dst_h,
+constexpr int kPreprocessBlockX = 32;
+constexpr int kPreprocessBlockY = 8;
+
+__global__ void __launch_bounds__(kPreprocessBlockX * kPreprocessBlockY) preprocess_kernel(const unsigned char* __restrict__ src, int src_h, int src_w, int dst_h,
                                   int dst_w, const Taps* __restrict__ xtaps, const Taps* __restrict__ ytaps,
                                   Normalize norm, float* __restrict__ out) {
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
@@ -159,8 +162,8 @@ void PreprocessCuda::run(const PreprocessParams& p, const std::uint8_t* bgr, flo
   CUDA_CHECK(cudaMemcpyAsync(s.image.data(), s.pinned, bytes, cudaMemcpyHostToDevice, stream));
   Normalize norm{static_cast<float>(p.scale), {p.mean[0], p.mean[1], p.mean[2]}, {p.std[0], p.std[1], p.std[2]},
                  p.swap_rb ? 1 : 0};
-  const dim3 block(32, 8);
-  const dim3 grid(cuda::ceil_div(p.dst_w, 32), cuda::ceil_div(p.dst_h, 8));
+  const dim3 block(kPreprocessBlockX, kPreprocessBlockY);
+  const dim3 grid(cuda::ceil_div(p.dst_w, kPreprocessBlockX), cuda::ceil_div(p.dst_h, kPreprocessBlockY));
   preprocess_kernel<<<grid, block, 0, stream>>>(s.image.data(), p.src_h, p.src_w, p.dst_h, p.dst_w, s.xtaps.data(),
                                                 s.ytaps.data(), norm, out);
   CUDA_CHECK_LAUNCH("preprocess_kernel");

@@ -15,7 +15,9 @@
 namespace tx2yolo {
 
 namespace {
-__global__ void upsample_nearest_kernel(UpsampleNearestParams p, const float* __restrict__ in,
+constexpr int kUpsampleThreads = 256;
+
+__global__ void __launch_bounds__(kUpsampleThreads) upsample_nearest_kernel(UpsampleNearestParams p, const float* __restrict__ in,
                                         float* __restrict__ out) {
   const int out_h = p.in_h * p.scale, out_w = p.in_w * p.scale;
   const long long total = static_cast<long long>(p.batch) * p.channels * out_h * out_w;
@@ -35,7 +37,7 @@ __global__ void upsample_nearest_kernel(UpsampleNearestParams p, const float* __
 void upsample_nearest_cuda(const UpsampleNearestParams& p, const float* in, float* out, cudaStream_t stream) {
   const long long total = static_cast<long long>(p.batch) * p.channels * p.in_h * p.scale * p.in_w * p.scale;
   if (total == 0) return;
-  upsample_nearest_kernel<<<cuda::grid_for(total, 256), 256, 0, stream>>>(p, in, out);
+  upsample_nearest_kernel<<<cuda::grid_for(total, kUpsampleThreads), kUpsampleThreads, 0, stream>>>(p, in, out);
   CUDA_CHECK_LAUNCH("upsample_nearest_kernel");
 }
 

@@ -42,7 +42,9 @@ __device__ inline float paddle_sigmoid(float x) {
   return static_cast<float>(1.0 / (1.0 + static_cast<double>(e)));
 }
 
-__global__ void yolo_box_kernel(DecodeLevels levels, float* __restrict__ boxes, float* __restrict__ scores,
+constexpr int kDecodeThreads = 128;
+
+__global__ void __launch_bounds__(kDecodeThreads) yolo_box_kernel(DecodeLevels levels, float* __restrict__ boxes, float* __restrict__ scores,
                                 NmsCandidateSink sink, bool offer) {
   const int m_all = blockIdx.x * blockDim.x + threadIdx.x;
   if (m_all >= levels.total_boxes) return;
@@ -118,7 +120,7 @@ void yolo_box_cuda(const YoloBoxParams* levels, const float* const* inputs, int 
   }
   TX2_REQUIRE(scores != nullptr || candidates != nullptr, "yolo_box_cuda: neither scores nor candidates requested");
   const NmsCandidateSink sink = candidates ? *candidates : NmsCandidateSink{};
-  yolo_box_kernel<<<cuda::ceil_div(d.total_boxes, 128), 128, 0, stream>>>(d, boxes, scores, sink,
+  yolo_box_kernel<<<cuda::ceil_div(d.total_boxes, kDecodeThreads), kDecodeThreads, 0, stream>>>(d, boxes, scores, sink,
                                                                           candidates != nullptr);
   CUDA_CHECK_LAUNCH("yolo_box_kernel");
 }
