@@ -268,3 +268,29 @@ TEST(Cli, HelpListsTheOptions) {
 
 }  // namespace
 }  // namespace tx2yolo
+
+namespace tx2yolo {
+namespace {
+
+TEST(CliBench, ReportsEveryStageAndRefusesWhatIsNotAvailable) {
+  testing_util::TempDir dir;
+  const std::string cli = TX2YOLO_CLI_PATH;
+  const auto r = testing_util::run_command(cli + " bench --backend cpu --iterations 5 --warmup 1 --input-size 320 --json " +
+                                           dir.file("b.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* text : {"device: CPU", "settings: input 320x320, batch 1, FP32", "preprocess", "network",
+                           "decode + NMS", "end to end"})
+    EXPECT_NE(r.output.find(text), std::string::npos) << text << "\n" << r.output;
+  const auto j = nlohmann::json::parse(testing_util::read_text(dir.file("b.json")));
+  EXPECT_EQ(j.at("iterations"), 5);
+  EXPECT_GT(j.at("ms").at("end to end").at("median").get<double>(), 0.0);
+  const auto batch = testing_util::run_command_stderr(cli + " bench --batch 8 --iterations 1");
+  EXPECT_NE(batch.exit_code, 0);
+  EXPECT_NE(batch.output.find("batch 1 only"), std::string::npos) << batch.output;
+  const auto fp16 = testing_util::run_command_stderr(cli + " bench --precision fp16 --iterations 1");
+  EXPECT_NE(fp16.exit_code, 0);
+  EXPECT_NE(fp16.output.find("FP32 only"), std::string::npos) << fp16.output;
+}
+
+}  // namespace
+}  // namespace tx2yolo

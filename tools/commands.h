@@ -19,6 +19,7 @@ CommandRunner add_convert_command(CLI::App& app);
 CommandRunner add_compare_command(CLI::App& app);
 CommandRunner add_eval_command(CLI::App& app);
 CommandRunner add_sensitivity_command(CLI::App& app);
+CommandRunner add_bench_command(CLI::App& app);
 
 // The bundled demo model and image (under TX2YOLO_DATA_DIR, set at build time).
 std::string default_model_path();

@@ -1,0 +1,145 @@
+// `tx2yolo bench`: end-to-end timing of the Detector on one image, with
+// preprocess, network, decode+NMS and end-to-end times reported separately
+// (median, p90, p99 over --iterations after --warmup), and the device, the
+// backend and every setting named in the output.
+//
+// Today's engine runs batch 1 in FP32; --batch other than 1 and --precision
+// fp16 are refused with that reason (the speed issue adds them).
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "engine/detector.h"
+#include "kernels/device.h"
+#include "tools/commands.h"
+
+namespace tx2yolo {
+
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  std::string image;
+  std::vector<int> input_size;
+  std::string backend = "auto";
+  std::string precision = "fp32";
+  int batch = 1;
+  int iterations = 200;
+  int warmup = 20;
+  int threads = 0;
+  int device = 0;
+  std::string json;
+};
+
+struct Stats {
+  double median = 0, p90 = 0, p99 = 0, mean = 0;
+};
+
+Stats stats(std::vector<double> v) {
+  Stats s;
+  std::sort(v.begin(), v.end());
+  auto pct = [&](double p) { return v[std::min(v.size() - 1, static_cast<std::size_t>(p * (v.size() - 1) + 0.5))]; };
+  s.median = pct(0.5);
+  s.p90 = pct(0.9);
+  s.p99 = pct(0.99);
+  for (double x : v) s.mean += x / static_cast<double>(v.size());
+  return s;
+}
+
+int run_bench(const BenchArgs& a) {
+  TX2_REQUIRE(a.precision == "fp32", "--precision ", a.precision,
+              " is not available yet: this version of tx2yolo runs FP32 only (FP16 comes with the speed work)");
+  TX2_REQUIRE(a.batch == 1, "--batch ", a.batch, " is not available yet: this version of tx2yolo runs batch 1 only");
+  TX2_REQUIRE(a.iterations >= 1 && a.iterations <= 1000000, "--iterations ", a.iterations, " is outside [1, 1000000]");
+  TX2_REQUIRE(a.warmup >= 0, "--warmup ", a.warmup, " is negative");
+  const std::string model = a.model.empty() ? default_model_path() : a.model;
+  const std::string image_path = a.image.empty() ? default_image_path() : a.image;
+  TX2_REQUIRE(is_regular_file(image_path), image_path, ": no such image file");
+  const cv::Mat image = cv::imread(image_path, cv::IMREAD_COLOR);
+  TX2_REQUIRE(!image.empty(), image_path, ": cannot decode the image");
+  DetectorOptions o;
+  if (!a.input_size.empty()) {
+    o.input_h = a.input_size[0];
+    o.input_w = a.input_size.size() > 1 ? a.input_size[1] : a.input_size[0];
+    validate_input_size(o.input_h, o.input_w, "--input-size");
+  }
+  o.backend = backend_from_string(a.backend);
+  o.threads = a.threads;
+  o.device = a.device;
+  Detector det(model, o);
+  const std::string device = det.backend() == BackendKind::kCuda
+                                 ? describe_cuda_device(cuda_device_info(a.device))
+                                 : cat("CPU, ", std::thread::hardware_concurrency(), " hardware threads");
+
+  for (int i = 0; i < a.warmup; ++i) det.detect(image);
+  std::vector<double> pre, net, post, total;
+  std::size_t detections = 0;
+  for (int i = 0; i < a.iterations; ++i) {
+    detections = det.detect(image).size();
+    const FrameTimings& t = det.last_timings();
+    pre.push_back(t.preprocess_ms);
+    net.push_back(t.network_ms);
+    post.push_back(t.postprocess_ms);
+    total.push_back(t.total_ms);
+  }
+  const Stats sp = stats(pre), sn = stats(net), so = stats(post), st = stats(total);
+  std::printf("tx2yolo bench: %s\n", model.c_str());
+  std::printf("device: %s\nbackend: %s\n", device.c_str(), det.backend_description().c_str());
+  std::printf("settings: input %dx%d, batch 1, FP32, image %s (%dx%d), %d warm-up + %d timed iterations, "
+              "%zu detections per frame\n",
+              det.input_h(), det.input_w(), image_path.c_str(), image.cols, image.rows, a.warmup, a.iterations,
+              detections);
+  std::printf("%-22s %10s %10s %10s %10s\n", "stage (ms)", "median", "p90", "p99", "mean");
+  const std::pair<const char*, Stats> rows[] = {
+      {"preprocess", sp}, {"network", sn}, {"decode + NMS", so}, {"end to end", st}};
+  for (const auto& r : rows)
+    std::printf("%-22s %10.3f %10.3f %10.3f %10.3f\n", r.first, r.second.median, r.second.p90, r.second.p99,
+                r.second.mean);
+  std::printf("end to end: %.1f FPS (median)\n", 1000.0 / std::max(1e-9, st.median));
+  if (!a.json.empty()) {
+    nlohmann::json j;
+    j["model"] = model;
+    j["device"] = device;
+    j["backend"] = det.backend_description();
+    j["input"] = {det.input_h(), det.input_w()};
+    j["batch"] = 1;
+    j["precision"] = "fp32";
+    j["iterations"] = a.iterations;
+    j["warmup"] = a.warmup;
+    for (const auto& r : rows)
+      j["ms"][r.first] = {{"median", r.second.median}, {"p90", r.second.p90}, {"p99", r.second.p99},
+                          {"mean", r.second.mean}};
+    const std::string text = j.dump(2) + "\n";
+    write_file_atomic(a.json, text.data(), text.size());
+  }
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_bench_command(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Time preprocess, network, decode+NMS and end to end (median, p90, p99) on one image");
+  cmd->add_option("--model", args->model, "Model file (default: the bundled demo model)");
+  cmd->add_option("--image", args->image, "Image (default: the bundled demo image)");
+  cmd->add_option("--input-size", args->input_size, "Network input size: H [W], multiples of 32")->expected(1, 2);
+  cmd->add_option("--backend", args->backend, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--precision", args->precision, "fp32 (fp16 is not available yet)")
+      ->check(CLI::IsMember({"fp32", "fp16"}));
+  cmd->add_option("--batch", args->batch, "Batch size (1; batching is not available yet)");
+  cmd->add_option("--iterations", args->iterations, "Timed iterations")->capture_default_str();
+  cmd->add_option("--warmup", args->warmup, "Warm-up iterations")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
+  cmd->add_option("--device", args->device, "CUDA device index");
+  cmd->add_option("--json", args->json, "Also write the results as JSON");
+  return [args] { return run_bench(*args); };
+}
+
+}  // namespace tx2yolo
