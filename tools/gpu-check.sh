@@ -124,6 +124,20 @@ else
   run_gtest cpu-tests "$cpu_tests" "$out/cpu-tests.json"
 fi
 
+# End to end on the GPU: tx2yolo bench with the bundled model at 608 (needs
+# the CLI's OpenCV at run time, so it runs where the CPU suite runs).
+cli="$build_dir/tx2yolo"
+if [ -x "$cli" ] && ! ldd "$cli" 2>/dev/null | grep -q "not found"; then
+  if timeout 120 "$cli" bench --backend cuda --input-size 608 --iterations 200 --warmup 20 \
+       --json "$out/e2e-bench.json" >"$out/e2e-bench.log" 2>&1; then
+    row e2e-bench PASS "$(grep -E '^end to end' "$out/e2e-bench.log" | head -1)"
+  else
+    row e2e-bench FAIL "see $out/e2e-bench.log"
+  fi
+else
+  row e2e-bench SKIP "tx2yolo CLI not runnable here (OpenCV missing); run tx2yolo bench on the build machine"
+fi
+
 bench="$build_dir/bench/tx2yolo_bench_cuda"
 bench_table=""
 if [ -x "$bench" ]; then
