@@ -138,6 +138,18 @@ else
   row e2e-bench SKIP "tx2yolo CLI not runnable here (OpenCV missing); run tx2yolo bench on the build machine"
 fi
 
+# The PyTorch peer beside tx2yolo (bench/peers/torch_peer.py), where torch and the CLI are present.
+if [ -x "$cli" ] && python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
+  if timeout 600 python3 bench/peers/torch_peer.py --model models/demo.safetensors --tx2yolo "$cli" --device cuda \
+       --json "$out/peers.json" >"$out/peers.log" 2>&1; then
+    row peers PASS "$out/peers.log"
+  else
+    row peers FAIL "see $out/peers.log"
+  fi
+else
+  row peers SKIP "needs python3 with CUDA torch (bench/peers/requirements.txt) and a runnable tx2yolo CLI"
+fi
+
 bench="$build_dir/bench/tx2yolo_bench_cuda"
 bench_table=""
 if [ -x "$bench" ]; then
