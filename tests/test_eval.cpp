@@ -204,5 +204,21 @@ TEST(VocDatasetReader, BadDatasetsGiveClearErrors) {
   throws_with([&] { read_voc_dataset(v.dir.path(), "test", {"a", "b"}); }, "3 classes, but the model has 2");
 }
 
+TEST(EvalCli, BadInputIsOneErrorLineAndNoOutput) {
+  TempDir dir;
+  const std::string cli = std::string(TX2YOLO_CLI_PATH) + " eval --backend cpu --model '" +
+                          std::string(TX2YOLO_SOURCE_DIR) + "/models/demo.safetensors'";
+  auto expect_error = [&](const std::string& args, const std::string& text) {
+    const CommandResult r = testing_util::run_command_stderr(cli + " " + args + " --ap-json '" + dir.file("ap.json") + "'");
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+    EXPECT_NE(r.output.find(text), std::string::npos) << r.output;
+    EXPECT_FALSE(file_exists(dir.file("ap.json")));
+  };
+  expect_error("--voc '" + dir.file("nowhere") + "'", "not a folder");
+  expect_error("--voc '" + dir.path() + "'", "no such split list");
+  expect_error("--voc '" + dir.path() + "' --precision fp16", "FP32 only");
+}
+
 }  // namespace
 }  // namespace tx2yolo
