@@ -204,6 +204,47 @@ TEST(VocDatasetReader, BadDatasetsGiveClearErrors) {
   throws_with([&] { read_voc_dataset(v.dir.path(), "test", {"a", "b"}); }, "3 classes, but the model has 2");
 }
 
+// ---- the demo model and PaddleDetection's recorded mAP -------------------------------
+
+const std::string kShapes = std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/shapes_voc";
+
+TEST(EvalParity, APaddleTrainedCheckpointMatchesPaddleDetectionsOwnMap) {
+  // A checkpoint PaddleDetection trained on the shapes dataset
+  // (tools/paddle/train_demo.py, run 1), converted here, and the mAP
+  // PaddleDetection's own Trainer.evaluate() recorded for it on the test split.
+  const std::string run = kShapes + "/paddle_run1";
+  const std::string recorded_path = run + "/paddle_eval.json";
+  ASSERT_TRUE(is_regular_file(recorded_path));
+  std::ifstream in(recorded_path);
+  const nlohmann::json recorded = nlohmann::json::parse(in);
+  TempDir dir;
+  const std::string model = dir.file("run1.safetensors");
+  const CommandResult c = run_command(std::string(TX2YOLO_CLI_PATH) + " convert '" + run + "/model_final.pdparams' -o '" +
+                                      model + "' --config '" + std::string(TX2YOLO_SOURCE_DIR) +
+                                      "/tools/paddle/configs/shapes_demo/yolov3_mbv1_sep_shapes.yml' --labels '" + kShapes +
+                                      "/label_list.txt'");
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  const std::string ap = dir.file("ap.json");
+  const CommandResult r = run_command(std::string(TX2YOLO_CLI_PATH) + " eval --backend cpu --model '" + model +
+                                      "' --voc '" + kShapes + "' --ap-json '" + ap + "' --detections '" +
+                                      dir.file("dets.json") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream table_in(ap);
+  const nlohmann::json table = nlohmann::json::parse(table_in);
+  EXPECT_EQ(table["images"].get<int>(), recorded["images"].get<int>());
+  std::ifstream dets_in(dir.file("dets.json"));
+  EXPECT_GT(nlohmann::json::parse(dets_in).size(), 500u) << "too few detections for the comparison to mean much";
+  for (const char* type : {"11point", "integral"}) {
+    SCOPED_TRACE(type);
+    // Within 0.1 AP point: our preprocessing may round a pixel one level
+    // differently from pip's OpenCV (docs/testing.md).
+    EXPECT_NEAR(table[type]["mAP"].get<double>(), recorded[type]["mAP"].get<double>(), 1e-3);
+    for (const auto& kv : recorded[type]["per_class_ap"].items())
+      EXPECT_NEAR(table[type]["per_class"][kv.key()]["ap"].get<double>(), kv.value().get<double>(), 2e-3) << kv.key();
+  }
+}
+
+
 TEST(EvalCli, BadInputIsOneErrorLineAndNoOutput) {
   TempDir dir;
   const std::string cli = std::string(TX2YOLO_CLI_PATH) + " eval --backend cpu --model '" +

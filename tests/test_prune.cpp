@@ -5,6 +5,7 @@
 // (tests/data/paddle/pruned/paddleslim_kept.json and the std_slim_* references).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -151,6 +152,47 @@ TEST(PrunePropagation, SeparableHeadAndBackboneThroughConcat) {
   const float* dw_full = f.tensor_data("backbone.conv5_1._depthwise_conv.weight");
   for (std::size_t k = 0; k < kept.size(); ++k)
     for (int j = 0; j < 9; ++j) ASSERT_EQ(dw[k * 9 + static_cast<std::size_t>(j)], dw_full[kept[k].get<std::size_t>() * 9 + static_cast<std::size_t>(j)]);
+}
+
+TEST(Sensitivity, TablesPlotAndRatiosForAnAllowedLoss) {
+  TempDir dir;
+  const std::string shapes = std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/shapes_voc";
+  const std::string out = dir.file("sens");
+  const CommandResult r = run_command(
+      kCli + " sensitivity '" + shapes + "/paddle_run1/model_final.pdparams' --voc '" + shapes + "' --config '" +
+      std::string(TX2YOLO_SOURCE_DIR) + "/tools/paddle/configs/shapes_demo/yolov3_mbv1_sep_shapes.yml' --labels '" +
+      shapes + "/label_list.txt' --layers neck.yolo_block.0.conv_module.conv0,neck.yolo_block.2.tip._pointwise_conv " +
+      "--step 0.3 --limit 12 --backend cpu --max-loss 0.5 -o '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("sensitivity: 7/7 evaluations"), std::string::npos) << r.output;  // 1 + 2 layers x 3 ratios
+  std::ifstream in(out + ".json");
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j.at("images"), 12);
+  EXPECT_GE(j.at("baseline_map").get<double>(), 0.0);
+  ASSERT_EQ(j.at("layers").size(), 2u);
+  for (const auto& layer : j.at("layers").items()) {
+    ASSERT_EQ(layer.value().size(), 3u);
+    for (const auto& p : layer.value()) {
+      const double ratio = p.at("ratio").get<double>();
+      EXPECT_TRUE(ratio == 0.3 || ratio == 0.6 || ratio == 0.9);
+      if (!p.at("map").is_null()) {
+        EXPECT_NEAR(p.at("loss").get<double>(),
+                    (j.at("baseline_map").get<double>() - p.at("map").get<double>()) /
+                        std::max(1e-12, j.at("baseline_map").get<double>()),
+                    1e-9);
+      }
+    }
+  }
+  const std::string csv = testing_util::read_text(out + ".csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 7);  // header + 6 rows
+  EXPECT_FALSE(cv::imread(out + ".png").empty());
+  // Chosen ratios: within the cap, and a --prune file convert accepts.
+  for (const auto& c : j.at("chosen_ratios").items()) EXPECT_LE(c.value().get<double>(), 0.7);
+  const std::string ratios = out + ".ratios.txt";
+  ASSERT_TRUE(std::ifstream(ratios).good());
+  const CommandResult p = run_command(kCli + " convert '" + shapes + "/paddle_run1/model_final.pdparams' -o '" +
+                                      dir.file("p.safetensors") + "' --prune '" + ratios + "'");
+  EXPECT_EQ(p.exit_code, 0) << p.output;
 }
 
 TEST(PruneErrors, BadRatiosAreRefusedClearly) {
