@@ -53,6 +53,18 @@ class TimeLimit(Callback):
             raise StopTraining()
 
 
+def set_objectness_prior(model, logit, num_classes):
+    """Starts every head's objectness logit at `logit` (sigmoid(-4.6) = 0.01), the
+    prior-probability initialisation of RetinaNet, instead of 0 (0.5), so that
+    the first steps are not spent on a huge objectness loss."""
+    for conv in model.yolo_head.yolo_outputs:
+        b = conv.bias.numpy()
+        per_anchor = 5 + num_classes
+        for a in range(b.shape[0] // per_anchor):
+            b[a * per_anchor + 4] = logit
+        conv.bias.set_value(b)
+
+
 def set_dataset_dir(cfg, dataset_dir):
     for k in ('TrainDataset', 'EvalDataset', 'TestDataset'):
         cfg[k].dataset_dir = dataset_dir
@@ -93,6 +105,8 @@ def main():
     ap.add_argument('--epochs', type=int, default=26)
     ap.add_argument('--max-minutes', type=float, default=75)
     ap.add_argument('--eval-only', action='store_true')
+    ap.add_argument('--objectness-prior', type=float, default=-4.6,
+                    help='initial objectness logit of the heads (None: PaddleDetection default)')
     args = ap.parse_args()
     paddle.set_device('cpu')
     paddle.seed(SEED)
@@ -109,6 +123,8 @@ def main():
         cfg = merge_config({})
         set_dataset_dir(cfg, dataset)
         trainer = Trainer(cfg, mode='train')
+        if args.objectness_prior is not None:
+            set_objectness_prior(trainer.model, args.objectness_prior, cfg.num_classes)
         trainer.register_callbacks([TimeLimit(trainer.model, args.max_minutes * 60)])
         start = time.time()
         try:
