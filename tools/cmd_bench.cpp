@@ -64,11 +64,8 @@ int run_bench(const BenchArgs& a) {
   const cv::Mat image = cv::imread(image_path, cv::IMREAD_COLOR);
   TX2_REQUIRE(!image.empty(), image_path, ": cannot decode the image");
   DetectorOptions o;
-  if (!a.input_size.empty()) {
-    o.input_h = a.input_size[0];
-    o.input_w = a.input_size.size() > 1 ? a.input_size[1] : a.input_size[0];
+  if (input_size_option(a.input_size, &o.input_h, &o.input_w))
     validate_input_size(o.input_h, o.input_w, "--input-size");
-  }
   o.backend = backend_from_string(a.backend);
   o.threads = a.threads;
   o.device = a.device;

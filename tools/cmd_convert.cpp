@@ -56,10 +56,7 @@ int run_convert(const ConvertArgs& a) {
   o.prune = a.prune;
   o.criterion = a.criterion;
   o.include_backbone = a.include_backbone;
-  if (!a.input_size.empty()) {
-    o.input_h = a.input_size[0];
-    o.input_w = a.input_size.size() > 1 ? a.input_size[1] : a.input_size[0];
-  }
+  input_size_option(a.input_size, &o.input_h, &o.input_w);
   const paddle::ConvertResult r = paddle::convert_checkpoint(o);
   const paddle::MappedModel& m = r.mapped;
   const ModelConfig& c = r.config;

@@ -223,10 +223,7 @@ int run_detect(const DetectArgs& a) {
   opt.debug_sync = a.debug_sync;
   opt.gpu_nms = !a.cpu_nms;
   opt.nms_capacity = a.nms_capacity;
-  if (!a.input_size.empty()) {
-    opt.input_h = a.input_size[0];
-    opt.input_w = a.input_size.size() > 1 ? a.input_size[1] : a.input_size[0];
-  }
+  input_size_option(a.input_size, &opt.input_h, &opt.input_w);
   if (a.conf_threshold >= 0) opt.conf_threshold = a.conf_threshold;
   if (a.score_threshold >= 0) opt.score_threshold = a.score_threshold;
   if (a.nms_threshold >= 0) opt.nms_threshold = a.nms_threshold;
@@ -284,6 +281,13 @@ int run_detect(const DetectArgs& a) {
 }
 
 }  // namespace
+
+bool input_size_option(const std::vector<int>& values, int* h, int* w) {
+  if (values.empty()) return false;
+  *h = values[0];
+  *w = values.size() > 1 ? values[1] : values[0];
+  return true;
+}
 
 std::string default_model_path() { return path_join(TX2YOLO_DATA_DIR, "models/demo.safetensors"); }
 std::string default_image_path() { return path_join(TX2YOLO_DATA_DIR, "assets/demo.jpg"); }

@@ -25,11 +25,7 @@ int run_inspect(const InspectArgs& a) {
   const ModelFile model = ModelFile::load(path);
   const ModelConfig& c = model.config();
   int h = c.input_h, w = c.input_w;
-  if (!a.input_size.empty()) {
-    h = a.input_size[0];
-    w = a.input_size.size() > 1 ? a.input_size[1] : h;
-    validate_input_size(h, w, "--input-size");
-  }
+  if (input_size_option(a.input_size, &h, &w)) validate_input_size(h, w, "--input-size");
   const WeightShapes weights = model.weight_shapes();
   const auto shapes = infer_shapes(model.graph(), weights, h, w);
 

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -20,6 +21,10 @@ CommandRunner add_compare_command(CLI::App& app);
 CommandRunner add_eval_command(CLI::App& app);
 CommandRunner add_sensitivity_command(CLI::App& app);
 CommandRunner add_bench_command(CLI::App& app);
+
+// The --input-size "H [W]" option (W defaults to H): sets *h and *w and
+// returns true when it was given; leaves them alone otherwise.
+bool input_size_option(const std::vector<int>& values, int* h, int* w);
 
 // The bundled demo model and image (under TX2YOLO_DATA_DIR, set at build time).
 std::string default_model_path();
