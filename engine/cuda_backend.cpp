@@ -77,6 +77,9 @@ struct CudaBackend::Impl {
   std::map<std::string, std::vector<float>> host_cache;
   bool has_run = false;
   int steps_total = 0;
+  // The network as a captured graph (CudaBackendOptions::cuda_graph).
+  cudaGraphExec_t graph = nullptr;
+  std::string graph_unavailable;  // why the launches run directly, once known
   // Events around preprocess, the layers and the post-processing.
   cudaEvent_t events[4] = {nullptr, nullptr, nullptr, nullptr};
   bool preprocessed_on_device = false;
@@ -88,6 +91,7 @@ struct CudaBackend::Impl {
   }
 
   ~Impl() {
+    if (graph) cudaGraphExecDestroy(graph);
     for (cudaEvent_t e : events)
       if (e) cudaEventDestroy(e);
     if (stream) cudaStreamDestroy(stream);
@@ -192,9 +196,63 @@ bool CudaBackend::run_image(const PreprocessParams& p, const std::uint8_t* bgr) 
   return true;
 }
 
+namespace {
+
+cudaError_t instantiate_graph(cudaGraphExec_t* exec, cudaGraph_t graph) {
+#if CUDART_VERSION >= 11040
+  return cudaGraphInstantiateWithFlags(exec, graph, 0);
+#else
+  return cudaGraphInstantiate(exec, graph, nullptr, nullptr, 0);
+#endif
+}
+
+}  // namespace
+
 void CudaBackend::run_layers() {
   Impl& m = *impl_;
   m.host_cache.clear();
+  const bool want_graph = m.options.cuda_graph && !m.options.debug_sync && m.graph_unavailable.empty();
+  if (want_graph && !m.graph) {
+    // Capture the launches once. A failure inside the capture ends it (the
+    // stream must leave capture mode) and falls back to direct launches,
+    // which then report any real launch error with the layer's name.
+    CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
+    std::string failure;
+    try {
+      enqueue_layers();
+    } catch (const Error& e) {
+      failure = e.what();
+    }
+    cudaGraph_t graph = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(m.stream, &graph);
+    if (failure.empty() && end != cudaSuccess) failure = cat("cudaStreamEndCapture: ", cudaGetErrorString(end));
+    if (failure.empty()) {
+      const cudaError_t inst = instantiate_graph(&m.graph, graph);
+      if (inst != cudaSuccess) {
+        m.graph = nullptr;
+        failure = cat("cudaGraphInstantiate: ", cudaGetErrorString(inst));
+      }
+    }
+    if (graph) cudaGraphDestroy(graph);
+    if (!failure.empty()) {
+      cudaGetLastError();  // a failed capture leaves a non-sticky error behind
+      m.graph_unavailable = failure;
+    }
+  }
+  if (want_graph && m.graph) {
+    CUDA_CHECK(cudaGraphLaunch(m.graph, m.stream));
+  } else {
+    enqueue_layers();
+  }
+  m.record(2);
+  m.postprocessed_on_device = false;
+  m.has_run = true;
+}
+
+bool CudaBackend::uses_cuda_graph() const { return impl_->graph != nullptr; }
+
+void CudaBackend::enqueue_layers() {
+  Impl& m = *impl_;
   for (const Impl::Step& s : m.steps) {
     const Node& node = s.layer->node();
     if (s.elided) continue;
@@ -219,9 +277,6 @@ void CudaBackend::run_layers() {
       throw Error(cat("cuda backend: layer '", node.name, "' (", s.layer->describe(), ") failed: ", e.what()));
     }
   }
-  m.record(2);
-  m.postprocessed_on_device = false;
-  m.has_run = true;
 }
 
 const float* CudaBackend::output(const std::string& name) const {
@@ -328,6 +383,9 @@ std::string CudaBackend::description() const {
                 plan_.arena_bytes / 1048576.0, plan_.unshared_bytes / 1048576.0,
                 m.options.debug_sync ? "; debug sync" : "");
   std::string d = buf;
+  if (m.graph) d += "; network replayed as a CUDA graph";
+  else if (!m.graph_unavailable.empty()) d += "; no CUDA graph: " + m.graph_unavailable;
+  else if (!m.options.cuda_graph || m.options.debug_sync) d += "; no CUDA graph (off)";
   if (!m.options.gpu_nms) d += "; NMS on the CPU (requested)";
   else if (!m.nms_unsupported.empty()) d += "; NMS on the CPU: " + m.nms_unsupported;
   return d;

@@ -12,6 +12,17 @@
 //    and the CPU runs NMS.
 //  * Preprocessing (upload of the uint8 image, cubic resize, normalise, NCHW)
 //    runs on the GPU too; run() takes an already preprocessed input instead.
+//  * CUDA graph (cuda_graph, default on): the network's launches (every conv,
+//    upsample and non-elided concat) are captured once into a CUDA graph at
+//    the first run and replayed with one cudaGraphLaunch per frame. The
+//    backend's shapes and arena addresses never change, so one capture is
+//    valid for its lifetime. Preprocessing and decode + NMS stay ordinary
+//    stream work (they are a handful of launches and their NMS output goes
+//    through host memory), so "the whole frame" is NOT one graph yet.
+//    debug_sync turns the graph off (it needs a sync after each layer). If
+//    capture or instantiation fails, the backend says why in description()
+//    and runs the launches directly.
+//    Not yet run on a GPU (no device was lent to the session that wrote it).
 #pragma once
 
 #include <map>
@@ -34,6 +45,7 @@ struct CudaBackendOptions {
   bool gpu_nms = true;            // NMS on the GPU where it can match the CPU exactly
   bool gpu_preprocess = true;     // resize and normalise on the GPU (cv::resize within +-1 level)
   int nms_capacity = 0;           // candidate capacity of the GPU NMS; 0: kDefaultNmsCapacity
+  bool cuda_graph = true;         // replay the network as one captured CUDA graph (off with debug_sync)
 };
 
 class CudaBackend : public Backend {
@@ -55,12 +67,15 @@ class CudaBackend : public Backend {
   std::string description() const override;
 
   const MemoryPlan& memory_plan() const { return plan_; }
+  // True once the network runs as a replayed CUDA graph.
+  bool uses_cuda_graph() const;
   std::size_t weight_bytes() const { return weight_bytes_; }
 
   struct Impl;  // opaque: the device state, defined in cuda_backend.cpp
 
  private:
   void run_layers();
+  void enqueue_layers();
   std::unique_ptr<Impl> impl_;
   MemoryPlan plan_;
   std::size_t weight_bytes_ = 0;

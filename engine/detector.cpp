@@ -97,6 +97,7 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     cuda_options.gpu_preprocess = options.gpu_preprocess;
     cuda_options.nms_capacity = options.nms_capacity;
     cuda_options.keep_all_tensors = options.keep_all_tensors;
+    cuda_options.cuda_graph = options.cuda_graph;
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }
 #endif

@@ -41,6 +41,7 @@ struct DetectorOptions {
   bool gpu_preprocess = true;  // CUDA: resize and normalise on the GPU (cv::resize within +-1 level)
   int nms_capacity = 0;     // CUDA: NMS candidate capacity, a power of two >= 2048; 0: default
   bool keep_all_tensors = false;  // CUDA: no memory reuse, so tensor() can read every layer's output
+  bool cuda_graph = true;   // CUDA: replay the network as one captured CUDA graph
   // Overrides of the model file's thresholds; unset keeps the model's.
   std::optional<float> conf_threshold;   // yolo_box objectness gate
   std::optional<float> score_threshold;  // NMS candidate threshold

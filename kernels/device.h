@@ -35,6 +35,9 @@ std::string cuda_unavailable_reason();
 // Properties of one device. Throws Error if the index is out of range.
 CudaDeviceInfo cuda_device_info(int index);
 
+// Device memory in use on the device, by every process (total minus free,
+// cudaMemGetInfo). Throws Error if the index is out of range.
+std::size_t cuda_used_memory(int index);
 // One line: "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB, CUDA 12.4/driver 12.4)".
 std::string describe_cuda_device(const CudaDeviceInfo& info);
 

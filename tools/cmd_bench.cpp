@@ -34,6 +34,7 @@ struct BenchArgs {
   int warmup = 20;
   int threads = 0;
   int device = 0;
+  bool no_cuda_graph = false;
   std::string json;
 };
 
@@ -69,12 +70,21 @@ int run_bench(const BenchArgs& a) {
   o.backend = backend_from_string(a.backend);
   o.threads = a.threads;
   o.device = a.device;
+  o.cuda_graph = !a.no_cuda_graph;
+  // Device memory: what the device has in use before the detector exists and
+  // at its peak (after the warm-up and after the timed runs; the detector
+  // allocates at construction and at the first frame, never while running).
+  // The difference is the detector's; another process's allocations in the
+  // meantime would count too, which the output says.
+  const bool on_cuda = resolve_backend(o.backend, nullptr) == BackendKind::kCuda;
+  const std::size_t used_before = on_cuda ? cuda_used_memory(a.device) : 0;
   Detector det(model, o);
   const std::string device = det.backend() == BackendKind::kCuda
                                  ? describe_cuda_device(cuda_device_info(a.device))
                                  : cat("CPU, ", std::thread::hardware_concurrency(), " hardware threads");
 
   for (int i = 0; i < a.warmup; ++i) det.detect(image);
+  std::size_t used_peak = on_cuda ? cuda_used_memory(a.device) : 0;
   std::vector<double> pre, net, post, total;
   std::size_t detections = 0;
   for (int i = 0; i < a.iterations; ++i) {
@@ -85,6 +95,8 @@ int run_bench(const BenchArgs& a) {
     post.push_back(t.postprocess_ms);
     total.push_back(t.total_ms);
   }
+  if (on_cuda) used_peak = std::max(used_peak, cuda_used_memory(a.device));
+  const double detector_mib = (used_peak > used_before ? used_peak - used_before : 0) / 1048576.0;
   const Stats sp = stats(pre), sn = stats(net), so = stats(post), st = stats(total);
   std::printf("tx2yolo bench: %s\n", model.c_str());
   std::printf("device: %s\nbackend: %s\n", device.c_str(), det.backend_description().c_str());
@@ -99,6 +111,10 @@ int run_bench(const BenchArgs& a) {
     std::printf("%-22s %10.3f %10.3f %10.3f %10.3f\n", r.first, r.second.median, r.second.p90, r.second.p99,
                 r.second.mean);
   std::printf("end to end: %.1f FPS (median)\n", 1000.0 / std::max(1e-9, st.median));
+  if (on_cuda)
+    std::printf("device memory: %.1f MiB peak for the detector (cudaMemGetInfo, in use after minus before; "
+                "includes allocator rounding and any other process's allocations meanwhile)\n",
+                detector_mib);
   if (!a.json.empty()) {
     nlohmann::json j;
     j["model"] = model;
@@ -109,6 +125,7 @@ int run_bench(const BenchArgs& a) {
     j["precision"] = "fp32";
     j["iterations"] = a.iterations;
     j["warmup"] = a.warmup;
+    if (on_cuda) j["device_memory_peak_mib"] = detector_mib;
     for (const auto& r : rows)
       j["ms"][r.first] = {{"median", r.second.median}, {"p90", r.second.p90}, {"p99", r.second.p99},
                           {"mean", r.second.mean}};
@@ -136,6 +153,7 @@ CommandRunner add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
   cmd->add_option("--device", args->device, "CUDA device index");
   cmd->add_option("--json", args->json, "Also write the results as JSON");
+  cmd->add_flag("--no-cuda-graph", args->no_cuda_graph, "CUDA: launch the layers one by one (no CUDA graph)");
   return [args] { return run_bench(*args); };
 }
 

@@ -48,6 +48,7 @@ struct DetectArgs {
   int nms_capacity = 0;
   bool cpu_nms = false;
   bool debug_sync = false;
+  bool no_cuda_graph = false;
   bool quiet = false;
 };
 
@@ -221,6 +222,7 @@ int run_detect(const DetectArgs& a) {
   opt.threads = a.threads;
   opt.device = a.device;
   opt.debug_sync = a.debug_sync;
+  opt.cuda_graph = !a.no_cuda_graph;
   opt.gpu_nms = !a.cpu_nms;
   opt.nms_capacity = a.nms_capacity;
   input_size_option(a.input_size, &opt.input_h, &opt.input_w);
@@ -316,6 +318,8 @@ CommandRunner add_detect_command(CLI::App& app) {
       ->check(CLI::Range(2048, 1 << 24));
   cmd->add_flag("--debug-sync", args->debug_sync,
                 "CUDA: synchronise after every layer and name the one that fails (slower)");
+  cmd->add_flag("--no-cuda-graph", args->no_cuda_graph,
+                "CUDA: launch the layers one by one instead of replaying a captured CUDA graph");
   cmd->add_option("-b,--backend", args->backend, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--threads", args->threads, "CPU backend threads (default: all cores)")

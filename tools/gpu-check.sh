@@ -130,9 +130,16 @@ cli="$build_dir/tx2yolo"
 if [ -x "$cli" ] && ! ldd "$cli" 2>/dev/null | grep -q "not found"; then
   if timeout 120 "$cli" bench --backend cuda --input-size 608 --iterations 200 --warmup 20 \
        --json "$out/e2e-bench.json" >"$out/e2e-bench.log" 2>&1; then
-    row e2e-bench PASS "$(grep -E '^end to end' "$out/e2e-bench.log" | head -1)"
+    row e2e-bench PASS "$(grep -E '^end to end' "$out/e2e-bench.log" | head -1); $(grep -E '^device memory' "$out/e2e-bench.log" | cut -d'(' -f1)"
   else
     row e2e-bench FAIL "see $out/e2e-bench.log"
+  fi
+  # The same without the CUDA graph, to see what the graph saves.
+  if timeout 120 "$cli" bench --backend cuda --input-size 608 --iterations 200 --warmup 20 --no-cuda-graph \
+       --json "$out/e2e-bench-nograph.json" >"$out/e2e-bench-nograph.log" 2>&1; then
+    row e2e-bench-nograph PASS "$(grep -E '^network' "$out/e2e-bench-nograph.log" | head -1) vs graph: $(grep -E '^network' "$out/e2e-bench.log" | head -1)"
+  else
+    row e2e-bench-nograph FAIL "see $out/e2e-bench-nograph.log"
   fi
 else
   row e2e-bench SKIP "tx2yolo CLI not runnable here (OpenCV missing); run tx2yolo bench on the build machine"

@@ -11,6 +11,9 @@ std::string cuda_unavailable_reason() { return "this build of tx2yolo has no CUD
 CudaDeviceInfo cuda_device_info(int index) {
   throw Error(cat("CUDA device ", index, " requested, but ", cuda_unavailable_reason()));
 }
+std::size_t cuda_used_memory(int index) {
+  throw Error(cat("CUDA device ", index, " requested, but ", cuda_unavailable_reason()));
+}
 std::string describe_cuda_device(const CudaDeviceInfo& info) { return info.name; }
 
 }  // namespace tx2yolo

@@ -60,6 +60,16 @@ CudaDeviceInfo cuda_device_info(int index) {
   return info;
 }
 
+std::size_t cuda_used_memory(int index) {
+  const int count = cuda_device_count();
+  TX2_REQUIRE(index >= 0 && index < count, "CUDA device ", index, " does not exist (", count,
+              " device(s) present)");
+  CUDA_CHECK(cudaSetDevice(index));
+  std::size_t free_bytes = 0, total_bytes = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return total_bytes - free_bytes;
+}
+
 std::string describe_cuda_device(const CudaDeviceInfo& info) {
   char mem[32];
   std::snprintf(mem, sizeof(mem), "%.1f GiB", info.total_memory / (1024.0 * 1024.0 * 1024.0));
