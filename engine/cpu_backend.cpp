@@ -11,15 +11,18 @@
 
 namespace tx2yolo {
 
-CpuBackend::CpuBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes, int threads)
-    : input_name_(model.graph().input.name) {
+CpuBackend::CpuBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes, int threads,
+                       int batch)
+    : input_name_(model.graph().input.name), batch_(batch) {
+  TX2_REQUIRE(batch >= 1 && batch <= kMaxBatch, "cpu backend: batch ", batch, " is outside [1, ", kMaxBatch, "]");
   TX2_REQUIRE(threads >= 0 && threads <= kMaxCpuThreads, "cpu backend: ", threads, " threads requested; 0 to ",
               kMaxCpuThreads, " are allowed");
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   threads_ = threads > 0 ? threads : (cores > 0 ? cores : 1);
   for (const Node& node : model.graph().nodes) {
-    layers_.push_back(make_layer(node, model, shapes, 1));
-    tensors_[node.output].assign(static_cast<std::size_t>(shapes.at(node.output).numel()), 0.f);
+    layers_.push_back(make_layer(node, model, shapes, batch));
+    tensors_[node.output].assign(static_cast<std::size_t>(batch) * static_cast<std::size_t>(shapes.at(node.output).numel()),
+                                 0.f);
   }
 }
 
@@ -48,7 +51,7 @@ const float* CpuBackend::output(const std::string& name) const {
 
 std::string CpuBackend::description() const {
 #ifdef _OPENMP
-  return cat("cpu (", threads_, threads_ == 1 ? " thread)" : " threads)");
+  return cat("cpu (", threads_, threads_ == 1 ? " thread" : " threads", batch_ > 1 ? cat(", batch ", batch_) : "", ")");
 #else
   return "cpu (1 thread, built without OpenMP)";
 #endif

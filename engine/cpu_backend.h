@@ -16,7 +16,9 @@ namespace tx2yolo {
 
 class CpuBackend : public Backend {
  public:
-  CpuBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes, int threads);
+  // shapes: per image, from infer_shapes; batch: images per run.
+  CpuBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes, int threads, int batch = 1);
+  int batch() const override { return batch_; }
   void run(const float* input) override;
   const float* output(const std::string& name) const override;
   std::string description() const override;
@@ -28,6 +30,7 @@ class CpuBackend : public Backend {
   std::map<std::string, std::vector<float>> tensors_;
   const float* input_ = nullptr;
   int threads_ = 1;
+  int batch_ = 1;
 };
 
 }  // namespace tx2yolo

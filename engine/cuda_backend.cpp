@@ -72,7 +72,7 @@ struct CudaBackend::Impl {
   PinnedBuffer pinned_decode;
   DeviceBuffer<float> decoded;  // boxes [M, 4] then scores [C, M]
   std::unique_ptr<MulticlassNmsCuda> nms;
-  PreprocessCuda preprocess;
+  std::vector<std::unique_ptr<PreprocessCuda>> preprocess;  // one per batch slot (own staging and tables)
   std::string nms_unsupported;  // why the GPU NMS is not used, once known
   std::map<std::string, std::vector<float>> host_cache;
   bool has_run = false;
@@ -102,6 +102,7 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
                          const CudaBackendOptions& options)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
+  TX2_REQUIRE(options.batch >= 1 && options.batch <= 1024, "cuda backend: batch ", options.batch, " is not positive");
   m.options = options;
   m.shapes = shapes;
   m.input_name = model.graph().input.name;
@@ -124,12 +125,12 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
                           static_cast<std::size_t>(t.numel()) * sizeof(float), cudaMemcpyHostToDevice));
   }
 
-  plan_ = plan_memory(model.graph(), shapes, 1, options.alias_concat, !options.keep_all_tensors);
+  plan_ = plan_memory(model.graph(), shapes, options.batch, options.alias_concat, !options.keep_all_tensors);
   m.steps_total = static_cast<int>(model.graph().nodes.size());
   m.arena = DeviceBuffer<float>((plan_.arena_bytes + sizeof(float) - 1) / sizeof(float));
 
   for (const Node& node : model.graph().nodes) {
-    m.layers.push_back(make_layer(node, model, shapes, 1));
+    m.layers.push_back(make_layer(node, model, shapes, options.batch));
     Impl::Step s;
     s.layer = m.layers.back().get();
     s.op = node.op;
@@ -160,10 +161,13 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
 
 CudaBackend::~CudaBackend() = default;
 
+int CudaBackend::batch() const { return impl_->options.batch; }
+
 void CudaBackend::run(const float* input) {
   Impl& m = *impl_;
   CUDA_CHECK(cudaSetDevice(m.options.device));
-  const std::size_t input_floats = static_cast<std::size_t>(m.shapes.at(m.input_name).numel());
+  const std::size_t input_floats =
+      static_cast<std::size_t>(m.options.batch) * static_cast<std::size_t>(m.shapes.at(m.input_name).numel());
   float* staging = m.pinned_input.reserve(input_floats);
   // The previous frame's upload must be done before the staging buffer is reused.
   CUDA_CHECK(cudaStreamSynchronize(m.stream));
@@ -176,22 +180,30 @@ void CudaBackend::run(const float* input) {
   run_layers();
 }
 
-bool CudaBackend::run_image(const PreprocessParams& p, const std::uint8_t* bgr) {
+bool CudaBackend::run_images(const std::vector<PreprocessParams>& params,
+                             const std::vector<const std::uint8_t*>& bgr) {
   Impl& m = *impl_;
   if (!m.options.gpu_preprocess) return false;
+  TX2_REQUIRE(!params.empty() && params.size() == bgr.size() && static_cast<int>(params.size()) <= m.options.batch,
+              "cuda backend: ", params.size(), " images (", bgr.size(), " pointers) for a batch of ", m.options.batch);
   CUDA_CHECK(cudaSetDevice(m.options.device));
   const TensorShape& in = m.shapes.at(m.input_name);
-  TX2_REQUIRE(in.c == 3 && in.h == p.dst_h && in.w == p.dst_w, "cuda backend: preprocessing to ", p.dst_h, "x",
-              p.dst_w, " for a network input of ", in.c, "x", in.h, "x", in.w);
-  try {
-    m.record(0);
-    m.preprocess.run(p, bgr, m.at(plan_.read_offset(m.input_name)), m.stream);
-    m.record(1);
-    m.preprocessed_on_device = true;
-    if (m.options.debug_sync) CUDA_CHECK(cudaStreamSynchronize(m.stream));
-  } catch (const Error& e) {
-    throw Error(cat("cuda backend: preprocessing failed: ", e.what()));
+  const std::size_t slot_floats = static_cast<std::size_t>(in.numel());
+  while (m.preprocess.size() < params.size()) m.preprocess.push_back(std::make_unique<PreprocessCuda>());
+  m.record(0);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const PreprocessParams& p = params[i];
+    TX2_REQUIRE(in.c == 3 && in.h == p.dst_h && in.w == p.dst_w, "cuda backend: preprocessing to ", p.dst_h, "x",
+                p.dst_w, " for a network input of ", in.c, "x", in.h, "x", in.w);
+    try {
+      m.preprocess[i]->run(p, bgr[i], m.at(plan_.read_offset(m.input_name)) + i * slot_floats, m.stream);
+      if (m.options.debug_sync) CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    } catch (const Error& e) {
+      throw Error(cat("cuda backend: preprocessing failed: ", e.what()));
+    }
   }
+  m.record(1);
+  m.preprocessed_on_device = true;
   run_layers();
   return true;
 }
@@ -289,7 +301,7 @@ const float* CudaBackend::output(const std::string& name) const {
   const PlannedBuffer& buffer = plan_.buffers[static_cast<std::size_t>(plan_.tensors.at(name).buffer)];
   TX2_REQUIRE(m.options.keep_all_tensors || buffer.last_step >= m.steps_total, "cuda backend: tensor '", name,
               "' is not kept after the run (its memory is reused); set keep_all_tensors to read it");
-  std::vector<float> host(static_cast<std::size_t>(shape->second.numel()));
+  std::vector<float> host(static_cast<std::size_t>(m.options.batch) * static_cast<std::size_t>(shape->second.numel()));
   CUDA_CHECK(cudaMemcpyAsync(host.data(), m.at(plan_.read_offset(name)), host.size() * sizeof(float),
                              cudaMemcpyDeviceToHost, m.stream));
   CUDA_CHECK(cudaStreamSynchronize(m.stream));
@@ -297,17 +309,27 @@ const float* CudaBackend::output(const std::string& name) const {
 }
 
 namespace {
+// The head tensors of batch slot `image`.
+std::vector<const float*> head_inputs(CudaBackend::Impl& m, const MemoryPlan& plan,
+                                      const std::vector<std::string>& heads, int image) {
+  TX2_REQUIRE(image >= 0 && image < m.options.batch, "cuda backend: image ", image, " of a batch of ",
+              m.options.batch);
+  std::vector<const float*> inputs;
+  for (const auto& h : heads)
+    inputs.push_back(m.at(plan.read_offset(h)) + static_cast<std::size_t>(image) * m.shapes.at(h).numel());
+  return inputs;
+}
+
 // Launches the decode of all levels into m.decoded; returns the box count M.
 std::size_t launch_decode(CudaBackend::Impl& m, const MemoryPlan& plan, const std::vector<YoloBoxParams>& levels,
-                          const std::vector<std::string>& heads) {
+                          const std::vector<std::string>& heads, int image) {
   TX2_REQUIRE(m.has_run, "cuda backend: decode before any run");
   TX2_REQUIRE(!levels.empty() && levels.size() == heads.size(), "cuda backend: ", levels.size(), " levels for ",
               heads.size(), " heads");
+  const std::vector<const float*> inputs = head_inputs(m, plan, heads, image);
   const std::size_t num_boxes = static_cast<std::size_t>(levels[0].score_stride);
   const std::size_t total = num_boxes * (4 + static_cast<std::size_t>(levels[0].num_classes));
   if (m.decoded.size() < total) m.decoded = DeviceBuffer<float>(total);
-  std::vector<const float*> inputs;
-  for (const auto& h : heads) inputs.push_back(m.at(plan.read_offset(h)));
   yolo_box_cuda(levels.data(), inputs.data(), static_cast<int>(levels.size()), m.decoded.data(),
                 m.decoded.data() + num_boxes * 4, m.stream);
   return num_boxes;
@@ -315,7 +337,8 @@ std::size_t launch_decode(CudaBackend::Impl& m, const MemoryPlan& plan, const st
 }  // namespace
 
 bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
-                         const MulticlassNmsParams& nms, std::vector<Detection>* out, long long* overflow) {
+                         const MulticlassNmsParams& nms, int image, std::vector<Detection>* out,
+                         long long* overflow) {
   Impl& m = *impl_;
   if (!m.options.gpu_nms || !m.nms_unsupported.empty() || levels.empty()) return false;
   TX2_REQUIRE(m.has_run, "cuda backend: detect before any run");
@@ -334,8 +357,7 @@ bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::ve
   const NmsCandidateSink sink = m.nms->begin(m.stream);
   const std::size_t box_floats = static_cast<std::size_t>(num_boxes) * 4;
   if (m.decoded.size() < box_floats) m.decoded = DeviceBuffer<float>(box_floats);
-  std::vector<const float*> inputs;
-  for (const auto& h : heads) inputs.push_back(m.at(plan_.read_offset(h)));
+  const std::vector<const float*> inputs = head_inputs(m, plan_, heads, image);
   yolo_box_cuda(levels.data(), inputs.data(), static_cast<int>(levels.size()), m.decoded.data(), nullptr, m.stream,
                 &sink);
   *out = m.nms->finish(m.decoded.data(), m.stream, overflow, m.events[3]);
@@ -343,10 +365,10 @@ bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::ve
   return true;
 }
 
-bool CudaBackend::decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
+bool CudaBackend::decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads, int image,
                          float* boxes, float* scores) {
   Impl& m = *impl_;
-  const std::size_t num_boxes = launch_decode(m, plan_, levels, heads);
+  const std::size_t num_boxes = launch_decode(m, plan_, levels, heads, image);
   const std::size_t box_floats = num_boxes * 4;
   const std::size_t total = box_floats + num_boxes * static_cast<std::size_t>(levels[0].num_classes);
   float* staging = m.pinned_decode.reserve(total);
@@ -378,8 +400,8 @@ bool CudaBackend::device_timings(double* preprocess_ms, double* network_ms, doub
 std::string CudaBackend::description() const {
   const Impl& m = *impl_;
   char buf[160];
-  std::snprintf(buf, sizeof(buf), "cuda (%s, sm_%d%d; weights %.1f MiB, activation arena %.1f MiB of %.1f unshared%s)",
-                m.device.name.c_str(), m.device.sm_major, m.device.sm_minor, weight_bytes_ / 1048576.0,
+  std::snprintf(buf, sizeof(buf), "cuda (%s, sm_%d%d; batch %d; weights %.1f MiB, activation arena %.1f MiB of %.1f unshared%s)",
+                m.device.name.c_str(), m.device.sm_major, m.device.sm_minor, m.options.batch, weight_bytes_ / 1048576.0,
                 plan_.arena_bytes / 1048576.0, plan_.unshared_bytes / 1048576.0,
                 m.options.debug_sync ? "; debug sync" : "");
   std::string d = buf;

@@ -4,6 +4,9 @@
 //    (engine/memory_plan.h); concat is zero-copy where the plan allows.
 //  * Everything runs on one stream with no host synchronisation between
 //    layers; the decoded boxes and scores are copied back once per frame.
+//  * Batch (options.batch): every kernel runs over the whole batch; decode
+//    and NMS run per image, each with its own copy back (a batch of N has N
+//    host synchronisations after the network, not one).
 //  * Every launch is checked. With debug_sync, the stream is synchronised
 //    after each layer and a failure names that layer.
 //  * Decode and NMS run on the GPU (MulticlassNmsCuda, the CPU's exact
@@ -46,6 +49,7 @@ struct CudaBackendOptions {
   bool gpu_preprocess = true;     // resize and normalise on the GPU (cv::resize within +-1 level)
   int nms_capacity = 0;           // candidate capacity of the GPU NMS; 0: kDefaultNmsCapacity
   bool cuda_graph = true;         // replay the network as one captured CUDA graph (off with debug_sync)
+  int batch = 1;                  // images per run
 };
 
 class CudaBackend : public Backend {
@@ -56,13 +60,14 @@ class CudaBackend : public Backend {
   CudaBackend(const CudaBackend&) = delete;
   CudaBackend& operator=(const CudaBackend&) = delete;
 
+  int batch() const override;
   void run(const float* input) override;
-  bool run_image(const PreprocessParams& p, const std::uint8_t* bgr) override;
+  bool run_images(const std::vector<PreprocessParams>& params, const std::vector<const std::uint8_t*>& bgr) override;
   const float* output(const std::string& name) const override;
-  bool decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads, float* boxes,
-              float* scores) override;
+  bool decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads, int image,
+              float* boxes, float* scores) override;
   bool detect(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
-              const MulticlassNmsParams& nms, std::vector<Detection>* out, long long* overflow) override;
+              const MulticlassNmsParams& nms, int image, std::vector<Detection>* out, long long* overflow) override;
   bool device_timings(double* preprocess_ms, double* network_ms, double* postprocess_ms) const override;
   std::string description() const override;
 

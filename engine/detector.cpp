@@ -79,6 +79,9 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
   }
   config_.input_h = input_h_;
   config_.input_w = input_w_;
+  TX2_REQUIRE(options.batch >= 1 && options.batch <= kMaxBatch, "batch ", options.batch, " is outside [1, ",
+              kMaxBatch, "]");
+  batch_ = options.batch;
   const int cap = options.nms_capacity;
   TX2_REQUIRE(cap == 0 || (cap >= 2048 && cap <= (1 << 24) && (cap & (cap - 1)) == 0), "NMS capacity ", cap,
               " must be a power of two from 2048 to 16777216 (0: the default)");
@@ -98,11 +101,12 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     cuda_options.nms_capacity = options.nms_capacity;
     cuda_options.keep_all_tensors = options.keep_all_tensors;
     cuda_options.cuda_graph = options.cuda_graph;
+    cuda_options.batch = batch_;
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }
 #endif
-  if (!backend_) backend_ = std::make_unique<CpuBackend>(*model_, post_->shapes, options.threads);
-  input_.assign(static_cast<std::size_t>(3) * input_h_ * input_w_, 0.f);
+  if (!backend_) backend_ = std::make_unique<CpuBackend>(*model_, post_->shapes, options.threads, batch_);
+  input_.assign(static_cast<std::size_t>(batch_) * 3 * input_h_ * input_w_, 0.f);
 }
 
 Detector::~Detector() = default;
@@ -121,7 +125,7 @@ std::vector<float> Detector::tensor(const std::string& name) const {
   const auto it = post_->shapes.find(name);
   TX2_REQUIRE(it != post_->shapes.end(), "no tensor named '", name, "'");
   const float* data = backend_->output(name);
-  return std::vector<float>(data, data + it->second.numel());
+  return std::vector<float>(data, data + static_cast<std::size_t>(batch_) * it->second.numel());
 }
 
 PreprocessParams Detector::preprocess_params(int src_h, int src_w) const {
@@ -147,10 +151,11 @@ std::vector<float> Detector::preprocess_on_cpu(const cv::Mat& bgr) const {
   return out;
 }
 
-std::vector<Detection> Detector::detect(const cv::Mat& image) {
+namespace {
+// An 8-bit image as continuous 3-channel BGR.
+cv::Mat as_bgr(const cv::Mat& image) {
   TX2_REQUIRE(!image.empty(), "detect: the image is empty");
   TX2_REQUIRE(image.depth() == CV_8U, "detect: expected an 8-bit image, got OpenCV depth ", image.depth());
-  const auto t0 = Clock::now();
   cv::Mat bgr;
   if (image.channels() == 3) {
     bgr = image.isContinuous() ? image : image.clone();
@@ -161,16 +166,33 @@ std::vector<Detection> Detector::detect(const cv::Mat& image) {
   } else {
     throw Error(cat("detect: expected 1, 3 or 4 channels, got ", image.channels()));
   }
+  return bgr;
+}
+}  // namespace
 
-  const PreprocessParams pp = preprocess_params(bgr.rows, bgr.cols);
+std::vector<Detection> Detector::detect(const cv::Mat& image) { return detect_batch({image}).front(); }
+
+std::vector<std::vector<Detection>> Detector::detect_batch(const std::vector<cv::Mat>& images) {
+  TX2_REQUIRE(!images.empty() && static_cast<int>(images.size()) <= batch_, "detect: ", images.size(),
+              " images for a detector of batch ", batch_);
+  const auto t0 = Clock::now();
+  std::vector<cv::Mat> bgr;
+  std::vector<PreprocessParams> pp;
+  std::vector<const std::uint8_t*> pixels;
+  for (const cv::Mat& image : images) {
+    bgr.push_back(as_bgr(image));
+    pp.push_back(preprocess_params(bgr.back().rows, bgr.back().cols));
+    pixels.push_back(bgr.back().ptr<std::uint8_t>(0));
+  }
   // On a device backend, preprocessing and the network are only queued here;
   // the device's own event times (below) replace these host times.
-  const bool preprocessed_on_device = backend_->run_image(pp, bgr.ptr<std::uint8_t>(0));
+  const bool preprocessed_on_device = backend_->run_images(pp, pixels);
   if (preprocessed_on_device) {
     timings_.preprocess_ms = 0;
     timings_.network_ms = ms_since(t0);
   } else {
-    preprocess_cpu(pp, bgr.ptr<std::uint8_t>(0), input_.data());
+    const std::size_t slot = static_cast<std::size_t>(3) * input_h_ * input_w_;
+    for (std::size_t i = 0; i < bgr.size(); ++i) preprocess_cpu(pp[i], pixels[i], input_.data() + i * slot);
     timings_.preprocess_ms = ms_since(t0);
     const auto t1 = Clock::now();
     backend_->run(input_.data());
@@ -181,20 +203,26 @@ std::vector<Detection> Detector::detect(const cv::Mat& image) {
   // the network); else decode there or on the CPU, and NMS on the CPU.
   const auto t2 = Clock::now();
   const DetectionOutput& post = *post_->output;
-  const std::vector<YoloBoxParams> levels = post.level_params(bgr.rows, bgr.cols);
   std::vector<std::string> head_names;
   for (const HeadConfig& h : config_.heads) head_names.push_back(h.tensor);
-  std::vector<Detection> dets;
+  std::vector<std::vector<Detection>> results(images.size());
   timings_.nms_overflow = 0;
-  if (!backend_->detect(levels, head_names, post.nms_params(), &dets, &timings_.nms_overflow)) {
-    post_->boxes.resize(static_cast<std::size_t>(post.num_boxes()) * 4);
-    post_->scores.resize(static_cast<std::size_t>(post.num_boxes()) * post.num_classes());
-    if (!backend_->decode(levels, head_names, post_->boxes.data(), post_->scores.data())) {
-      std::vector<const float*> heads;
-      for (const std::string& h : head_names) heads.push_back(backend_->output(h));
-      post.decode_cpu(heads, bgr.rows, bgr.cols, post_->boxes.data(), post_->scores.data());
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const int image = static_cast<int>(i);
+    const std::vector<YoloBoxParams> levels = post.level_params(bgr[i].rows, bgr[i].cols);
+    long long overflow = 0;
+    if (!backend_->detect(levels, head_names, post.nms_params(), image, &results[i], &overflow)) {
+      post_->boxes.resize(static_cast<std::size_t>(post.num_boxes()) * 4);
+      post_->scores.resize(static_cast<std::size_t>(post.num_boxes()) * post.num_classes());
+      if (!backend_->decode(levels, head_names, image, post_->boxes.data(), post_->scores.data())) {
+        std::vector<const float*> heads;
+        for (const std::string& h : head_names)
+          heads.push_back(backend_->output(h) + i * static_cast<std::size_t>(post_->shapes.at(h).numel()));
+        post.decode_cpu(heads, bgr[i].rows, bgr[i].cols, post_->boxes.data(), post_->scores.data());
+      }
+      results[i] = post.nms(post_->boxes.data(), post_->scores.data());
     }
-    dets = post.nms(post_->boxes.data(), post_->scores.data());
+    timings_.nms_overflow += overflow;
   }
   timings_.postprocess_ms = ms_since(t2);
   timings_.total_ms = ms_since(t0);
@@ -206,11 +234,12 @@ std::vector<Detection> Detector::detect(const cv::Mat& image) {
     timings_.network_ms = net;
     if (post_ms > 0) timings_.postprocess_ms = post_ms;
   }
-  return dets;
+  return results;
 }
 
 Detector::Trace Detector::detect_preprocessed(const float* input, int orig_h, int orig_w) {
   TX2_REQUIRE(orig_h > 0 && orig_w > 0, "detect_preprocessed: original size ", orig_h, "x", orig_w, " is not positive");
+  TX2_REQUIRE(batch_ == 1, "detect_preprocessed: needs a detector of batch 1, not ", batch_);
   backend_->run(input);
   const DetectionOutput& post = *post_->output;
   const std::vector<YoloBoxParams> levels = post.level_params(orig_h, orig_w);
@@ -219,13 +248,13 @@ Detector::Trace Detector::detect_preprocessed(const float* input, int orig_h, in
   Trace t;
   t.boxes.resize(static_cast<std::size_t>(post.num_boxes()) * 4);
   t.scores.resize(static_cast<std::size_t>(post.num_boxes()) * post.num_classes());
-  if (!backend_->decode(levels, head_names, t.boxes.data(), t.scores.data())) {
+  if (!backend_->decode(levels, head_names, 0, t.boxes.data(), t.scores.data())) {
     std::vector<const float*> heads;
     for (const std::string& h : head_names) heads.push_back(backend_->output(h));
     post.decode_cpu(heads, orig_h, orig_w, t.boxes.data(), t.scores.data());
   }
   long long overflow = 0;
-  if (!backend_->detect(levels, head_names, post.nms_params(), &t.detections, &overflow) || overflow > 0)
+  if (!backend_->detect(levels, head_names, post.nms_params(), 0, &t.detections, &overflow) || overflow > 0)
     t.detections = post.nms(t.boxes.data(), t.scores.data());
   return t;
 }

@@ -26,6 +26,7 @@ namespace tx2yolo {
 enum class BackendKind { kAuto, kCpu, kCuda };
 
 constexpr int kMaxCpuThreads = 1024;
+constexpr int kMaxBatch = 64;  // images per run
 
 const char* backend_name(BackendKind b);
 BackendKind backend_from_string(const std::string& s);  // auto, cpu, cuda; throws Error
@@ -36,6 +37,7 @@ struct DetectorOptions {
   BackendKind backend = BackendKind::kAuto;
   int threads = 0;  // CPU backend threads; 0: all cores; at most kMaxCpuThreads
   int device = 0;   // CUDA device index
+  int batch = 1;    // images per network run (detect_batch); 1 to kMaxBatch
   bool debug_sync = false;  // CUDA: synchronise after every layer and name the one that fails
   bool gpu_nms = true;      // CUDA: NMS on the GPU (where it reproduces the CPU exactly)
   bool gpu_preprocess = true;  // CUDA: resize and normalise on the GPU (cv::resize within +-1 level)
@@ -70,9 +72,14 @@ class Detector {
 
   // Detects objects in an 8-bit, 3-channel BGR image (what cv::imread gives).
   std::vector<Detection> detect(const cv::Mat& bgr);
+  // Detects objects in up to batch() images with one network run (images
+  // may differ in size); one result per image, in order. Timings cover the
+  // whole batch.
+  std::vector<std::vector<Detection>> detect_batch(const std::vector<cv::Mat>& images);
+  int batch() const { return batch_; }
 
-  // For parity checks against a reference: runs the network on an input
-  // that is already preprocessed ([3, H, W] at this detector's input size)
+  // For parity checks against a reference (batch 1 only): runs the network
+  // on an input that is already preprocessed ([3, H, W] at this detector's input size)
   // for an original image of orig_h x orig_w, and returns the decoded boxes
   // [M, 4] and scores [C, M] (always decoded, on the CPU unless the backend
   // decodes) beside the detections (NMS as detect() does it).
@@ -97,11 +104,12 @@ class Detector {
   const FrameTimings& last_timings() const { return timings_; }
   const std::string& class_name(int class_id) const;
 
-  // A tensor of the last run, by name: the graph outputs always; every
-  // layer's output on the CPU backend, and on CUDA with keep_all_tensors.
+  // A tensor of the last run, by name, [batch, C, H, W]: the graph outputs
+  // always; every layer's output on the CPU backend, and on CUDA with
+  // keep_all_tensors.
   std::vector<float> tensor(const std::string& name) const;
-  // The preprocessed input of the last detect(), [3, H, W], when it was
-  // preprocessed on the CPU (not updated by GPU preprocessing).
+  // The preprocessed input of the last detect(), [batch, 3, H, W], when it
+  // was preprocessed on the CPU (not updated by GPU preprocessing).
   const std::vector<float>& input_tensor() const { return input_; }
 
  private:
@@ -110,6 +118,7 @@ class Detector {
   ModelConfig config_;
   int input_h_ = 0;
   int input_w_ = 0;
+  int batch_ = 1;
   BackendKind backend_kind_ = BackendKind::kCpu;
   std::string backend_reason_;
   std::unique_ptr<Backend> backend_;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
+#include "core/error.h"
 #include "engine/detector.h"
 #include "tests/gpu_test_util.h"
 #include "tests/test_util.h"
@@ -286,6 +287,33 @@ TEST(GpuBackend, CudaGraphReplayIsBitIdenticalToDirectLaunches) {
       EXPECT_EQ(ga[i].y2, gb[i].y2);
     }
   }
+}
+
+TEST(GpuBackend, BatchOfImagesMatchesTheCpuImageByImage) {
+  SKIP_WITHOUT_GPU();
+  testing_util::TempDir dir;
+  const std::string path = write_random_model(dir, ArchitectureSpec::scaled(0.25, 3), 41);
+  DetectorOptions gpu, cpu;
+  gpu.input_h = gpu.input_w = cpu.input_h = cpu.input_w = 320;
+  gpu.backend = BackendKind::kCuda;
+  gpu.batch = 4;
+  cpu.backend = BackendKind::kCpu;
+  Detector g(path, gpu), c(path, cpu);
+  const cv::Mat a = scene();
+  cv::Mat b, d;
+  cv::resize(a, b, cv::Size(333, 250));
+  cv::flip(a, d, 0);
+  const std::vector<cv::Mat> images = {a, b, d};  // a partial batch: 3 of 4 slots
+  for (int round = 0; round < 2; ++round) {
+    const auto all = g.detect_batch(images);
+    ASSERT_EQ(all.size(), images.size());
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      SCOPED_TRACE(cat("round ", round, ", image ", i));
+      EXPECT_FALSE(all[i].empty());
+      expect_matched(c.detect(images[i]), all[i], c.config().nms.score_threshold, c.config().nms.keep_top_k);
+    }
+  }
+  EXPECT_NE(g.backend_description().find("batch 4"), std::string::npos) << g.backend_description();
 }
 
 TEST(GpuBackend, AutoPicksCudaAndDebugSyncRuns) {

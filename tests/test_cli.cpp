@@ -284,9 +284,14 @@ TEST(CliBench, ReportsEveryStageAndRefusesWhatIsNotAvailable) {
   const auto j = nlohmann::json::parse(testing_util::read_text(dir.file("b.json")));
   EXPECT_EQ(j.at("iterations"), 5);
   EXPECT_GT(j.at("ms").at("end to end").at("median").get<double>(), 0.0);
-  const auto batch = testing_util::run_command_stderr(cli + " bench --batch 8 --iterations 1");
-  EXPECT_NE(batch.exit_code, 0);
-  EXPECT_NE(batch.output.find("batch 1 only"), std::string::npos) << batch.output;
+  const auto batch = testing_util::run_command(cli + " bench --backend cpu --batch 2 --iterations 2 --warmup 0 "
+                                               "--input-size 320 --json " + dir.file("b2.json"));
+  ASSERT_EQ(batch.exit_code, 0) << batch.output;
+  EXPECT_NE(batch.output.find("settings: input 320x320, batch 2, FP32"), std::string::npos) << batch.output;
+  EXPECT_EQ(nlohmann::json::parse(testing_util::read_text(dir.file("b2.json"))).at("batch"), 2);
+  const auto too_big = testing_util::run_command_stderr(cli + " bench --batch 65 --iterations 1");
+  EXPECT_NE(too_big.exit_code, 0);
+  EXPECT_NE(too_big.output.find("--batch 65 is outside [1, 64]"), std::string::npos) << too_big.output;
   const auto fp16 = testing_util::run_command_stderr(cli + " bench --precision fp16 --iterations 1");
   EXPECT_NE(fp16.exit_code, 0);
   EXPECT_NE(fp16.output.find("FP32 only"), std::string::npos) << fp16.output;

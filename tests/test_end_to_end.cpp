@@ -92,6 +92,55 @@ TEST(EndToEnd, DetectionsAreGroupedByClassInsideTheImage) {
   }
 }
 
+TEST(EndToEnd, BatchOfImagesGivesEachImageItsOwnSingleImageResult) {
+  // Three images of different sizes in one batch-3 run (and two in a later
+  // partial batch) give exactly what batch-1 runs give for each.
+  testing_util::TempDir dir;
+  const std::string model = write_seeded_model(dir);
+  DetectorOptions one, three;
+  one.input_h = one.input_w = three.input_h = three.input_w = 320;
+  one.backend = three.backend = BackendKind::kCpu;
+  three.batch = 3;
+  Detector single(model, one), batched(model, three);
+  EXPECT_EQ(batched.batch(), 3);
+  const cv::Mat a = synthetic_scene();
+  cv::Mat b, c;
+  cv::resize(a, b, cv::Size(300, 200));
+  cv::flip(a, c, 1);
+  c = c(cv::Rect(10, 20, c.cols - 30, c.rows - 40)).clone();
+  const auto expect_same = [](const std::vector<Detection>& x, const std::vector<Detection>& y) {
+    ASSERT_EQ(x.size(), y.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      EXPECT_EQ(x[i].class_id, y[i].class_id);
+      EXPECT_EQ(x[i].box_index, y[i].box_index);
+      EXPECT_EQ(x[i].score, y[i].score);
+      EXPECT_EQ(x[i].x1, y[i].x1);
+      EXPECT_EQ(x[i].y2, y[i].y2);
+    }
+  };
+  const auto all = batched.detect_batch({a, b, c});
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(batched.tensor("yolo_head.yolo_output.0").size(), 3u * 24 * 10 * 10);
+  const std::vector<cv::Mat> images = {a, b, c};
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    SCOPED_TRACE(i);
+    const auto want = single.detect(images[i]);
+    EXPECT_FALSE(want.empty());
+    expect_same(all[i], want);
+  }
+  const auto partial = batched.detect_batch({c, a});
+  ASSERT_EQ(partial.size(), 2u);
+  expect_same(partial[0], single.detect(c));
+  expect_same(partial[1], single.detect(a));
+  EXPECT_THROW(batched.detect_batch({a, b, c, a}), Error);
+  EXPECT_THROW(batched.detect_batch({}), Error);
+  DetectorOptions bad = three;
+  bad.batch = 0;
+  EXPECT_THROW(Detector(model, bad), Error);
+  bad.batch = kMaxBatch + 1;
+  EXPECT_THROW(Detector(model, bad), Error);
+}
+
 TEST(EndToEnd, ThresholdOverridesApply) {
   testing_util::TempDir dir;
   const std::string model = write_seeded_model(dir);
