@@ -157,6 +157,16 @@ void write_file_atomic(const std::string& path, const void* data, std::size_t si
   file.commit();
 }
 
+void make_directories(const std::string& path) {
+  TX2_REQUIRE(!path.empty(), "cannot create a folder with an empty name");
+  if (is_directory(path)) return;
+  const std::string parent = path_dirname(path);
+  if (parent != path && parent != "." && parent != "/") make_directories(parent);
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+    throw Error(cat(path, ": cannot create the folder (", std::strerror(errno), ")"));
+  TX2_REQUIRE(is_directory(path), path, ": exists and is not a folder");
+}
+
 TempDirectory::TempDirectory() {
   const char* base = std::getenv("TMPDIR");
   std::string pattern = path_join(base && *base ? base : "/tmp", "tx2yolo-XXXXXX");

@@ -71,5 +71,8 @@ class TempDirectory {
 
 // Writes bytes atomically through AtomicFile; throws Error on any failure.
 void write_file_atomic(const std::string& path, const void* data, std::size_t size);
+// Creates a folder and its missing parents (mode 0755). Throws Error naming
+// the part that could not be created.
+void make_directories(const std::string& path);
 
 }  // namespace tx2yolo

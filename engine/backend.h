@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/tactics.h"
 #include "kernels/multiclass_nms.h"
 #include "kernels/preprocess.h"
 #include "kernels/yolo_box.h"
@@ -56,6 +57,9 @@ class Backend {
     return false;
   }
   virtual std::string description() const = 0;
+  // The kernel each conv layer runs and how it was chosen (empty for a
+  // backend without tactics).
+  virtual std::vector<LayerTactic> tactics() const { return {}; }
 };
 
 }  // namespace tx2yolo

@@ -57,6 +57,7 @@ struct CudaBackend::Impl {
     ConcatParams concat;
     const float* weight = nullptr;
     const float* bias = nullptr;
+    Conv2dCudaKernel kernel = Conv2dCudaKernel::kAuto;  // the layer's tactic
   };
 
   CudaBackendOptions options;
@@ -80,6 +81,8 @@ struct CudaBackend::Impl {
   // The network as a captured graph (CudaBackendOptions::cuda_graph).
   cudaGraphExec_t graph = nullptr;
   std::string graph_unavailable;  // why the launches run directly, once known
+  std::vector<LayerTactic> tactics;  // one per conv step, in graph order
+  std::string tactics_note;          // how they were chosen, for description()
   // Events around preprocess, the layers and the post-processing.
   cudaEvent_t events[4] = {nullptr, nullptr, nullptr, nullptr};
   bool preprocessed_on_device = false;
@@ -157,7 +160,103 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
     }
     m.steps.push_back(s);
   }
+  choose_tactics();
 }
+
+void CudaBackend::choose_tactics() {
+  Impl& m = *impl_;
+  const TacticMode mode = m.options.tactics;
+  std::unique_ptr<TacticCache> cache;
+  std::map<std::string, LayerTactic> cached;
+  TacticKey key;
+  if (mode != TacticMode::kHeuristic) {
+    const TensorShape& in = m.shapes.at(m.input_name);
+    key.gpu = m.device.name;
+    key.sms = m.device.multiprocessors;
+    key.cuda_runtime = m.device.runtime_version;
+    key.model_sha256 = m.options.model_sha256;
+    key.input_h = in.h;
+    key.input_w = in.w;
+    key.batch = m.options.batch;
+    key.precision = "fp32";
+    const std::string path = m.options.tactics_cache.empty() ? default_tactic_cache_path() : m.options.tactics_cache;
+    // Without the model's hash there is no key: time, but keep nothing.
+    if (!path.empty() && path != "none" && !key.model_sha256.empty()) cache = std::make_unique<TacticCache>(path);
+    if (cache && mode == TacticMode::kCached) cached = cache->lookup(key);
+  }
+  // Timing runs each candidate on the arena's own buffers (zeroed first, so
+  // that no layer reads uninitialised memory): 2 warm-up launches, then the
+  // mean of 10 between events.
+  constexpr int kWarm = 2, kTimed = 10;
+  if (mode != TacticMode::kHeuristic) CUDA_CHECK(cudaMemsetAsync(m.arena.data(), 0, m.arena.bytes(), m.stream));
+  int timed = 0, from_cache = 0;
+  for (Impl::Step& s : m.steps) {
+    if (s.op != OpKind::kConv2d) continue;
+    const Node& node = s.layer->node();
+    LayerTactic t;
+    t.layer = node.name;
+    if (mode == TacticMode::kHeuristic) {
+      s.kernel = conv2d_cuda_choose(s.conv);
+      t.tactic = conv2d_cuda_kernel_name(s.kernel);
+      m.tactics.push_back(t);
+      continue;
+    }
+    const auto hit = cached.find(node.name);
+    Conv2dCudaKernel k = Conv2dCudaKernel::kAuto;
+    if (hit != cached.end() && conv2d_cuda_kernel_from_name(hit->second.tactic, &k) && conv2d_cuda_supports(s.conv, k)) {
+      s.kernel = k;
+      m.tactics.push_back(hit->second);
+      ++from_cache;
+      continue;
+    }
+    const float* in = m.at(plan_.read_offset(node.inputs[0]));
+    float* out = m.at(plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)]);
+    double best = -1;
+    for (Conv2dCudaKernel c : {Conv2dCudaKernel::kGemm, Conv2dCudaKernel::kGemmSmall, Conv2dCudaKernel::kDepthwise}) {
+      if (!conv2d_cuda_supports(s.conv, c)) continue;
+      try {
+        for (int i = 0; i < kWarm; ++i) conv2d_cuda(s.conv, in, s.weight, s.bias, out, m.stream, c);
+        CUDA_CHECK(cudaEventRecord(m.events[0], m.stream));
+        for (int i = 0; i < kTimed; ++i) conv2d_cuda(s.conv, in, s.weight, s.bias, out, m.stream, c);
+        CUDA_CHECK(cudaEventRecord(m.events[1], m.stream));
+        CUDA_CHECK(cudaEventSynchronize(m.events[1]));
+        float ms = 0.f;
+        CUDA_CHECK(cudaEventElapsedTime(&ms, m.events[0], m.events[1]));
+        const double per_launch = static_cast<double>(ms) / kTimed;
+        t.ms[conv2d_cuda_kernel_name(c)] = per_launch;
+        if (best < 0 || per_launch < best) {
+          best = per_launch;
+          s.kernel = c;
+        }
+      } catch (const Error& e) {
+        throw Error(cat("cuda backend: timing tactic ", conv2d_cuda_kernel_name(c), " of layer '", node.name,
+                        "' failed: ", e.what()));
+      }
+    }
+    t.tactic = conv2d_cuda_kernel_name(s.kernel);
+    m.tactics.push_back(t);
+    ++timed;
+  }
+  if (mode == TacticMode::kHeuristic) {
+    m.tactics_note = "tactics: heuristic";
+    return;
+  }
+  m.tactics_note = cat("tactics: ", tactic_mode_name(mode), ", ", timed, " layers timed, ", from_cache, " from the cache");
+  if (cache && timed > 0) {
+    try {
+      cache->store(key, m.tactics);
+      m.tactics_note += cat(" (cache ", cache->path(), " updated)");
+    } catch (const Error& e) {
+      m.tactics_note += cat(" (cache not written: ", e.what(), ")");  // a read-only cache folder is no reason to stop
+    }
+  } else if (cache) {
+    m.tactics_note += cat(" (cache ", cache->path(), ")");
+  } else {
+    m.tactics_note += " (no cache file)";
+  }
+}
+
+std::vector<LayerTactic> CudaBackend::tactics() const { return impl_->tactics; }
 
 CudaBackend::~CudaBackend() = default;
 
@@ -272,7 +371,7 @@ void CudaBackend::enqueue_layers() {
     try {
       switch (s.op) {
         case OpKind::kConv2d:
-          conv2d_cuda(s.conv, m.at(plan_.read_offset(node.inputs[0])), s.weight, s.bias, out_base, m.stream);
+          conv2d_cuda(s.conv, m.at(plan_.read_offset(node.inputs[0])), s.weight, s.bias, out_base, m.stream, s.kernel);
           break;
         case OpKind::kUpsampleNearest:
           upsample_nearest_cuda(s.upsample, m.at(plan_.read_offset(node.inputs[0])), out_base, m.stream);
@@ -405,6 +504,7 @@ std::string CudaBackend::description() const {
                 plan_.arena_bytes / 1048576.0, plan_.unshared_bytes / 1048576.0,
                 m.options.debug_sync ? "; debug sync" : "");
   std::string d = buf;
+  d += "; " + m.tactics_note;
   if (m.graph) d += "; network replayed as a CUDA graph";
   else if (!m.graph_unavailable.empty()) d += "; no CUDA graph: " + m.graph_unavailable;
   else if (!m.options.cuda_graph || m.options.debug_sync) d += "; no CUDA graph (off)";

@@ -26,6 +26,13 @@
 //    capture or instantiation fails, the backend says why in description()
 //    and runs the launches directly.
 //    Not yet run on a GPU (no device was lent to the session that wrote it).
+//  * Tactics (options.tactics): each conv layer runs the fastest of the
+//    hand-written kernels that apply to it (gemm64, gemm32, depthwise),
+//    timed with events on this device at construction, on the arena's real
+//    buffers, and remembered in the tactics cache (engine/tactics.h) so the
+//    next run on the same GPU, CUDA, model, size, batch and precision skips
+//    the timing. cuDNN and cuBLAS are not candidates (the engine does not
+//    link them). Not yet run on a GPU either.
 #pragma once
 
 #include <map>
@@ -50,6 +57,12 @@ struct CudaBackendOptions {
   int nms_capacity = 0;           // candidate capacity of the GPU NMS; 0: kDefaultNmsCapacity
   bool cuda_graph = true;         // replay the network as one captured CUDA graph (off with debug_sync)
   int batch = 1;                  // images per run
+  // Conv kernel choice (engine/tactics.h): timed at first use and cached by
+  // default. tactics_cache: the cache file ("" the default path, "none" no
+  // file); model_sha256 keys the cache entry (without it nothing is cached).
+  TacticMode tactics = TacticMode::kCached;
+  std::string tactics_cache;
+  std::string model_sha256;
 };
 
 class CudaBackend : public Backend {
@@ -70,6 +83,7 @@ class CudaBackend : public Backend {
               const MulticlassNmsParams& nms, int image, std::vector<Detection>* out, long long* overflow) override;
   bool device_timings(double* preprocess_ms, double* network_ms, double* postprocess_ms) const override;
   std::string description() const override;
+  std::vector<LayerTactic> tactics() const override;
 
   const MemoryPlan& memory_plan() const { return plan_; }
   // True once the network runs as a replayed CUDA graph.
@@ -81,6 +95,7 @@ class CudaBackend : public Backend {
  private:
   void run_layers();
   void enqueue_layers();
+  void choose_tactics();
   std::unique_ptr<Impl> impl_;
   MemoryPlan plan_;
   std::size_t weight_bytes_ = 0;

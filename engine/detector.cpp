@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "engine/cpu_backend.h"
 #ifdef TX2YOLO_WITH_CUDA
 #include "engine/cuda_backend.h"
@@ -102,6 +103,9 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     cuda_options.keep_all_tensors = options.keep_all_tensors;
     cuda_options.cuda_graph = options.cuda_graph;
     cuda_options.batch = batch_;
+    cuda_options.tactics = options.tactics;
+    cuda_options.tactics_cache = options.tactics_cache;
+    if (options.tactics != TacticMode::kHeuristic) cuda_options.model_sha256 = sha256_hex_of_files({model_path});
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }
 #endif
@@ -114,6 +118,8 @@ Detector::~Detector() = default;
 std::string Detector::backend_description() const {
   return backend_reason_.empty() ? backend_->description() : backend_->description() + "; " + backend_reason_;
 }
+
+std::vector<LayerTactic> Detector::layer_tactics() const { return backend_->tactics(); }
 
 const std::string& Detector::class_name(int class_id) const {
   TX2_REQUIRE(class_id >= 0 && class_id < static_cast<int>(config_.classes.size()), "class id ", class_id,

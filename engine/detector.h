@@ -17,6 +17,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "engine/tactics.h"
 #include "kernels/multiclass_nms.h"
 #include "kernels/preprocess.h"
 #include "weights/model_file.h"
@@ -44,6 +45,10 @@ struct DetectorOptions {
   int nms_capacity = 0;     // CUDA: NMS candidate capacity, a power of two >= 2048; 0: default
   bool keep_all_tensors = false;  // CUDA: no memory reuse, so tensor() can read every layer's output
   bool cuda_graph = true;   // CUDA: replay the network as one captured CUDA graph
+  // CUDA: how conv layers choose their kernel (engine/tactics.h): timed at
+  // first use and cached (kCached), the heuristic, or timed again (kRetune).
+  TacticMode tactics = TacticMode::kCached;
+  std::string tactics_cache;  // the cache file; "" the default path, "none" no file
   // Overrides of the model file's thresholds; unset keeps the model's.
   std::optional<float> conf_threshold;   // yolo_box objectness gate
   std::optional<float> score_threshold;  // NMS candidate threshold
@@ -102,6 +107,8 @@ class Detector {
   // "cpu (2 threads); auto: no CUDA device present".
   std::string backend_description() const;
   const FrameTimings& last_timings() const { return timings_; }
+  // The kernel each conv layer runs (CUDA; empty on the CPU backend).
+  std::vector<LayerTactic> layer_tactics() const;
   const std::string& class_name(int class_id) const;
 
   // A tensor of the last run, by name, [batch, C, H, W]: the graph outputs

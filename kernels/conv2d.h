@@ -23,6 +23,8 @@
 
 #ifdef TX2YOLO_WITH_CUDA
 #include <cuda_runtime_api.h>
+
+#include <string>
 #endif
 
 namespace tx2yolo {
@@ -65,12 +67,19 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
                 float* out);
 
 #ifdef TX2YOLO_WITH_CUDA
-// The CUDA kernels (kernels/cuda/conv2d.cu). kAuto picks depthwise for
-// groups == C_in == C_out (kernel <= 7), the implicit GEMM otherwise.
-enum class Conv2dCudaKernel { kAuto, kGemm, kDepthwise };
+// The CUDA kernels (kernels/cuda/conv2d.cu), the tactics a layer chooses
+// from: kGemm (implicit GEMM, 64x64 tiles), kGemmSmall (32x32 tiles, more
+// blocks for small maps), kDepthwise (groups == C_in == C_out, kernel <= 7).
+// kAuto, the heuristic without timing, picks depthwise where it applies and
+// kGemm otherwise.
+enum class Conv2dCudaKernel { kAuto, kGemm, kGemmSmall, kDepthwise };
 
 bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel);
 Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p);
+// "gemm64", "gemm32", "depthwise" ("auto" for kAuto), and back (false for an
+// unknown name).
+const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel);
+bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel);
 
 // Device pointers; `p` must have been finalized. Checks the launch.
 void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,

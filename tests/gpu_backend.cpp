@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "core/file_util.h"
 #include "engine/detector.h"
 #include "tests/gpu_test_util.h"
 #include "tests/test_util.h"
@@ -314,6 +315,42 @@ TEST(GpuBackend, BatchOfImagesMatchesTheCpuImageByImage) {
     }
   }
   EXPECT_NE(g.backend_description().find("batch 4"), std::string::npos) << g.backend_description();
+}
+
+TEST(GpuBackend, TimedTacticsAreCachedAndKeepTheResults) {
+  SKIP_WITHOUT_GPU();
+  testing_util::TempDir dir;
+  const std::string path = write_random_model(dir, ArchitectureSpec::scaled(0.5, 3), 51);
+  const std::string cache = dir.file("tactics.json");
+  DetectorOptions heuristic, tuned;
+  heuristic.input_h = heuristic.input_w = tuned.input_h = tuned.input_w = 416;
+  heuristic.backend = tuned.backend = BackendKind::kCuda;
+  heuristic.tactics = TacticMode::kHeuristic;
+  tuned.tactics = TacticMode::kCached;
+  tuned.tactics_cache = cache;
+  Detector h(path, heuristic), t(path, tuned);
+  const auto timed = t.layer_tactics();
+  ASSERT_FALSE(timed.empty());
+  for (const LayerTactic& l : timed) {
+    EXPECT_FALSE(l.from_cache) << l.layer;
+    EXPECT_GE(l.ms.size(), 2u) << l.layer;  // gemm64 and gemm32 at least
+    EXPECT_EQ(l.ms.count(l.tactic), 1u) << l.layer;
+    for (const auto& m : l.ms) EXPECT_GE(m.second, l.ms.at(l.tactic)) << l.layer << " " << m.first;
+  }
+  EXPECT_TRUE(file_exists(cache));
+  std::printf("%s\n", t.backend_description().c_str());
+  // Whatever kernels were chosen, the detections are the heuristic's.
+  const cv::Mat img = scene();
+  expect_matched(h.detect(img), t.detect(img), h.config().nms.score_threshold, h.config().nms.keep_top_k);
+  // A second detector finds every layer in the cache and times nothing.
+  Detector again(path, tuned);
+  const auto cached = again.layer_tactics();
+  ASSERT_EQ(cached.size(), timed.size());
+  for (std::size_t i = 0; i < cached.size(); ++i) {
+    EXPECT_TRUE(cached[i].from_cache) << cached[i].layer;
+    EXPECT_EQ(cached[i].tactic, timed[i].tactic) << cached[i].layer;
+  }
+  EXPECT_NE(again.backend_description().find("0 layers timed"), std::string::npos) << again.backend_description();
 }
 
 TEST(GpuBackend, AutoPicksCudaAndDebugSyncRuns) {

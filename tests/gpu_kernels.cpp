@@ -105,6 +105,8 @@ TEST(GpuConv2d, GemmMatchesCpuOnOddShapes) {
   for (const Conv2dParams& p : cases) {
     EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, seed += 10))
         << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w << " g" << p.groups;
+    EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemmSmall, seed += 10))
+        << "gemm32 " << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w;
   }
 }
 
@@ -116,6 +118,7 @@ TEST(GpuConv2d, DepthwiseMatchesCpuOnOddShapesAndBothStrides) {
       const Conv2dParams p = params(1, 13, size, size + 2, 13, 3, 3, stride, stride, 1, 1, 13, Activation::kRelu);
       EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kDepthwise, seed += 10)) << "size " << size << " s" << stride;
       EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, seed += 10)) << "gemm, size " << size << " s" << stride;
+      EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemmSmall, seed += 10)) << "gemm32, size " << size;
     }
   const Conv2dParams k5 = params(2, 6, 9, 9, 6, 5, 5, 1, 1, 2, 2, 6, Activation::kLeakyRelu);
   EXPECT_TRUE(conv_matches(k5, Conv2dCudaKernel::kDepthwise, 399));
@@ -128,6 +131,7 @@ TEST(GpuConv2d, WritesOnlyItsConcatSlice) {
   p.out_channels_total = 7;
   finalize_conv2d_params(p);
   EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, 501));
+  EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemmSmall, 503));
   Conv2dParams dw = params(1, 4, 9, 7, 4, 3, 3, 2, 2, 1, 1, 4, Activation::kRelu);
   dw.out_channel_offset = 3;
   dw.out_channels_total = 9;
@@ -158,7 +162,13 @@ TEST(GpuConv2d, EveryModelLayerShapeAt320And608) {
           continue;
         const Conv2dParams p = params(1, in.c, in.h, in.w, cout, n.conv.kernel_h, n.conv.kernel_w, n.conv.stride_h,
                                       n.conv.stride_w, n.conv.pad_h, n.conv.pad_w, n.conv.groups, n.conv.activation);
-        EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kAuto, seed += 7)) << n.name << " at " << size;
+        // Every tactic a layer may choose (engine/tactics.h) at every real shape.
+        for (Conv2dCudaKernel k :
+             {Conv2dCudaKernel::kGemm, Conv2dCudaKernel::kGemmSmall, Conv2dCudaKernel::kDepthwise}) {
+          if (conv2d_cuda_supports(p, k)) {
+            EXPECT_TRUE(conv_matches(p, k, seed += 7)) << n.name << " at " << size << " " << conv2d_cuda_kernel_name(k);
+          }
+        }
         ++checked;
       }
     }

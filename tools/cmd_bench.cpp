@@ -1,3 +1,6 @@
+// `tx2yolo tune`: times every conv layer's candidate kernels on the GPU
+// (TacticMode::kRetune), stores the choice in the tactics cache and prints it.
+//
 // `tx2yolo bench`: end-to-end timing of the Detector on one image, with
 // preprocess, network, decode+NMS and end-to-end times reported separately
 // (median, p90, p99 over --iterations after --warmup), and the device, the
@@ -36,8 +39,22 @@ struct BenchArgs {
   int threads = 0;
   int device = 0;
   bool no_cuda_graph = false;
+  std::string tactics = "auto";
+  std::string tactics_cache;
+  bool show_tactics = false;
   std::string json;
 };
+
+// Per conv layer: the tactic and the time of every candidate that was timed.
+void print_tactics(const std::vector<LayerTactic>& tactics) {
+  std::printf("%-48s %-10s %s\n", "conv layer", "tactic", "timed candidates (ms per launch)");
+  for (const LayerTactic& t : tactics) {
+    std::string times;
+    for (const auto& m : t.ms) times += cat(m.first, " ", m.second, "  ");
+    if (t.from_cache) times += "(from the cache)";
+    std::printf("%-48s %-10s %s\n", t.layer.c_str(), t.tactic.c_str(), times.c_str());
+  }
+}
 
 struct Stats {
   double median = 0, p90 = 0, p99 = 0, mean = 0;
@@ -73,6 +90,8 @@ int run_bench(const BenchArgs& a) {
   o.device = a.device;
   o.cuda_graph = !a.no_cuda_graph;
   o.batch = a.batch;
+  o.tactics = tactic_mode_from_string(a.tactics);
+  o.tactics_cache = a.tactics_cache;
   // Device memory: what the device has in use before the detector exists and
   // at its peak (after the warm-up and after the timed runs; the detector
   // allocates at construction and at the first frame, never while running).
@@ -115,6 +134,11 @@ int run_bench(const BenchArgs& a) {
     std::printf("%-22s %10.3f %10.3f %10.3f %10.3f\n", r.first, r.second.median, r.second.p90, r.second.p99,
                 r.second.mean);
   std::printf("end to end: %.1f FPS (median; images per second)\n", a.batch * 1000.0 / std::max(1e-9, st.median));
+  if (a.show_tactics) {
+    const std::vector<LayerTactic> tactics = det.layer_tactics();
+    if (tactics.empty()) std::printf("tactics: none (the %s backend has one kernel per op)\n", backend_name(det.backend()));
+    else print_tactics(tactics);
+  }
   if (on_cuda)
     std::printf("device memory: %.1f MiB peak for the detector (cudaMemGetInfo, in use after minus before; "
                 "includes allocator rounding and any other process's allocations meanwhile)\n",
@@ -159,7 +183,56 @@ CommandRunner add_bench_command(CLI::App& app) {
   cmd->add_option("--device", args->device, "CUDA device index");
   cmd->add_option("--json", args->json, "Also write the results as JSON");
   cmd->add_flag("--no-cuda-graph", args->no_cuda_graph, "CUDA: launch the layers one by one (no CUDA graph)");
+  cmd->add_option("--tactics", args->tactics, "CUDA conv kernel choice: auto (timed once, cached), heuristic, retune")
+      ->check(CLI::IsMember({"auto", "heuristic", "retune"}));
+  cmd->add_option("--tactics-cache", args->tactics_cache, "CUDA tactics cache file (default ~/.cache/tx2yolo/tactics.json; none: no file)");
+  cmd->add_flag("--show-tactics", args->show_tactics, "Print the kernel each conv layer runs");
   return [args] { return run_bench(*args); };
+}
+
+namespace {
+
+struct TuneArgs {
+  std::string model;
+  std::vector<int> input_size;
+  int batch = 1;
+  int device = 0;
+  std::string tactics_cache;
+};
+
+int run_tune(const TuneArgs& a) {
+  TX2_REQUIRE(cuda_compiled() && cuda_device_count() > 0, "tune needs a CUDA device: ", cuda_unavailable_reason());
+  DetectorOptions o;
+  if (input_size_option(a.input_size, &o.input_h, &o.input_w))
+    validate_input_size(o.input_h, o.input_w, "--input-size");
+  o.backend = BackendKind::kCuda;
+  o.device = a.device;
+  o.batch = a.batch;
+  o.tactics = TacticMode::kRetune;
+  o.tactics_cache = a.tactics_cache.empty() ? default_tactic_cache_path() : a.tactics_cache;
+  TX2_REQUIRE(!o.tactics_cache.empty() && o.tactics_cache != "none",
+              "tune: no cache file to write (pass --tactics-cache FILE, or set HOME)");
+  const std::string model = a.model.empty() ? default_model_path() : a.model;
+  const Detector det(model, o);
+  std::printf("tx2yolo tune: %s\ndevice: %s\nsettings: input %dx%d, batch %d, FP32\nbackend: %s\n", model.c_str(),
+              describe_cuda_device(cuda_device_info(a.device)).c_str(), det.input_h(), det.input_w(), a.batch,
+              det.backend_description().c_str());
+  print_tactics(det.layer_tactics());
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_tune_command(CLI::App& app) {
+  auto args = std::make_shared<TuneArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "tune", "Time every conv layer's CUDA kernels on this GPU and store the fastest in the tactics cache");
+  cmd->add_option("--model", args->model, "Model file (default: the bundled demo model)");
+  cmd->add_option("--input-size", args->input_size, "Network input size: H [W], multiples of 32")->expected(1, 2);
+  cmd->add_option("--batch", args->batch, "Images per network run (1 to 64)")->check(CLI::Range(1, 64));
+  cmd->add_option("--device", args->device, "CUDA device index")->check(CLI::Range(0, 64));
+  cmd->add_option("--tactics-cache", args->tactics_cache, "Cache file (default ~/.cache/tx2yolo/tactics.json)");
+  return [args] { return run_tune(*args); };
 }
 
 }  // namespace tx2yolo

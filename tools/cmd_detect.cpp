@@ -49,6 +49,8 @@ struct DetectArgs {
   bool cpu_nms = false;
   bool debug_sync = false;
   bool no_cuda_graph = false;
+  std::string tactics = "auto";
+  std::string tactics_cache;
   bool quiet = false;
 };
 
@@ -223,6 +225,8 @@ int run_detect(const DetectArgs& a) {
   opt.device = a.device;
   opt.debug_sync = a.debug_sync;
   opt.cuda_graph = !a.no_cuda_graph;
+  opt.tactics = tactic_mode_from_string(a.tactics);
+  opt.tactics_cache = a.tactics_cache;
   opt.gpu_nms = !a.cpu_nms;
   opt.nms_capacity = a.nms_capacity;
   input_size_option(a.input_size, &opt.input_h, &opt.input_w);
@@ -320,6 +324,11 @@ CommandRunner add_detect_command(CLI::App& app) {
                 "CUDA: synchronise after every layer and name the one that fails (slower)");
   cmd->add_flag("--no-cuda-graph", args->no_cuda_graph,
                 "CUDA: launch the layers one by one instead of replaying a captured CUDA graph");
+  cmd->add_option("--tactics", args->tactics,
+                  "CUDA conv kernel choice: auto (timed at first use, cached), heuristic, retune")
+      ->check(CLI::IsMember({"auto", "heuristic", "retune"}));
+  cmd->add_option("--tactics-cache", args->tactics_cache,
+                  "CUDA tactics cache file (default ~/.cache/tx2yolo/tactics.json; none: no file)");
   cmd->add_option("-b,--backend", args->backend, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--threads", args->threads, "CPU backend threads (default: all cores)")

@@ -61,6 +61,9 @@ if [ $build -eq 1 ]; then
   [ $build_only -eq 1 ] && { printf '%s\n' "${rows[@]}"; exit $status; }
 fi
 
+# Tactics timed by the tests and benches go to a cache inside $out (kept as
+# a record of what was chosen), not to the machine's home folder.
+export TX2YOLO_TACTICS_CACHE="$out/tactics.json"
 gpu_tests="$build_dir/tests/tx2yolo_gpu_tests"
 # The device as the CUDA runtime sees it (works on Jetsons, which have no nvidia-smi).
 card=$("$gpu_tests" --gtest_filter='CudaDevice.QueryReportsARealDevice' 2>/dev/null | sed -n 's/^device: //p' | head -1)

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   const tx2yolo::CommandRunner eval = tx2yolo::add_eval_command(app);
   const tx2yolo::CommandRunner sensitivity = tx2yolo::add_sensitivity_command(app);
   const tx2yolo::CommandRunner bench = tx2yolo::add_bench_command(app);
+  const tx2yolo::CommandRunner tune = tx2yolo::add_tune_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("eval")) return eval();
     if (app.got_subcommand("sensitivity")) return sensitivity();
     if (app.got_subcommand("bench")) return bench();
+    if (app.got_subcommand("tune")) return tune();
     print_error("unknown subcommand");
     return 1;
   } catch (const cv::Exception& e) {

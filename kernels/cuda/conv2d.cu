@@ -7,15 +7,18 @@
 // [C_out, C_in/groups, K_h, K_w]; bias [C_out] or null; out
 // [N, out_channels_total, H_out, W_out], channels [off, off + C_out) written.
 //
-// Two kernels, both with the bias + activation epilogue fused and fp32
-// accumulation:
+// Kernels, all with the bias + activation epilogue fused and fp32
+// accumulation (the tactics a layer chooses from, kernels/conv2d.h):
 //  * conv2d_gemm: implicit GEMM per (image, group). C[m, p] = sum_k A[m, k] B[k, p]
 //    with A = weight rows (m = output channel in the group, k = (ci, ky, kx)),
 //    B = the input patch gathered on the fly (p = output pixel). Block tile
-//    64 (m) x 64 (p) x 16 (k), 256 threads, each a 4x4 register tile; operand
-//    tiles in shared memory (8.5 KB). For pointwise convs (1x1, stride 1, pad
-//    0) B is the input itself, read contiguously. Serves standard, grouped and
-//    pointwise convs.
+//    BM (m) x BN (p) x 16 (k), each thread a 4x4 register tile; operand tiles
+//    in shared memory. Two tile sizes: kGemm 64x64 with 256 threads (8.5 KB
+//    shared), and kGemmSmall 32x32 with 64 threads (4.3 KB), which gives
+//    4x the blocks to the small late layers (a 19x19 map at 608 has 361
+//    pixels: 6 blocks of 64 per output-channel tile). For pointwise convs
+//    (1x1, stride 1, pad 0) B is the input itself, read contiguously. Serves
+//    standard, grouped and pointwise convs.
 //  * conv2d_depthwise: groups == C_in == C_out. One block computes an 8 x 32
 //    output tile of one channel; the input rows and columns it needs, with
 //    the zero padding, are staged once in shared memory and reused by all
@@ -33,14 +36,13 @@ namespace tx2yolo {
 
 namespace {
 
-constexpr int kGemmBM = 64;
-constexpr int kGemmBN = 64;
 constexpr int kGemmBK = 16;
-constexpr int kGemmThreads = 256;
 constexpr int kGemmPadA = 4;  // keeps float4 rows aligned and spreads banks
+// Threads of a BM x BN tile: one per 4x4 register tile.
+__host__ __device__ constexpr int gemm_threads(int bm, int bn) { return (bm / 4) * (bn / 4); }
 
-template <bool kPointwise>
-__global__ void __launch_bounds__(kGemmThreads)
+template <bool kPointwise, int kGemmBM, int kGemmBN>
+__global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
     conv2d_gemm_kernel(Conv2dParams p, const float* __restrict__ in, const float* __restrict__ weight,
                        const float* __restrict__ bias, float* __restrict__ out) {
   const int cin_g = p.in_channels / p.groups;
@@ -59,9 +61,12 @@ __global__ void __launch_bounds__(kGemmThreads)
   __shared__ __align__(16) float As[kGemmBK][kGemmBM + kGemmPadA];
   __shared__ __align__(16) float Bs[kGemmBK][kGemmBN];
 
+  constexpr int kGemmThreads = gemm_threads(kGemmBM, kGemmBN);
+  constexpr int kLoadsA = kGemmBK * kGemmBM / kGemmThreads;  // operand elements each thread stages
+  constexpr int kLoadsB = kGemmBK * kGemmBN / kGemmThreads;
   const int tid = threadIdx.x;
-  const int tx = tid % 16;  // 4 output pixels each
-  const int ty = tid / 16;  // 4 output channels each
+  const int tx = tid % (kGemmBN / 4);  // 4 output pixels each
+  const int ty = tid / (kGemmBN / 4);  // 4 output channels each
   float acc[4][4];
 #pragma unroll
   for (int i = 0; i < 4; ++i)
@@ -70,14 +75,14 @@ __global__ void __launch_bounds__(kGemmThreads)
 
   for (int k0 = 0; k0 < K; k0 += kGemmBK) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < kLoadsA; ++i) {
       const int e = tid + i * kGemmThreads;
       const int mm = e / kGemmBK, kk = e % kGemmBK;
       const int m = m0 + mm, k = k0 + kk;
       As[kk][mm] = (m < cout_g && k < K) ? w_g[static_cast<long long>(m) * K + k] : 0.f;
     }
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < kLoadsB; ++i) {
       const int e = tid + i * kGemmThreads;
       const int kk = e / kGemmBN, pp = e % kGemmBN;
       const int k = k0 + kk, pix = p0 + pp;
@@ -176,6 +181,23 @@ std::size_t depthwise_shared_bytes(const Conv2dParams& p) {
   return static_cast<std::size_t>(rows * cols) * sizeof(float);
 }
 
+template <int BM, int BN>
+void launch_gemm(const Conv2dParams& p, bool pointwise, const float* in, const float* weight, const float* bias,
+                 float* out, cudaStream_t stream) {
+  const int cout_g = p.out_channels / p.groups;
+  const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, BN), cuda::ceil_div(cout_g, BM),
+                  static_cast<unsigned>(p.batch * p.groups));
+  TX2_REQUIRE(grid.y <= 65535 && grid.z <= 65535, "conv2d_cuda: GEMM grid too large");
+  constexpr int threads = gemm_threads(BM, BN);
+  if (pointwise) {
+    conv2d_gemm_kernel<true, BM, BN><<<grid, threads, 0, stream>>>(p, in, weight, bias, out);
+    CUDA_CHECK_LAUNCH("conv2d_gemm_kernel<pointwise>");
+  } else {
+    conv2d_gemm_kernel<false, BM, BN><<<grid, threads, 0, stream>>>(p, in, weight, bias, out);
+    CUDA_CHECK_LAUNCH("conv2d_gemm_kernel");
+  }
+}
+
 }  // namespace
 
 bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
@@ -183,6 +205,7 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
   switch (kernel) {
     case Conv2dCudaKernel::kAuto:
     case Conv2dCudaKernel::kGemm:
+    case Conv2dCudaKernel::kGemmSmall:
       return true;
     case Conv2dCudaKernel::kDepthwise:
       return depthwise_shape && p.kernel_h <= kDwMaxKernel && p.kernel_w <= kDwMaxKernel &&
@@ -211,19 +234,33 @@ void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, co
     CUDA_CHECK_LAUNCH("conv2d_depthwise_kernel");
     return;
   }
-  const int cout_g = p.out_channels / p.groups;
-  const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, kGemmBN), cuda::ceil_div(cout_g, kGemmBM),
-                  static_cast<unsigned>(p.batch * p.groups));
-  TX2_REQUIRE(grid.y <= 65535 && grid.z <= 65535, "conv2d_cuda: GEMM grid too large");
   const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                          p.pad_h == 0 && p.pad_w == 0;
-  if (pointwise) {
-    conv2d_gemm_kernel<true><<<grid, kGemmThreads, 0, stream>>>(p, in, weight, bias, out);
-    CUDA_CHECK_LAUNCH("conv2d_gemm_kernel<pointwise>");
+  if (kernel == Conv2dCudaKernel::kGemmSmall) {
+    launch_gemm<32, 32>(p, pointwise, in, weight, bias, out, stream);
   } else {
-    conv2d_gemm_kernel<false><<<grid, kGemmThreads, 0, stream>>>(p, in, weight, bias, out);
-    CUDA_CHECK_LAUNCH("conv2d_gemm_kernel");
+    launch_gemm<64, 64>(p, pointwise, in, weight, bias, out, stream);
   }
+}
+
+const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel) {
+  switch (kernel) {
+    case Conv2dCudaKernel::kAuto: return "auto";
+    case Conv2dCudaKernel::kGemm: return "gemm64";
+    case Conv2dCudaKernel::kGemmSmall: return "gemm32";
+    case Conv2dCudaKernel::kDepthwise: return "depthwise";
+  }
+  return "?";
+}
+
+bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel) {
+  for (Conv2dCudaKernel k : {Conv2dCudaKernel::kGemm, Conv2dCudaKernel::kGemmSmall, Conv2dCudaKernel::kDepthwise}) {
+    if (name == conv2d_cuda_kernel_name(k)) {
+      *kernel = k;
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace tx2yolo

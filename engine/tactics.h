@@ -1,0 +1,76 @@
+// Per-layer tactics: which CUDA kernel each conv layer runs, chosen by
+// timing the candidates on the device at first use, and remembered in a
+// cache file so that the timing happens once per machine and setting.
+//
+// A cache entry is keyed by everything that can change the best choice:
+// the GPU's name and SM count, the CUDA runtime version, the model (SHA-256
+// of the model file), the input size, the batch and the precision. Within an
+// entry, each conv layer (by graph node name) has its tactic and the times
+// measured for every candidate.
+//
+// The cache file is JSON, written atomically:
+//   {"format": "tx2yolo-tactics", "version": 1,
+//    "entries": {"<key>": {"created": "...", "layers": {
+//        "<node>": {"tactic": "gemm32", "ms": {"gemm64": 0.021, "gemm32": 0.015}}}}}}
+// Reading never executes anything from the file; every field is checked,
+// and an unknown tactic name makes that layer be timed again.
+//
+// This file is plain C++ (no CUDA): the backend does the timing.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tx2yolo {
+
+// How conv layers choose their kernel.
+enum class TacticMode {
+  kHeuristic,  // no timing: depthwise where it applies, the 64x64 GEMM otherwise
+  kCached,     // the cache's choice where it has one; time the rest at first use and store them (default)
+  kRetune,     // time every layer again and overwrite the cache entry (`tx2yolo tune`)
+};
+TacticMode tactic_mode_from_string(const std::string& s);  // heuristic, auto, retune; throws Error
+const char* tactic_mode_name(TacticMode m);
+
+struct LayerTactic {
+  std::string layer;                    // graph node name
+  std::string tactic;                   // kernel name (conv2d_cuda_kernel_name)
+  std::map<std::string, double> ms;     // candidate -> measured ms (empty when not timed)
+  bool from_cache = false;
+};
+
+struct TacticKey {
+  std::string gpu;          // device name
+  int sms = 0;              // multiprocessor count
+  int cuda_runtime = 0;     // e.g. 11080
+  std::string model_sha256;
+  int input_h = 0, input_w = 0, batch = 1;
+  std::string precision = "fp32";
+  std::string str() const;  // one line, the entry's key in the file
+};
+
+// The default cache file: $TX2YOLO_TACTICS_CACHE, else
+// $XDG_CACHE_HOME/tx2yolo/tactics.json, else $HOME/.cache/tx2yolo/tactics.json
+// ("" when none of them is set).
+std::string default_tactic_cache_path();
+
+class TacticCache {
+ public:
+  // Loads `path` if it exists. A file that is not a valid cache throws Error
+  // naming it (delete it, or pass another path).
+  explicit TacticCache(std::string path);
+  const std::string& path() const { return path_; }
+  // The stored layers for `key` (empty when there is no entry).
+  std::map<std::string, LayerTactic> lookup(const TacticKey& key) const;
+  // Replaces the entry for `key` and writes the file atomically (creating
+  // its folder). Throws Error when it cannot be written.
+  void store(const TacticKey& key, const std::vector<LayerTactic>& layers);
+
+ private:
+  std::string path_;
+  std::map<std::string, std::map<std::string, LayerTactic>> entries_;
+  std::map<std::string, std::string> created_;
+};
+
+}  // namespace tx2yolo
