@@ -141,12 +141,13 @@ bool skip_without_gpu(benchmark::State& state) {
   return true;
 }
 
-void BM_Ours(benchmark::State& state, Conv2dParams p) {
+// One of our kernels (a tactic) on the layer's shape.
+void BM_Ours(benchmark::State& state, Conv2dParams p, tx2yolo::Conv2dCudaKernel kernel) {
   if (skip_without_gpu(state)) return;
   Buffers b(p);
-  timed(state, [&] { tx2yolo::conv2d_cuda(p, b.in.data(), b.w.data(), b.b.data(), b.out.data(), nullptr); });
+  timed(state, [&] { tx2yolo::conv2d_cuda(p, b.in.data(), b.w.data(), b.b.data(), b.out.data(), nullptr, kernel); });
   set_counters(state, p);
-  state.SetLabel(tx2yolo::conv2d_cuda_choose(p) == tx2yolo::Conv2dCudaKernel::kDepthwise ? "depthwise" : "gemm");
+  state.SetLabel(tx2yolo::conv2d_cuda_kernel_name(kernel));
 }
 
 void BM_Cudnn(benchmark::State& state, Conv2dParams p) {
@@ -212,7 +213,14 @@ bool is_pointwise(const Conv2dParams& p) {
 
 const bool registered = [] {
   for (const Shape& s : model_shapes()) {
-    benchmark::RegisterBenchmark(("ours/" + s.name).c_str(), BM_Ours, s.p)->UseManualTime()->Unit(benchmark::kMicrosecond);
+    for (tx2yolo::Conv2dCudaKernel k :
+         {tx2yolo::Conv2dCudaKernel::kGemm, tx2yolo::Conv2dCudaKernel::kGemmSmall, tx2yolo::Conv2dCudaKernel::kDepthwise}) {
+      if (!tx2yolo::conv2d_cuda_supports(s.p, k)) continue;
+      benchmark::RegisterBenchmark(("ours-" + std::string(tx2yolo::conv2d_cuda_kernel_name(k)) + "/" + s.name).c_str(),
+                                   BM_Ours, s.p, k)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
     benchmark::RegisterBenchmark(("cudnn/" + s.name).c_str(), BM_Cudnn, s.p)->UseManualTime()->Unit(benchmark::kMicrosecond);
     if (is_pointwise(s.p))
       benchmark::RegisterBenchmark(("cublas/" + s.name).c_str(), BM_Cublas, s.p)->UseManualTime()->Unit(benchmark::kMicrosecond);

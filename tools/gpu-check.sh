@@ -173,11 +173,16 @@ for b in json.load(open(sys.argv[1]))["benchmarks"]:
     if b.get("error_occurred"): continue
     impl, name = b["name"].split("/")[0], b["name"].split("/")[1]
     rows.setdefault(name, {})[impl] = b
-print("%-58s %10s %10s %10s %9s %8s" % ("layer@input", "ours us", "cudnn us", "cublas us", "GFLOP/s", "GB/s"))
+print("%-58s %10s %-9s %10s %10s %10s %10s %10s %9s %8s" % ("layer@input", "ours us", "tactic", "gemm64", "gemm32",
+      "depthwise", "cudnn us", "cublas us", "GFLOP/s", "GB/s"))
 for name, r in rows.items():
     t = lambda k: "%10.1f" % r[k]["real_time"] if k in r else "%10s" % "-"
-    o = r.get("ours", {})
-    print("%-58s %s %s %s %9.0f %8.0f" % (name, t("ours"), t("cudnn"), t("cublas"), o.get("GFLOP/s", 0), o.get("GB/s", 0)))
+    ours = [k for k in r if k.startswith("ours-")]
+    best = min(ours, key=lambda k: r[k]["real_time"]) if ours else None
+    o = r.get(best, {})
+    print("%-58s %s %-9s %s %s %s %s %s %9.0f %8.0f" % (name, t(best) if best else "%10s" % "-",
+          best[5:] if best else "-", t("ours-gemm64"), t("ours-gemm32"), t("ours-depthwise"), t("cudnn"),
+          t("cublas"), o.get("GFLOP/s", 0), o.get("GB/s", 0)))
 sys.exit(0 if rows else 3)
 PY
 )
