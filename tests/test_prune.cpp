@@ -159,7 +159,7 @@ TEST(Sensitivity, TablesPlotAndRatiosForAnAllowedLoss) {
   const std::string shapes = std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/shapes_voc";
   const std::string out = dir.file("sens");
   const CommandResult r = run_command(
-      kCli + " sensitivity '" + shapes + "/paddle_run1/model_final.pdparams' --voc '" + shapes + "' --config '" +
+      kCli + " sensitivity '" + shapes + "/paddle_demo/model_final.pdparams' --voc '" + shapes + "' --config '" +
       std::string(TX2YOLO_SOURCE_DIR) + "/tools/paddle/configs/shapes_demo/yolov3_mbv1_sep_shapes.yml' --labels '" +
       shapes + "/label_list.txt' --layers neck.yolo_block.0.conv_module.conv0,neck.yolo_block.2.tip._pointwise_conv " +
       "--step 0.3 --limit 12 --backend cpu --max-loss 0.5 -o '" + out + "'");
@@ -190,7 +190,7 @@ TEST(Sensitivity, TablesPlotAndRatiosForAnAllowedLoss) {
   for (const auto& c : j.at("chosen_ratios").items()) EXPECT_LE(c.value().get<double>(), 0.7);
   const std::string ratios = out + ".ratios.txt";
   ASSERT_TRUE(std::ifstream(ratios).good());
-  const CommandResult p = run_command(kCli + " convert '" + shapes + "/paddle_run1/model_final.pdparams' -o '" +
+  const CommandResult p = run_command(kCli + " convert '" + shapes + "/paddle_demo/model_final.pdparams' -o '" +
                                       dir.file("p.safetensors") + "' --prune '" + ratios + "'");
   EXPECT_EQ(p.exit_code, 0) << p.output;
 }
