@@ -16,7 +16,7 @@ No Paddle is involved. The script
    after a warm-up, for each size and batch: PyTorch eager FP32; eager FP16 channels_last with
    cudnn.benchmark; torch.compile(mode="reduce-overhead") FP16. The FP16 modes and compile run
    on CUDA only;
-4. runs `tx2yolo bench` at the same size (batch 1: tx2yolo has no batching yet) and prints one
+4. runs `tx2yolo bench` at the same size and batch (network time per batch) and prints one
    side-by-side table of medians with the ratios peer / tx2yolo.
 """
 
@@ -140,12 +140,13 @@ def time_network(fn, x, iterations, warmup, device):
     return times[len(times) // 2], times[min(len(times) - 1, int(0.9 * len(times)))]
 
 
-def tx2yolo_bench(args, size, device):
+def tx2yolo_bench(args, size, batch, device):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, 'b.json')
-        r = subprocess.run([args.tx2yolo, 'bench', '--model', args.model, '--input-size', str(size), '--backend',
-                            'cuda' if device == 'cuda' else 'cpu', '--iterations', str(args.iterations), '--warmup',
-                            str(args.warmup), '--json', out], capture_output=True, text=True)
+        r = subprocess.run([args.tx2yolo, 'bench', '--model', args.model, '--input-size', str(size), '--batch',
+                            str(batch), '--backend', 'cuda' if device == 'cuda' else 'cpu', '--iterations',
+                            str(args.iterations), '--warmup', str(args.warmup), '--json', out],
+                           capture_output=True, text=True)
         if r.returncode != 0:
             return None
         return json.load(open(out))['ms']['network']['median']
@@ -179,9 +180,8 @@ def main():
                   ('compile reduce-overhead fp16', torch.float16, True, True)]
     rows = []
     for size in args.sizes:
-        ours = tx2yolo_bench(args, size, device)
         for batch in batches:
-            row = {'size': size, 'batch': batch, 'tx2yolo_fp32': ours if batch == 1 else None}
+            row = {'size': size, 'batch': batch, 'tx2yolo_fp32': tx2yolo_bench(args, size, batch, device)}
             for name, dtype, channels_last, compiled in modes:
                 m = Network(graph, tensors).eval().to(device, dtype)
                 x = torch.randn(batch, 3, size, size, device=device, dtype=dtype)
