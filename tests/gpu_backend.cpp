@@ -143,6 +143,8 @@ TEST(GpuBackend, ZeroCopyConcatAndArenaAgreeWithPlainBuffers) {
   const ModelFile model = ModelFile::load(path);
   const auto shapes = infer_shapes(model.graph(), model.weight_shapes(), 320, 320);
   CudaBackendOptions aliased, plain;
+  // The same kernels on both sides (timed tactics could pick different ones).
+  aliased.tactics = plain.tactics = TacticMode::kHeuristic;
   plain.alias_concat = false;
   plain.keep_all_tensors = true;
   plain.debug_sync = true;
@@ -251,6 +253,7 @@ TEST(GpuBackend, CudaGraphReplayIsBitIdenticalToDirectLaunches) {
   const ModelFile model = ModelFile::load(path);
   const auto shapes = infer_shapes(model.graph(), model.weight_shapes(), 320, 320);
   CudaBackendOptions graph_on, graph_off;
+  graph_on.tactics = graph_off.tactics = TacticMode::kHeuristic;  // the same kernels on both sides
   graph_off.cuda_graph = false;
   CudaBackend a(model, shapes, graph_on), b(model, shapes, graph_off);
   // Two different inputs: the second run replays the graph captured by the
@@ -274,6 +277,7 @@ TEST(GpuBackend, CudaGraphReplayIsBitIdenticalToDirectLaunches) {
   DetectorOptions on, off;
   on.input_h = on.input_w = off.input_h = off.input_w = 320;
   on.backend = off.backend = BackendKind::kCuda;
+  on.tactics = off.tactics = TacticMode::kHeuristic;
   off.cuda_graph = false;
   Detector da(path, on), db(path, off);
   for (int frame = 0; frame < 3; ++frame) {
