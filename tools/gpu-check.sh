@@ -101,10 +101,13 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
   # (minutes under the sanitizer; the narrow end-to-end test runs the same
   # kernels) and *Deliberate* tests (CUDA calls that fail on purpose).
   # racecheck is slow on the NMS sorts' shared memory (5 minutes for the
-  # suite on an H200), so it runs on the end-to-end test only.
+  # suite on an H200), so it runs on the end-to-end test only. The tactics
+  # timing test (thousands of launches) is left out too; every tactic's
+  # kernel still runs under the sanitizers in GpuConv2d's odd-shape tests, and
+  # the detectors' tactics come from the cache the plain run above filled.
   declare -A filters=(
-    [memcheck]='-*Deliberate*:*FullWidth*:*EveryModelLayerShape*'
-    [initcheck]='-*Deliberate*:*FullWidth*:*EveryModelLayerShape*'
+    [memcheck]='-*Deliberate*:*FullWidth*:*EveryModelLayerShape*:*TimedTactics*'
+    [initcheck]='-*Deliberate*:*FullWidth*:*EveryModelLayerShape*:*TimedTactics*'
     [racecheck]='GpuBackend.NarrowModelMatchesCpu')
   for tool in memcheck racecheck initcheck; do
     timeout 300 compute-sanitizer --tool "$tool" --error-exitcode 99 "$gpu_tests" --gtest_brief=1 \
