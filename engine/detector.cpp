@@ -5,7 +5,6 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
-#include "core/sha256.h"
 #include "engine/cpu_backend.h"
 #ifdef TX2YOLO_WITH_CUDA
 #include "engine/cuda_backend.h"
@@ -105,7 +104,7 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     cuda_options.batch = batch_;
     cuda_options.tactics = options.tactics;
     cuda_options.tactics_cache = options.tactics_cache;
-    if (options.tactics != TacticMode::kHeuristic) cuda_options.model_sha256 = sha256_hex_of_files({model_path});
+    if (options.tactics != TacticMode::kHeuristic) cuda_options.model_sha256 = model_->sha256();
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }
 #endif

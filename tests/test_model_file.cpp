@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "tests/test_util.h"
 #include "weights/architecture.h"
 #include "weights/graph.h"
@@ -256,6 +257,16 @@ TEST(ModelFile, WrittenBytesEqualSerializedBytes) {
   const std::string text = testing_util::read_text(path);
   const Bytes expected = tiny_bytes();
   EXPECT_EQ(Bytes(text.begin(), text.end()), expected);
+}
+
+TEST(ModelFile, Sha256IsTheFilesSha256) {
+  TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  write_model_file(path, tiny_graph(), tiny_config(), tiny_provenance(), tiny_tensors());
+  const std::string hash = ModelFile::load(path).sha256();
+  EXPECT_EQ(hash, sha256_hex_of_files({path}));
+  EXPECT_EQ(hash.size(), 64u);
+  EXPECT_EQ(sha256_hex("abc", 3), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2
 }
 
 TEST(ModelFile, AccessorsFindTensorsAndRefuseUnknownNames) {

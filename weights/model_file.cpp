@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "core/file_util.h"
 #include "weights/json_guard.h"
 
@@ -296,5 +297,7 @@ void write_model_file(const std::string& path, const Graph& graph, const ModelCo
   ModelFile::parse(bytes, path);
   write_file_atomic(path, bytes.data(), bytes.size());
 }
+
+std::string ModelFile::sha256() const { return sha256_hex(bytes_.data(), bytes_.size()); }
 
 }  // namespace tx2yolo

@@ -68,6 +68,8 @@ class ModelFile {
   const float* tensor_data(const std::string& name) const;  // throws Error if absent
   WeightShapes weight_shapes() const;
   std::uint64_t file_bytes() const { return bytes_.size(); }
+  // SHA-256 of the whole file as loaded (hex), computed from the bytes in memory.
+  std::string sha256() const;
 
  private:
   std::string source_;
