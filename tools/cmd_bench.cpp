@@ -38,9 +38,7 @@ struct BenchArgs {
   int warmup = 20;
   int threads = 0;
   int device = 0;
-  bool no_cuda_graph = false;
-  std::string tactics = "auto";
-  std::string tactics_cache;
+  CudaRunArgs cuda;
   bool show_tactics = false;
   std::string json;
 };
@@ -88,10 +86,8 @@ int run_bench(const BenchArgs& a) {
   o.backend = backend_from_string(a.backend);
   o.threads = a.threads;
   o.device = a.device;
-  o.cuda_graph = !a.no_cuda_graph;
+  apply_cuda_run_options(a.cuda, &o);
   o.batch = a.batch;
-  o.tactics = tactic_mode_from_string(a.tactics);
-  o.tactics_cache = a.tactics_cache;
   // Device memory: what the device has in use before the detector exists and
   // at its peak (after the warm-up and after the timed runs; the detector
   // allocates at construction and at the first frame, never while running).
@@ -182,10 +178,7 @@ CommandRunner add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
   cmd->add_option("--device", args->device, "CUDA device index");
   cmd->add_option("--json", args->json, "Also write the results as JSON");
-  cmd->add_flag("--no-cuda-graph", args->no_cuda_graph, "CUDA: launch the layers one by one (no CUDA graph)");
-  cmd->add_option("--tactics", args->tactics, "CUDA conv kernel choice: auto (timed once, cached), heuristic, retune")
-      ->check(CLI::IsMember({"auto", "heuristic", "retune"}));
-  cmd->add_option("--tactics-cache", args->tactics_cache, "CUDA tactics cache file (default ~/.cache/tx2yolo/tactics.json; none: no file)");
+  add_cuda_run_options(cmd, &args->cuda);
   cmd->add_flag("--show-tactics", args->show_tactics, "Print the kernel each conv layer runs");
   return [args] { return run_bench(*args); };
 }
@@ -229,7 +222,7 @@ CommandRunner add_tune_command(CLI::App& app) {
       "tune", "Time every conv layer's CUDA kernels on this GPU and store the fastest in the tactics cache");
   cmd->add_option("--model", args->model, "Model file (default: the bundled demo model)");
   cmd->add_option("--input-size", args->input_size, "Network input size: H [W], multiples of 32")->expected(1, 2);
-  cmd->add_option("--batch", args->batch, "Images per network run (1 to 64)")->check(CLI::Range(1, 64));
+  cmd->add_option("--batch", args->batch, "Images per network run (1 to 64)")->check(CLI::Range(1, kMaxBatch));
   cmd->add_option("--device", args->device, "CUDA device index")->check(CLI::Range(0, 64));
   cmd->add_option("--tactics-cache", args->tactics_cache, "Cache file (default ~/.cache/tx2yolo/tactics.json)");
   return [args] { return run_tune(*args); };

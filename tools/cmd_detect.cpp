@@ -48,9 +48,7 @@ struct DetectArgs {
   int nms_capacity = 0;
   bool cpu_nms = false;
   bool debug_sync = false;
-  bool no_cuda_graph = false;
-  std::string tactics = "auto";
-  std::string tactics_cache;
+  CudaRunArgs cuda;
   bool quiet = false;
 };
 
@@ -224,9 +222,7 @@ int run_detect(const DetectArgs& a) {
   opt.threads = a.threads;
   opt.device = a.device;
   opt.debug_sync = a.debug_sync;
-  opt.cuda_graph = !a.no_cuda_graph;
-  opt.tactics = tactic_mode_from_string(a.tactics);
-  opt.tactics_cache = a.tactics_cache;
+  apply_cuda_run_options(a.cuda, &opt);
   opt.gpu_nms = !a.cpu_nms;
   opt.nms_capacity = a.nms_capacity;
   input_size_option(a.input_size, &opt.input_h, &opt.input_w);
@@ -295,6 +291,22 @@ bool input_size_option(const std::vector<int>& values, int* h, int* w) {
   return true;
 }
 
+void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
+  cmd->add_flag("--no-cuda-graph", args->no_cuda_graph,
+                "CUDA: launch the layers one by one instead of replaying a captured CUDA graph");
+  cmd->add_option("--tactics", args->tactics,
+                  "CUDA conv kernel choice: auto (timed at first use, cached), heuristic, retune")
+      ->check(CLI::IsMember({"auto", "heuristic", "retune"}));
+  cmd->add_option("--tactics-cache", args->tactics_cache,
+                  "CUDA tactics cache file (default ~/.cache/tx2yolo/tactics.json; none: no file)");
+}
+
+void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
+  options->cuda_graph = !args.no_cuda_graph;
+  options->tactics = tactic_mode_from_string(args.tactics);
+  options->tactics_cache = args.tactics_cache;
+}
+
 std::string default_model_path() { return path_join(TX2YOLO_DATA_DIR, "models/demo.safetensors"); }
 std::string default_image_path() { return path_join(TX2YOLO_DATA_DIR, "assets/demo.jpg"); }
 
@@ -322,13 +334,7 @@ CommandRunner add_detect_command(CLI::App& app) {
       ->check(CLI::Range(2048, 1 << 24));
   cmd->add_flag("--debug-sync", args->debug_sync,
                 "CUDA: synchronise after every layer and name the one that fails (slower)");
-  cmd->add_flag("--no-cuda-graph", args->no_cuda_graph,
-                "CUDA: launch the layers one by one instead of replaying a captured CUDA graph");
-  cmd->add_option("--tactics", args->tactics,
-                  "CUDA conv kernel choice: auto (timed at first use, cached), heuristic, retune")
-      ->check(CLI::IsMember({"auto", "heuristic", "retune"}));
-  cmd->add_option("--tactics-cache", args->tactics_cache,
-                  "CUDA tactics cache file (default ~/.cache/tx2yolo/tactics.json; none: no file)");
+  add_cuda_run_options(cmd, &args->cuda);
   cmd->add_option("-b,--backend", args->backend, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--threads", args->threads, "CPU backend threads (default: all cores)")

@@ -11,6 +11,7 @@ class App;
 }
 
 namespace tx2yolo {
+struct DetectorOptions;
 
 using CommandRunner = std::function<int()>;
 
@@ -27,6 +28,15 @@ CommandRunner add_tune_command(CLI::App& app);
 // returns true when it was given; leaves them alone otherwise.
 bool input_size_option(const std::vector<int>& values, int* h, int* w);
 
+// The CUDA run options detect and bench share: --no-cuda-graph, --tactics
+// and --tactics-cache, registered on `cmd` and applied to a DetectorOptions.
+struct CudaRunArgs {
+  bool no_cuda_graph = false;
+  std::string tactics = "auto";
+  std::string tactics_cache;
+};
+void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args);
+void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options);
 // The bundled demo model and image (under TX2YOLO_DATA_DIR, set at build time).
 std::string default_model_path();
 std::string default_image_path();
