@@ -17,4 +17,7 @@ fi
 for b in "${binaries[@]}"; do ldd "$b"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
   grep -v -E '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so|libcudnn|libcublas' |
   while read -r lib; do cp -L "$lib" .gpu-carry/lib/; done
+# Compressed, so that the tree a GPU lease carries stays small; gpu-check
+# unpacks it.
+tar -C .gpu-carry -cJf .gpu-carry/lib.tar.xz lib && rm -rf .gpu-carry/lib
 du -sh .gpu-carry

@@ -31,7 +31,14 @@ while [ $# -gt 0 ]; do
 done
 out="${OUT:-gpu-check-out}"
 mkdir -p "$out"
-# A prebuilt folder may carry the shared libraries its binaries need.
+: >"$out/summary.txt"
+# Time limits in seconds, for runs that must fit a lease: the GPU test suite,
+# the kernel microbenchmarks, and each compute-sanitizer run (the slowest
+# steps; they run last).
+sanitizer_timeout="${GPU_CHECK_SANITIZER_TIMEOUT:-300}"
+# A prebuilt folder may carry the shared libraries its binaries need
+# (tools/gpu-carry.sh packs them as lib.tar.xz).
+if [ -f "$build_dir/lib.tar.xz" ] && [ ! -d "$build_dir/lib" ]; then tar -C "$build_dir" -xJf "$build_dir/lib.tar.xz"; fi
 if [ -d "$build_dir/lib" ]; then export LD_LIBRARY_PATH="$PWD/$build_dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
 # cuDNN / cuBLAS for the benchmarks: the toolkit's, or those of pip's nvidia-* wheels.
 pip_nvidia_libs=$(python3 -c 'import glob, site; print(" ".join(d for p in site.getsitepackages() for d in glob.glob(p + "/nvidia/*/lib")))' 2>/dev/null)
@@ -42,7 +49,13 @@ export LD_LIBRARY_PATH
 
 declare -a rows
 status=0
-row() { rows+=("$(printf '%-34s %-6s %s' "$1" "$2" "$3")"); [ "$2" = FAIL ] && status=1; return 0; }
+# Each row is printed and appended to $out/summary.txt as soon as it is known,
+# so a run stopped at its time limit still reports the steps it finished.
+row() {
+  local line; line="$(printf '%-34s %-6s %s' "$1" "$2" "$3")"
+  rows+=("$line"); echo "gpu-check: $line"; echo "$line" >>"$out/summary.txt"
+  [ "$2" = FAIL ] && status=1; return 0
+}
 
 if [ $build -eq 1 ]; then
   tools/install-deps.sh || { echo "gpu-check: could not install dependencies" >&2; exit 1; }
@@ -91,34 +104,9 @@ PY
   row "$name" "$verdict" "$1 passed, $2 skipped, $3 failed (rc $rc)"
 }
 
-run_gtest gpu-tests "$gpu_tests" "$out/gpu-tests.json"
+run_gtest gpu-tests "$gpu_tests" "$out/gpu-tests.json" timeout "${GPU_CHECK_TEST_TIMEOUT:-600}"
 if grep -q '"result": "SKIPPED"' "$out/gpu-tests.json" 2>/dev/null; then
   row gpu-tests-no-skips FAIL "tests skipped although a GPU is present (see $out/gpu-tests.log)"
-fi
-
-if command -v compute-sanitizer >/dev/null 2>&1; then
-  # memcheck and initcheck over the suite, less the full-width model tests
-  # (minutes under the sanitizer; the narrow end-to-end test runs the same
-  # kernels) and *Deliberate* tests (CUDA calls that fail on purpose).
-  # racecheck is slow on the NMS sorts' shared memory (5 minutes for the
-  # suite on an H200), so it runs on the end-to-end test only. The tactics
-  # timing test (thousands of launches) is left out too; every tactic's
-  # kernel still runs under the sanitizers in GpuConv2d's odd-shape tests, and
-  # the detectors' tactics come from the cache the plain run above filled.
-  declare -A filters=(
-    [memcheck]='-*Deliberate*:*FullWidth*:*EveryModelLayerShape*:*TimedTactics*'
-    [initcheck]='-*Deliberate*:*FullWidth*:*EveryModelLayerShape*:*TimedTactics*'
-    [racecheck]='GpuBackend.NarrowModelMatchesCpu')
-  for tool in memcheck racecheck initcheck; do
-    timeout 300 compute-sanitizer --tool "$tool" --error-exitcode 99 "$gpu_tests" --gtest_brief=1 \
-      --gtest_filter="${filters[$tool]}" \
-      >"$out/sanitizer-$tool.log" 2>&1
-    rc=$?
-    summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/sanitizer-$tool.log" | tail -1)
-    if [ $rc -eq 0 ]; then row "sanitizer-$tool" PASS "${summary:-no errors}"; else row "sanitizer-$tool" FAIL "rc $rc: ${summary:-see log}"; fi
-  done
-else
-  row sanitizer SKIP "compute-sanitizer not on PATH"
 fi
 
 cpu_tests="$build_dir/tests/tx2yolo_tests"
@@ -166,7 +154,7 @@ fi
 bench="$build_dir/bench/tx2yolo_bench_cuda"
 bench_table=""
 if [ -x "$bench" ]; then
-  if timeout 240 "$bench" --benchmark_min_time=0.02 --benchmark_out="$out/bench.json" --benchmark_out_format=json \
+  if timeout "${GPU_CHECK_BENCH_TIMEOUT:-240}" "$bench" --benchmark_min_time=0.02 --benchmark_out="$out/bench.json" --benchmark_out_format=json \
        >"$out/bench.log" 2>&1; then
     # One row per layer shape: ours beside cuDNN (and cuBLAS for pointwise), in microseconds.
     bench_table=$(python3 - "$out/bench.json" <<'PY' 2>/dev/null
@@ -195,6 +183,33 @@ PY
   fi
 else
   row bench SKIP "$bench not built (needs cuDNN at build time)"
+fi
+
+# The sanitizers run last: they are the slowest steps, and the timings above
+# should not wait for them.
+if command -v compute-sanitizer >/dev/null 2>&1; then
+  # memcheck and initcheck over the suite, less the full-width model tests
+  # (minutes under the sanitizer; the narrow end-to-end test runs the same
+  # kernels) and *Deliberate* tests (CUDA calls that fail on purpose).
+  # racecheck is slow on the NMS sorts' shared memory (5 minutes for the
+  # suite on an H200), so it runs on the end-to-end test only. The tactics
+  # timing test (thousands of launches) is left out too; every tactic's
+  # kernel still runs under the sanitizers in GpuConv2d's odd-shape tests, and
+  # the detectors' tactics come from the cache the plain run above filled.
+  declare -A filters=(
+    [memcheck]='-*Deliberate*:*FullWidth*:*EveryModelLayerShape*:*TimedTactics*'
+    [initcheck]='-*Deliberate*:*FullWidth*:*EveryModelLayerShape*:*TimedTactics*'
+    [racecheck]='GpuBackend.NarrowModelMatchesCpu')
+  for tool in memcheck racecheck initcheck; do
+    timeout "$sanitizer_timeout" compute-sanitizer --tool "$tool" --error-exitcode 99 "$gpu_tests" --gtest_brief=1 \
+      --gtest_filter="${filters[$tool]}" \
+      >"$out/sanitizer-$tool.log" 2>&1
+    rc=$?
+    summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/sanitizer-$tool.log" | tail -1)
+    if [ $rc -eq 0 ]; then row "sanitizer-$tool" PASS "${summary:-no errors}"; else row "sanitizer-$tool" FAIL "rc $rc: ${summary:-see log}"; fi
+  done
+else
+  row sanitizer SKIP "compute-sanitizer not on PATH"
 fi
 
 echo
