@@ -3,13 +3,15 @@
 // 608, taken from the graph, each timed three ways side by side:
 //   ours    - conv2d_cuda (implicit GEMM or depthwise), fp32
 //   cudnn   - cudnnConvolutionForward with the algorithm cuDNN ranks first
-//             (depthwise as a grouped conv), fp32, plus bias+activation is
+//             (depthwise as a grouped conv), fp32 (CUDNN_FMA_MATH: no TF32),
+//             plus bias+activation is
 //             NOT included (ours fuses it: a slight handicap for ours)
 //   cublas  - pointwise layers only, as one SGEMM [Cout x Cin] x [Cin x HW]
 // Batch 1. Timing: CUDA events around each iteration (manual time), after a
 // warm-up iteration. Counters: GFLOP/s (2 * MACs) and GB/s (input + weights +
 // output read or written once). Without a GPU each benchmark is skipped with
-// the reason. Run: build/bench/tx2yolo_bench_cuda --benchmark_min_time=0.1
+// the reason. peak/copy and peak/sgemm measure the card's bandwidth and FP32
+// ceilings. Run: build/bench/tx2yolo_bench_cuda --benchmark_min_time=0.1
 #include <benchmark/benchmark.h>
 #include <cublas_v2.h>
 #include <cudnn.h>
@@ -169,6 +171,9 @@ void BM_Cudnn(benchmark::State& state, Conv2dParams p) {
   CUDNN_OK(cudnnSetConvolution2dDescriptor(cd, p.pad_h, p.pad_w, p.stride_h, p.stride_w, 1, 1,
                                            CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   CUDNN_OK(cudnnSetConvolutionGroupCount(cd, p.groups));
+  // Plain FP32 arithmetic, as ours: cuDNN's default math would let it use
+  // TF32 tensor cores on sm_80 and later (10 mantissa bits).
+  CUDNN_OK(cudnnSetConvolutionMathType(cd, CUDNN_FMA_MATH));
   int returned = 0;
   cudnnConvolutionFwdAlgoPerf_t perf[8];
   CUDNN_OK(cudnnGetConvolutionForwardAlgorithm_v7(h, xd, wd, cd, yd, 8, &returned, perf));
@@ -207,11 +212,44 @@ void BM_Cublas(benchmark::State& state, Conv2dParams p) {
   cublasDestroy(h);
 }
 
+// The card's two ceilings, measured: device memory bandwidth (a 512 MiB
+// device-to-device copy, counting bytes read plus written) and FP32 FMA
+// throughput (a 8192^3 cuBLAS SGEMM in plain FP32: CUBLAS_DEFAULT_MATH, no
+// TF32). gpu-check's table states each kernel as a fraction of these.
+void BM_PeakCopy(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const std::size_t n = std::size_t(128) << 20;  // floats: 512 MiB
+  DeviceBuffer<float> a(n), b(n);
+  tx2yolo::cuda_fill_f32(a.data(), n, 0.5f, nullptr);
+  timed(state, [&] { CUDA_CHECK(cudaMemcpyAsync(b.data(), a.data(), n * 4, cudaMemcpyDeviceToDevice)); });
+  state.counters["GB/s"] = benchmark::Counter(2.0 * n * 4 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_PeakSgemm(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const int n = 8192;
+  DeviceBuffer<float> a(std::size_t(n) * n), b(std::size_t(n) * n), c(std::size_t(n) * n);
+  tx2yolo::cuda_fill_f32(a.data(), a.size(), 0.5f, nullptr);
+  tx2yolo::cuda_fill_f32(b.data(), b.size(), 0.25f, nullptr);
+  cublasHandle_t h;
+  CUBLAS_OK(cublasCreate(&h));
+  CUBLAS_OK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+  const float one = 1.f, zero = 0.f;
+  timed(state, [&] {
+    CUBLAS_OK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a.data(), n, b.data(), n, &zero, c.data(), n));
+  });
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * double(n) * n / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  cublasDestroy(h);
+}
+
 bool is_pointwise(const Conv2dParams& p) {
   return p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.groups == 1;
 }
 
 const bool registered = [] {
+  benchmark::RegisterBenchmark("peak/copy", BM_PeakCopy)->UseManualTime()->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("peak/sgemm", BM_PeakSgemm)->UseManualTime()->Unit(benchmark::kMicrosecond);
   for (const Shape& s : model_shapes()) {
     for (tx2yolo::Conv2dCudaKernel k :
          {tx2yolo::Conv2dCudaKernel::kGemm, tx2yolo::Conv2dCudaKernel::kGemmSmall, tx2yolo::Conv2dCudaKernel::kDepthwise}) {

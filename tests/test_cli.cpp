@@ -11,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "core/file_util.h"
 #include "kernels/device.h"
 #include "tests/test_util.h"
 
@@ -299,6 +300,53 @@ TEST(CliBench, ReportsEveryStageAndRefusesWhatIsNotAvailable) {
   const auto fp16 = testing_util::run_command_stderr(cli + " bench --precision fp16 --iterations 1");
   EXPECT_NE(fp16.exit_code, 0);
   EXPECT_NE(fp16.output.find("FP32 only"), std::string::npos) << fp16.output;
+}
+
+TEST(CliRandomModel, WritesEachFullWidthArchitectureAndRefusesBadInput) {
+  TempDir dir;
+  // The parameter counts of the three architectures (80 classes): the
+  // standard head's 3x3 convs dominate; r578 pruning roughly halves the rest.
+  const std::pair<const char*, const char*> archs[] = {
+      {"standard", "24.55M parameters"}, {"separable", "8.06M parameters"}, {"separable-pruned", "4.52M parameters"}};
+  for (const auto& a : archs) {
+    const std::string out = dir.file(std::string(a.first) + ".safetensors");
+    const auto r = run_command(kCli + " random-model --arch " + a.first + " -o " + out);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find(a.second), std::string::npos) << r.output;
+    const auto inspect = run_command(kCli + " inspect " + out + " --no-tensors");
+    EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
+  }
+  const auto pruned = run_command(kCli + " inspect " + dir.file("separable-pruned.safetensors"));
+  // r578: yolo_block.1's 256-wide convs keep 256 - round(0.7 * 256) = 77 filters.
+  EXPECT_NE(pruned.output.find("neck.yolo_block.1.conv_module.conv0.weight"), std::string::npos) << pruned.output;
+  EXPECT_NE(pruned.output.find("[77, "), std::string::npos) << pruned.output;
+  expect_one_line_error(run_command_stderr(kCli + " random-model --arch tiny -o " + dir.file("x.safetensors")), "tiny");
+  expect_one_line_error(run_command_stderr(kCli + " random-model --classes 0 -o " + dir.file("x.safetensors")),
+                        "--classes 0");
+  expect_one_line_error(run_command_stderr(kCli + " random-model -o /nonexistent/dir/x.safetensors"), "/nonexistent");
+  EXPECT_FALSE(file_exists(dir.file("x.safetensors")));
+}
+
+// tx2yolo-bench: the CLI's bench without image codecs. It times a drawn
+// scene, reads no image file, and gives the same report as the CLI.
+TEST(CliBench, SyntheticSceneAndTheCodecFreeExecutable) {
+  TempDir dir;
+  const std::string bench_cli = TX2YOLO_BENCH_CLI_PATH;
+  const auto r = run_command(bench_cli + " bench --synthetic --model " + kModel +
+                             " --backend cpu --iterations 2 --warmup 0 --input-size 320 --json " + dir.file("s.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("image synthetic scene (640x480)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("end to end"), std::string::npos) << r.output;
+  EXPECT_GT(nlohmann::json::parse(testing_util::read_text(dir.file("s.json"))).at("ms").at("network").at("median")
+                .get<double>(), 0.0);
+  // The drawn scene is the demo data's kind: the demo model finds its objects.
+  EXPECT_EQ(r.output.find(" 0 detections per image"), std::string::npos) << r.output;
+  expect_one_line_error(
+      run_command_stderr(bench_cli + " bench --model " + kModel + " --image " + kImage + " --iterations 1"),
+      "reads no image files");
+  expect_one_line_error(run_command_stderr(kCli + " bench --synthetic --image " + kImage + " --iterations 1"),
+                        "exclude each other");
+  expect_one_line_error(run_command_stderr(bench_cli + " detect " + kImage), "subcommand");  // not in tx2yolo-bench
 }
 
 }  // namespace

@@ -15,13 +15,13 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include "core/error.h"
 #include "core/file_util.h"
 #include "engine/detector.h"
 #include "kernels/device.h"
 #include "tools/commands.h"
+#include "tools/image_read.h"
 
 namespace tx2yolo {
 
@@ -30,6 +30,7 @@ namespace {
 struct BenchArgs {
   std::string model;
   std::string image;
+  bool synthetic = false;
   std::vector<int> input_size;
   std::string backend = "auto";
   std::string precision = "fp32";
@@ -76,10 +77,10 @@ int run_bench(const BenchArgs& a) {
   TX2_REQUIRE(a.iterations >= 1 && a.iterations <= 1000000, "--iterations ", a.iterations, " is outside [1, 1000000]");
   TX2_REQUIRE(a.warmup >= 0, "--warmup ", a.warmup, " is negative");
   const std::string model = a.model.empty() ? default_model_path() : a.model;
-  const std::string image_path = a.image.empty() ? default_image_path() : a.image;
-  TX2_REQUIRE(is_regular_file(image_path), image_path, ": no such image file");
-  const cv::Mat image = cv::imread(image_path, cv::IMREAD_COLOR);
-  TX2_REQUIRE(!image.empty(), image_path, ": cannot decode the image");
+  TX2_REQUIRE(!(a.synthetic && !a.image.empty()), "--synthetic and --image exclude each other");
+  const std::string image_path =
+      a.synthetic ? "synthetic scene" : a.image.empty() ? default_image_path() : a.image;
+  const cv::Mat image = a.synthetic ? synthetic_scene(640, 480) : read_image(image_path);
   DetectorOptions o;
   if (input_size_option(a.input_size, &o.input_h, &o.input_w))
     validate_input_size(o.input_h, o.input_w, "--input-size");
@@ -168,6 +169,8 @@ CommandRunner add_bench_command(CLI::App& app) {
       "bench", "Time preprocess, network, decode+NMS and end to end (median, p90, p99) on one image");
   cmd->add_option("--model", args->model, "Model file (default: the bundled demo model)");
   cmd->add_option("--image", args->image, "Image (default: the bundled demo image)");
+  cmd->add_flag("--synthetic", args->synthetic,
+                "Time on a drawn 640x480 scene instead of an image file (tx2yolo-bench reads no files)");
   cmd->add_option("--input-size", args->input_size, "Network input size: H [W], multiples of 32")->expected(1, 2);
   cmd->add_option("--backend", args->backend, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--precision", args->precision, "fp32 (fp16 is not available yet)")

@@ -5,11 +5,11 @@
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include "core/error.h"
 #include "core/file_util.h"
 #include "tools/commands.h"
+#include "tools/image_read.h"
 #include "tools/parity.h"
 
 namespace tx2yolo {
@@ -30,9 +30,7 @@ int run_compare(CompareArgs& a) {
   const Reference ref = load_reference(a.reference);
   cv::Mat image;
   if (!a.image.empty()) {
-    TX2_REQUIRE(is_regular_file(a.image), a.image, ": no such image file");
-    image = cv::imread(a.image, cv::IMREAD_COLOR);
-    TX2_REQUIRE(!image.empty(), a.image, ": cannot decode the image");
+    image = read_image(a.image);
   }
   const ParityReport r = compare_with_reference(a.model, ref, a.options, image.empty() ? nullptr : &image);
   print_parity_report(r, stdout);

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Packs the GPU test binary built in build/ and the shared libraries it needs
+# Packs the GPU test binary, the CUDA kernel benchmarks and tx2yolo-bench
+# (the CLI's bench without image codecs) built in build/, and the shared
+# libraries they need
 # (all but glibc's own) into .gpu-carry/, for tools/gpu-check.sh --prebuilt
 # .gpu-carry on a GPU machine that has the CUDA driver but no packages.
 set -euo pipefail
@@ -13,6 +15,8 @@ if [ -x build/bench/tx2yolo_bench_cuda ]; then
   cp build/bench/tx2yolo_bench_cuda .gpu-carry/bench/
   binaries+=(build/bench/tx2yolo_bench_cuda)
 fi
+cp build/tx2yolo-bench .gpu-carry/
+binaries+=(build/tx2yolo-bench)
 # cuDNN and cuBLAS are too large to carry; gpu-check finds the GPU machine's own.
 for b in "${binaries[@]}"; do ldd "$b"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
   grep -v -E '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so|libcudnn|libcublas' |

@@ -5,15 +5,21 @@
 #   tools/gpu-check.sh                 build into build-gpu (deps installed by
 #                                      tools/install-deps.sh), then check
 #   tools/gpu-check.sh --prebuilt DIR  use binaries already built in DIR (a
-#                                      machine without package access: build
-#                                      here with tools/gpu-check.sh --build-only)
+#                                      machine without package access: pack
+#                                      them with tools/gpu-carry.sh)
 #   tools/gpu-check.sh --build-only    build build-gpu and stop
 #
-# Steps: device query (nvidia-smi); the GPU test suite (label gpu), where a
-# skipped test is a FAILURE because a GPU is present; the same suite under
-# compute-sanitizer memcheck, racecheck and initcheck when the tool exists;
-# the CPU test suite when its binary runs on this machine; the CUDA kernel
-# microbenchmarks when built. Logs go to $OUT (or ./gpu-check-out).
+# Steps, in this order: the device; the GPU test suite (label gpu), where a
+# skipped test is a FAILURE because a GPU is present; the CPU test suite when
+# its binary runs on this machine; the CUDA kernel microbenchmarks with the
+# card's measured copy and SGEMM ceilings (table in kernel-table.md); `bench`
+# end to end on the demo model with and without the CUDA graph, then on the
+# three full-width architectures (random-model) at 320/416/608 and batch 1/8
+# (e2e-matrix.md); the PyTorch peer beside them where torch has CUDA; last,
+# the GPU suite under compute-sanitizer memcheck, initcheck and racecheck.
+# Each summary row is printed as soon as it is known. Logs go to $OUT (or
+# ./gpu-check-out). Environment: GPU_CHECK_{TEST,BENCH,SANITIZER,PEER}_TIMEOUT
+# (seconds), GPU_CHECK_PEER_ITERATIONS, GPU_CHECK_SANITIZERS=0 to skip them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # The GPU tests read tests/data/paddle from this checkout, not the build machine's.
@@ -118,62 +124,44 @@ else
   run_gtest cpu-tests "$cpu_tests" "$out/cpu-tests.json"
 fi
 
-# End to end on the GPU: tx2yolo bench with the bundled model at 608 (needs
-# the CLI's OpenCV at run time, so it runs where the CPU suite runs).
-cli="$build_dir/tx2yolo"
-if [ -x "$cli" ] && ! ldd "$cli" 2>/dev/null | grep -q "not found"; then
-  if timeout 120 "$cli" bench --backend cuda --input-size 608 --iterations 200 --warmup 20 \
-       --json "$out/e2e-bench.json" >"$out/e2e-bench.log" 2>&1; then
-    row e2e-bench PASS "$(grep -E '^end to end' "$out/e2e-bench.log" | head -1); $(grep -E '^device memory' "$out/e2e-bench.log" | cut -d'(' -f1)"
-  else
-    row e2e-bench FAIL "see $out/e2e-bench.log"
-  fi
-  # The same without the CUDA graph, to see what the graph saves.
-  if timeout 120 "$cli" bench --backend cuda --input-size 608 --iterations 200 --warmup 20 --no-cuda-graph \
-       --json "$out/e2e-bench-nograph.json" >"$out/e2e-bench-nograph.log" 2>&1; then
-    row e2e-bench-nograph PASS "$(grep -E '^network' "$out/e2e-bench-nograph.log" | head -1) vs graph: $(grep -E '^network' "$out/e2e-bench.log" | head -1)"
-  else
-    row e2e-bench-nograph FAIL "see $out/e2e-bench-nograph.log"
-  fi
-else
-  row e2e-bench SKIP "tx2yolo CLI not runnable here (OpenCV missing); run tx2yolo bench on the build machine"
-fi
-
-# The PyTorch peer beside tx2yolo (bench/peers/torch_peer.py), where torch and the CLI are present.
-if [ -x "$cli" ] && python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
-  if timeout 600 python3 bench/peers/torch_peer.py --model models/demo.safetensors --tx2yolo "$cli" --device cuda \
-       --json "$out/peers.json" >"$out/peers.log" 2>&1; then
-    row peers PASS "$out/peers.log"
-  else
-    row peers FAIL "see $out/peers.log"
-  fi
-else
-  row peers SKIP "needs python3 with CUDA torch (bench/peers/requirements.txt) and a runnable tx2yolo CLI"
-fi
-
 bench="$build_dir/bench/tx2yolo_bench_cuda"
 bench_table=""
 if [ -x "$bench" ]; then
   if timeout "${GPU_CHECK_BENCH_TIMEOUT:-240}" "$bench" --benchmark_min_time=0.02 --benchmark_out="$out/bench.json" --benchmark_out_format=json \
        >"$out/bench.log" 2>&1; then
     # One row per layer shape: ours beside cuDNN (and cuBLAS for pointwise), in microseconds.
-    bench_table=$(python3 - "$out/bench.json" <<'PY' 2>/dev/null
+    bench_table=$(python3 - "$out/bench.json" "$out/kernel-table.md" <<'PY' 2>/dev/null
 import json, sys, collections
-rows = collections.OrderedDict()
+rows, peak = collections.OrderedDict(), {}
 for b in json.load(open(sys.argv[1]))["benchmarks"]:
     if b.get("error_occurred"): continue
     impl, name = b["name"].split("/")[0], b["name"].split("/")[1]
+    if impl == "peak":
+        peak[name] = b.get("GB/s", 0) if name == "copy" else b.get("GFLOP/s", 0)
+        continue
     rows.setdefault(name, {})[impl] = b
-print("%-58s %10s %-9s %10s %10s %10s %10s %10s %9s %8s" % ("layer@input", "ours us", "tactic", "gemm64", "gemm32",
-      "depthwise", "cudnn us", "cublas us", "GFLOP/s", "GB/s"))
+bw, fl = peak.get("copy", 0), peak.get("sgemm", 0)
+# A kernel's fraction of the card: the larger of its bandwidth over the
+# measured copy bandwidth and its FP32 rate over the measured SGEMM rate.
+frac = lambda b: max(b.get("GB/s", 0) / bw if bw else 0, b.get("GFLOP/s", 0) / fl if fl else 0)
+lines = ["measured ceilings: copy %.0f GB/s (read + write), SGEMM %.0f GFLOP/s (FP32, no TF32)" % (bw, fl),
+         "%-58s %10s %-9s %10s %10s %10s %10s %10s %9s %8s %6s" % ("layer@input", "ours us", "tactic", "gemm64",
+         "gemm32", "depthwise", "cudnn us", "cublas us", "GFLOP/s", "GB/s", "peak%")]
+md = ["| layer @ input | ours (us) | tactic | cuDNN (us) | cuBLAS (us) | GFLOP/s | GB/s | % of measured peak |",
+      "|---|---:|---|---:|---:|---:|---:|---:|"]
 for name, r in rows.items():
     t = lambda k: "%10.1f" % r[k]["real_time"] if k in r else "%10s" % "-"
     ours = [k for k in r if k.startswith("ours-")]
     best = min(ours, key=lambda k: r[k]["real_time"]) if ours else None
     o = r.get(best, {})
-    print("%-58s %s %-9s %s %s %s %s %s %9.0f %8.0f" % (name, t(best) if best else "%10s" % "-",
+    lines.append("%-58s %s %-9s %s %s %s %s %s %9.0f %8.0f %5.0f%%" % (name, t(best) if best else "%10s" % "-",
           best[5:] if best else "-", t("ours-gemm64"), t("ours-gemm32"), t("ours-depthwise"), t("cudnn"),
-          t("cublas"), o.get("GFLOP/s", 0), o.get("GB/s", 0)))
+          t("cublas"), o.get("GFLOP/s", 0), o.get("GB/s", 0), 100 * frac(o)))
+    md.append("| %s | %s | %s | %s | %s | %.0f | %.0f | %.0f%% |" % (name, t(best).strip() if best else "-",
+          best[5:] if best else "-", t("cudnn").strip(), t("cublas").strip(), o.get("GFLOP/s", 0),
+          o.get("GB/s", 0), 100 * frac(o)))
+open(sys.argv[2], "w").write("\n".join([lines[0], ""] + md) + "\n")
+print("\n".join(lines))
 sys.exit(0 if rows else 3)
 PY
 )
@@ -185,9 +173,86 @@ else
   row bench SKIP "$bench not built (needs cuDNN at build time)"
 fi
 
+# End to end on the GPU: `bench` of the tx2yolo CLI, or of tx2yolo-bench (the
+# same subcommand built without image codecs, which a prebuilt folder from
+# tools/gpu-carry.sh holds), on a drawn scene (--synthetic) so that no image
+# decoder is needed.
+cli=""
+for c in "$build_dir/tx2yolo" "$build_dir/tx2yolo-bench"; do
+  if [ -x "$c" ] && ! ldd "$c" 2>/dev/null | grep -q "not found"; then cli="$c"; break; fi
+done
+if [ -n "$cli" ]; then
+  # The bundled demo model at 608, with and without the CUDA graph.
+  if timeout 120 "$cli" bench --backend cuda --synthetic --model models/demo.safetensors --input-size 608 --iterations 200 --warmup 20 \
+       --json "$out/e2e-bench.json" >"$out/e2e-bench.log" 2>&1; then
+    row e2e-bench PASS "$(grep -E '^end to end' "$out/e2e-bench.log" | head -1); $(grep -E '^device memory' "$out/e2e-bench.log" | cut -d'(' -f1)"
+  else
+    row e2e-bench FAIL "see $out/e2e-bench.log"
+  fi
+  if timeout 120 "$cli" bench --backend cuda --synthetic --model models/demo.safetensors --input-size 608 --iterations 200 --warmup 20 --no-cuda-graph \
+       --json "$out/e2e-bench-nograph.json" >"$out/e2e-bench-nograph.log" 2>&1; then
+    row e2e-bench-nograph PASS "$(grep -E '^network' "$out/e2e-bench-nograph.log" | head -1) vs graph: $(grep -E '^network' "$out/e2e-bench.log" | head -1)"
+  else
+    row e2e-bench-nograph FAIL "see $out/e2e-bench-nograph.log"
+  fi
+  # The three full-width architectures (random weights, 80 classes) at every
+  # size and batch: the speed issue's matrix. Results in $out/e2e/, one JSON
+  # each, and one table in $out/e2e-matrix.md.
+  mkdir -p "$out/e2e" /tmp/gpu-check-models
+  matrix_ok=1
+  for arch in standard separable separable-pruned; do
+    model=/tmp/gpu-check-models/$arch.safetensors
+    "$cli" random-model --arch "$arch" -o "$model" >>"$out/e2e/matrix.log" 2>&1 || matrix_ok=0
+    for size in 320 416 608; do
+      for batch in 1 8; do
+        timeout 120 "$cli" bench --backend cuda --synthetic --model "$model" --input-size "$size" --batch "$batch" \
+          --iterations 200 --warmup 20 --json "$out/e2e/$arch-$size-b$batch.json" >>"$out/e2e/matrix.log" 2>&1 ||
+          matrix_ok=0
+      done
+    done
+  done
+  python3 - "$out/e2e" "$out/e2e-matrix.md" <<'PY' >/dev/null 2>&1
+import json, os, sys
+rows = ["| model | input | batch | preprocess | network | decode + NMS | end to end | FPS (images) | device memory (MiB) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+for arch in ("standard", "separable", "separable-pruned"):
+    for size in (320, 416, 608):
+        for batch in (1, 8):
+            f = os.path.join(sys.argv[1], "%s-%d-b%d.json" % (arch, size, batch))
+            if not os.path.exists(f): continue
+            j = json.load(open(f)); ms = j["ms"]
+            rows.append("| %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.0f |" % (arch, size, batch,
+                ms["preprocess"]["median"], ms["network"]["median"], ms["decode + NMS"]["median"],
+                ms["end to end"]["median"], j["fps_median"], j.get("device_memory_peak_mib", 0)))
+open(sys.argv[2], "w").write("medians in ms per batch; FP32; %s\n\n" % j["device"] + "\n".join(rows) + "\n")
+PY
+  if [ $matrix_ok -eq 1 ]; then row e2e-matrix PASS "$out/e2e-matrix.md"; else row e2e-matrix FAIL "see $out/e2e/matrix.log"; fi
+else
+  row e2e-bench SKIP "neither tx2yolo nor tx2yolo-bench runs here"
+fi
+
+# The PyTorch peer beside tx2yolo (bench/peers/torch_peer.py), where torch is
+# present: for each architecture it first checks its outputs against
+# tx2yolo's (`compare`, every layer), then times PyTorch beside the matrix above.
+if [ -n "$cli" ] && python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
+  for arch in standard separable separable-pruned; do
+    if timeout "${GPU_CHECK_PEER_TIMEOUT:-300}" python3 bench/peers/torch_peer.py --model /tmp/gpu-check-models/$arch.safetensors \
+         --iterations "${GPU_CHECK_PEER_ITERATIONS:-200}" --tx2yolo "$cli" --tx2yolo-results "$out/e2e" --results-prefix "$arch" --device cuda \
+         --json "$out/peers-$arch.json" >"$out/peers-$arch.log" 2>&1; then
+      row "peers-$arch" PASS "$(grep -E '^608 +1 ' "$out/peers-$arch.log" | head -1 | tr -s ' ')"
+    else
+      row "peers-$arch" FAIL "see $out/peers-$arch.log"
+    fi
+  done
+else
+  row peers SKIP "needs python3 with CUDA torch (bench/peers/requirements.txt) and a runnable tx2yolo or tx2yolo-bench"
+fi
+
 # The sanitizers run last: they are the slowest steps, and the timings above
 # should not wait for them.
-if command -v compute-sanitizer >/dev/null 2>&1; then
+if [ "${GPU_CHECK_SANITIZERS:-1}" = 0 ]; then
+  row sanitizer SKIP "GPU_CHECK_SANITIZERS=0 (a rerun that changed no kernel)"
+elif command -v compute-sanitizer >/dev/null 2>&1; then
   # memcheck and initcheck over the suite, less the full-width model tests
   # (minutes under the sanitizer; the narrow end-to-end test runs the same
   # kernels) and *Deliberate* tests (CUDA calls that fail on purpose).

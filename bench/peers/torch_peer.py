@@ -3,6 +3,7 @@
 
     python bench/peers/torch_peer.py --model models/demo.safetensors --tx2yolo build/tx2yolo \
         [--device cuda] [--sizes 320,416,608] [--batches 1,8] [--iterations 200] [--json peers.json]
+        [--compile-configs 608x1] [--tx2yolo-results DIR --results-prefix NAME]
 
 No Paddle is involved. The script
 1. reads the tx2yolo model file (safetensors; the graph is in __metadata__["graph"], BN is
@@ -15,9 +16,12 @@ No Paddle is involved. The script
 3. times the network only (input already on the device, outputs left there) over --iterations
    after a warm-up, for each size and batch: PyTorch eager FP32; eager FP16 channels_last with
    cudnn.benchmark; torch.compile(mode="reduce-overhead") FP16. The FP16 modes and compile run
-   on CUDA only;
-4. runs `tx2yolo bench` at the same size and batch (network time per batch) and prints one
-   side-by-side table of medians with the ratios peer / tx2yolo.
+   on CUDA only, and torch.compile (minutes of compiling per shape) only at --compile-configs
+   (SIZExBATCH, comma-separated; "all" for every one);
+4. runs `tx2yolo bench --synthetic` at the same size and batch (--tx2yolo may also be
+   tx2yolo-bench), or reads its JSON from --tx2yolo-results DIR (NAME-SIZE-bBATCH.json, as
+   tools/gpu-check.sh writes them), and prints one side-by-side table of medians with the
+   ratios peer / tx2yolo (network only), plus tx2yolo's end-to-end time.
 """
 
 import argparse
@@ -141,15 +145,21 @@ def time_network(fn, x, iterations, warmup, device):
 
 
 def tx2yolo_bench(args, size, batch, device):
+    """tx2yolo's bench JSON for this size and batch: read from --tx2yolo-results, or measured."""
+    if args.tx2yolo_results:
+        f = os.path.join(args.tx2yolo_results, '%s-%d-b%d.json' % (args.results_prefix, size, batch))
+        if os.path.exists(f):
+            return json.load(open(f))
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, 'b.json')
-        r = subprocess.run([args.tx2yolo, 'bench', '--model', args.model, '--input-size', str(size), '--batch',
-                            str(batch), '--backend', 'cuda' if device == 'cuda' else 'cpu', '--iterations',
-                            str(args.iterations), '--warmup', str(args.warmup), '--json', out],
+        r = subprocess.run([args.tx2yolo, 'bench', '--synthetic', '--model', args.model, '--input-size', str(size),
+                            '--batch', str(batch), '--backend', 'cuda' if device == 'cuda' else 'cpu',
+                            '--iterations', str(args.iterations), '--warmup', str(args.warmup), '--json', out],
                            capture_output=True, text=True)
         if r.returncode != 0:
+            print('tx2yolo bench failed at %d, batch %d: %s' % (size, batch, r.stderr.strip()))
             return None
-        return json.load(open(out))['ms']['network']['median']
+        return json.load(open(out))
 
 
 def main():
@@ -162,6 +172,10 @@ def main():
     ap.add_argument('--iterations', type=int, default=200)
     ap.add_argument('--warmup', type=int, default=20)
     ap.add_argument('--json', default=None)
+    ap.add_argument('--compile-configs', default='608x1',
+                    help='SIZExBATCH list where torch.compile is timed, or "all"')
+    ap.add_argument('--tx2yolo-results', default=None, help='folder of tx2yolo bench JSON files to reuse')
+    ap.add_argument('--results-prefix', default='', help='their name prefix (NAME-SIZE-bBATCH.json)')
     args = ap.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(',')]
     batches = [int(b) for b in args.batches.split(',')]
@@ -181,8 +195,15 @@ def main():
     rows = []
     for size in args.sizes:
         for batch in batches:
-            row = {'size': size, 'batch': batch, 'tx2yolo_fp32': tx2yolo_bench(args, size, batch, device)}
+            tx = tx2yolo_bench(args, size, batch, device)
+            row = {'size': size, 'batch': batch,
+                   'tx2yolo_fp32': tx['ms']['network']['median'] if tx else None,
+                   'tx2yolo_e2e_fp32': tx['ms']['end to end']['median'] if tx else None}
             for name, dtype, channels_last, compiled in modes:
+                if compiled and args.compile_configs != 'all' and \
+                        '%dx%d' % (size, batch) not in args.compile_configs.split(','):
+                    row[name] = None
+                    continue
                 m = Network(graph, tensors).eval().to(device, dtype)
                 x = torch.randn(batch, 3, size, size, device=device, dtype=dtype)
                 if channels_last:
@@ -191,11 +212,11 @@ def main():
                 fn = torch.compile(m, mode='reduce-overhead') if compiled else m
                 row[name] = time_network(fn, x, args.iterations, args.warmup, device)[0]
             rows.append(row)
-    names = ['tx2yolo_fp32'] + [m[0] for m in modes]
+    names = ['tx2yolo_fp32'] + [m[0] for m in modes] + ['tx2yolo_e2e_fp32']
     print('%-6s %-5s ' % ('size', 'batch') + ' '.join('%28s' % n for n in names) + '   ratios (peer / tx2yolo fp32)')
     for r in rows:
         cells = ' '.join('%28s' % ('n/a' if r[n] is None else '%.3f' % r[n]) for n in names)
-        ratios = ', '.join('%s %.2fx' % (n, r[n] / r['tx2yolo_fp32']) for n in names[1:]
+        ratios = ', '.join('%s %.2fx' % (n, r[n] / r['tx2yolo_fp32']) for n in names[1:-1]
                            if r['tx2yolo_fp32'] and r[n])
         print('%-6d %-5d %s   %s' % (r['size'], r['batch'], cells, ratios or '-'))
     if args.json:

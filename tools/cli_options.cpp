@@ -1,0 +1,36 @@
+// Options and defaults shared by the tx2yolo subcommands (tools/commands.h).
+#include <CLI/CLI.hpp>
+
+#include "core/file_util.h"
+#include "engine/detector.h"
+#include "tools/commands.h"
+
+namespace tx2yolo {
+
+bool input_size_option(const std::vector<int>& values, int* h, int* w) {
+  if (values.empty()) return false;
+  *h = values[0];
+  *w = values.size() > 1 ? values[1] : values[0];
+  return true;
+}
+
+void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
+  cmd->add_flag("--no-cuda-graph", args->no_cuda_graph,
+                "CUDA: launch the layers one by one instead of replaying a captured CUDA graph");
+  cmd->add_option("--tactics", args->tactics,
+                  "CUDA conv kernel choice: auto (timed at first use, cached), heuristic, retune")
+      ->check(CLI::IsMember({"auto", "heuristic", "retune"}));
+  cmd->add_option("--tactics-cache", args->tactics_cache,
+                  "CUDA tactics cache file (default ~/.cache/tx2yolo/tactics.json; none: no file)");
+}
+
+void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
+  options->cuda_graph = !args.no_cuda_graph;
+  options->tactics = tactic_mode_from_string(args.tactics);
+  options->tactics_cache = args.tactics_cache;
+}
+
+std::string default_model_path() { return path_join(TX2YOLO_DATA_DIR, "models/demo.safetensors"); }
+std::string default_image_path() { return path_join(TX2YOLO_DATA_DIR, "assets/demo.jpg"); }
+
+}  // namespace tx2yolo

@@ -1,0 +1,23 @@
+// Reading the photograph a subcommand works on. Two definitions, chosen at
+// link time: image_read.cpp decodes files with OpenCV's imgcodecs (the
+// tx2yolo CLI); image_read_none.cpp refuses with a reason (tx2yolo-bench,
+// which needs only OpenCV core and imgproc, for GPU machines that have no
+// OpenCV codecs and use `bench --synthetic`).
+#pragma once
+
+#include <string>
+
+#include <opencv2/core.hpp>
+
+namespace tx2yolo {
+
+// An 8-bit BGR image; throws Error (one line, naming the file) when the file
+// is missing or cannot be decoded, or when this build decodes no files.
+cv::Mat read_image(const std::string& path);
+
+// A deterministic 8-bit BGR scene like the demo data (red circles, a green
+// square, blue triangles on a grey, slightly noisy background), for timing
+// without an image file.
+cv::Mat synthetic_scene(int width, int height);
+
+}  // namespace tx2yolo
