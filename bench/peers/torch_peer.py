@@ -12,7 +12,8 @@ No Paddle is involved. The script
 2. checks correctness first: it runs its FP32 network on a seeded random input, writes every
    graph tensor as a tx2yolo reference file, and runs `tx2yolo compare` on it (every layer must
    pass, relative L2 <= 1e-5), on the same backend kind as the timing (--device). Nothing is
-   timed if that fails;
+   timed if that fails. TF32 is switched off (PyTorch allows it in cuDNN convs by default on
+   sm_80+), so "fp32" is IEEE FP32 on both sides;
 3. times the network only (input already on the device, outputs left there) over --iterations
    after a warm-up, for each size and batch: PyTorch eager FP32; eager FP16 channels_last with
    cudnn.benchmark; torch.compile(mode="reduce-overhead") FP16. The FP16 modes and compile run
@@ -180,6 +181,11 @@ def main():
     args.sizes = [int(s) for s in args.sizes.split(',')]
     batches = [int(b) for b in args.batches.split(',')]
     device = args.device
+    # FP32 means FP32: PyTorch lets cuDNN convs use TF32 tensor cores by default
+    # on sm_80 and later (10 mantissa bits, relative errors near 1e-3), which
+    # would fail the layer check and time a lower precision than tx2yolo's.
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     graph, tensors = read_model(args.model)
     net = Network(graph, tensors).eval()
     check_against_tx2yolo(args, net, graph, device)
