@@ -147,7 +147,10 @@ bool skip_without_gpu(benchmark::State& state) {
 void BM_Ours(benchmark::State& state, Conv2dParams p, tx2yolo::Conv2dCudaKernel kernel) {
   if (skip_without_gpu(state)) return;
   Buffers b(p);
-  timed(state, [&] { tx2yolo::conv2d_cuda(p, b.in.data(), b.w.data(), b.b.data(), b.out.data(), nullptr, kernel); });
+  DeviceBuffer<float> ws(std::max<std::size_t>(1, tx2yolo::conv2d_cuda_workspace_floats(p, kernel)));
+  timed(state, [&] {
+    tx2yolo::conv2d_cuda(p, b.in.data(), b.w.data(), b.b.data(), b.out.data(), nullptr, kernel, ws.data());
+  });
   set_counters(state, p);
   state.SetLabel(tx2yolo::conv2d_cuda_kernel_name(kernel));
 }
@@ -251,8 +254,7 @@ const bool registered = [] {
   benchmark::RegisterBenchmark("peak/copy", BM_PeakCopy)->UseManualTime()->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("peak/sgemm", BM_PeakSgemm)->UseManualTime()->Unit(benchmark::kMicrosecond);
   for (const Shape& s : model_shapes()) {
-    for (tx2yolo::Conv2dCudaKernel k :
-         {tx2yolo::Conv2dCudaKernel::kGemm, tx2yolo::Conv2dCudaKernel::kGemmSmall, tx2yolo::Conv2dCudaKernel::kDepthwise}) {
+    for (tx2yolo::Conv2dCudaKernel k : tx2yolo::kConv2dCudaTactics) {
       if (!tx2yolo::conv2d_cuda_supports(s.p, k)) continue;
       benchmark::RegisterBenchmark(("ours-" + std::string(tx2yolo::conv2d_cuda_kernel_name(k)) + "/" + s.name).c_str(),
                                    BM_Ours, s.p, k)

@@ -67,6 +67,7 @@ struct CudaBackend::Impl {
   cudaStream_t stream = nullptr;
   DeviceBuffer<float> weights;
   DeviceBuffer<float> arena;
+  DeviceBuffer<float> workspace;  // split-K partial sums (the largest any chosen tactic needs)
   std::vector<std::unique_ptr<Layer>> layers;
   std::vector<Step> steps;
   PinnedBuffer pinned_input;
@@ -179,6 +180,8 @@ void CudaBackend::choose_tactics() {
     key.input_w = in.w;
     key.batch = m.options.batch;
     key.precision = "fp32";
+    for (Conv2dCudaKernel c : kConv2dCudaTactics)
+      key.candidates += cat(key.candidates.empty() ? "" : ",", conv2d_cuda_kernel_name(c));
     const std::string path = m.options.tactics_cache.empty() ? default_tactic_cache_path() : m.options.tactics_cache;
     // Without the model's hash there is no key: time, but keep nothing.
     if (!path.empty() && path != "none" && !key.model_sha256.empty()) cache = std::make_unique<TacticCache>(path);
@@ -188,7 +191,16 @@ void CudaBackend::choose_tactics() {
   // that no layer reads uninitialised memory): 2 warm-up launches, then the
   // mean of 10 between events.
   constexpr int kWarm = 2, kTimed = 10;
-  if (mode != TacticMode::kHeuristic) CUDA_CHECK(cudaMemsetAsync(m.arena.data(), 0, m.arena.bytes(), m.stream));
+  if (mode != TacticMode::kHeuristic) {
+    CUDA_CHECK(cudaMemsetAsync(m.arena.data(), 0, m.arena.bytes(), m.stream));
+    // Room for every candidate while timing; shrunk below to what the chosen ones need.
+    std::size_t need = 0;
+    for (const Impl::Step& s : m.steps)
+      if (s.op == OpKind::kConv2d)
+        for (Conv2dCudaKernel c : kConv2dCudaTactics)
+          if (conv2d_cuda_supports(s.conv, c)) need = std::max(need, conv2d_cuda_workspace_floats(s.conv, c));
+    if (need > 0) m.workspace = DeviceBuffer<float>(need);
+  }
   int timed = 0, from_cache = 0;
   for (Impl::Step& s : m.steps) {
     if (s.op != OpKind::kConv2d) continue;
@@ -212,12 +224,13 @@ void CudaBackend::choose_tactics() {
     const float* in = m.at(plan_.read_offset(node.inputs[0]));
     float* out = m.at(plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)]);
     double best = -1;
-    for (Conv2dCudaKernel c : {Conv2dCudaKernel::kGemm, Conv2dCudaKernel::kGemmSmall, Conv2dCudaKernel::kDepthwise}) {
+    for (Conv2dCudaKernel c : kConv2dCudaTactics) {
       if (!conv2d_cuda_supports(s.conv, c)) continue;
+      float* ws = m.workspace.data();
       try {
-        for (int i = 0; i < kWarm; ++i) conv2d_cuda(s.conv, in, s.weight, s.bias, out, m.stream, c);
+        for (int i = 0; i < kWarm; ++i) conv2d_cuda(s.conv, in, s.weight, s.bias, out, m.stream, c, ws);
         CUDA_CHECK(cudaEventRecord(m.events[0], m.stream));
-        for (int i = 0; i < kTimed; ++i) conv2d_cuda(s.conv, in, s.weight, s.bias, out, m.stream, c);
+        for (int i = 0; i < kTimed; ++i) conv2d_cuda(s.conv, in, s.weight, s.bias, out, m.stream, c, ws);
         CUDA_CHECK(cudaEventRecord(m.events[1], m.stream));
         CUDA_CHECK(cudaEventSynchronize(m.events[1]));
         float ms = 0.f;
@@ -236,6 +249,13 @@ void CudaBackend::choose_tactics() {
     t.tactic = conv2d_cuda_kernel_name(s.kernel);
     m.tactics.push_back(t);
     ++timed;
+  }
+  std::size_t chosen_need = 0;
+  for (const Impl::Step& s : m.steps)
+    if (s.op == OpKind::kConv2d) chosen_need = std::max(chosen_need, conv2d_cuda_workspace_floats(s.conv, s.kernel));
+  if (chosen_need != m.workspace.size()) {
+    CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    m.workspace = chosen_need > 0 ? DeviceBuffer<float>(chosen_need) : DeviceBuffer<float>();
   }
   if (mode == TacticMode::kHeuristic) {
     m.tactics_note = "tactics: heuristic";
@@ -371,7 +391,8 @@ void CudaBackend::enqueue_layers() {
     try {
       switch (s.op) {
         case OpKind::kConv2d:
-          conv2d_cuda(s.conv, m.at(plan_.read_offset(node.inputs[0])), s.weight, s.bias, out_base, m.stream, s.kernel);
+          conv2d_cuda(s.conv, m.at(plan_.read_offset(node.inputs[0])), s.weight, s.bias, out_base, m.stream, s.kernel,
+                      m.workspace.data());
           break;
         case OpKind::kUpsampleNearest:
           upsample_nearest_cuda(s.upsample, m.at(plan_.read_offset(node.inputs[0])), out_base, m.stream);

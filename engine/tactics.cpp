@@ -39,7 +39,7 @@ const char* tactic_mode_name(TacticMode m) {
 
 std::string TacticKey::str() const {
   return cat(gpu, " | ", sms, " SMs | CUDA ", cuda_runtime, " | model ", model_sha256, " | ", input_h, "x", input_w,
-             " | batch ", batch, " | ", precision);
+             " | batch ", batch, " | ", precision, candidates.empty() ? "" : " | ", candidates);
 }
 
 std::string default_tactic_cache_path() {

@@ -4,7 +4,8 @@
 //
 // A cache entry is keyed by everything that can change the best choice:
 // the GPU's name and SM count, the CUDA runtime version, the model (SHA-256
-// of the model file), the input size, the batch and the precision. Within an
+// of the model file), the input size, the batch, the precision and the list
+// of candidate kernels. Within an
 // entry, each conv layer (by graph node name) has its tactic and the times
 // measured for every candidate.
 //
@@ -47,6 +48,10 @@ struct TacticKey {
   std::string model_sha256;
   int input_h = 0, input_w = 0, batch = 1;
   std::string precision = "fp32";
+  // The candidate kernels, e.g. "gemm64,gemm32,gemm64-splitk,depthwise": a
+  // version that adds a kernel times its layers again instead of trusting a
+  // choice made without it.
+  std::string candidates;
   std::string str() const;  // one line, the entry's key in the file
 };
 

@@ -69,21 +69,35 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
 #ifdef TX2YOLO_WITH_CUDA
 // The CUDA kernels (kernels/cuda/conv2d.cu), the tactics a layer chooses
 // from: kGemm (implicit GEMM, 64x64 tiles), kGemmSmall (32x32 tiles, more
-// blocks for small maps), kDepthwise (groups == C_in == C_out, kernel <= 7).
+// blocks for small maps), kGemmSplitK (64x64 tiles with the reduction
+// dimension split across blocks, then a reduce + epilogue kernel; for layers
+// with few output tiles and a long reduction, on GPUs with many SMs; needs a
+// workspace), kDepthwise (groups == C_in == C_out, kernel <= 7).
 // kAuto, the heuristic without timing, picks depthwise where it applies and
 // kGemm otherwise.
-enum class Conv2dCudaKernel { kAuto, kGemm, kGemmSmall, kDepthwise };
+enum class Conv2dCudaKernel { kAuto, kGemm, kGemmSmall, kGemmSplitK, kDepthwise };
+// Every tactic, in the order they are timed.
+constexpr Conv2dCudaKernel kConv2dCudaTactics[] = {Conv2dCudaKernel::kGemm, Conv2dCudaKernel::kGemmSmall,
+                                                   Conv2dCudaKernel::kGemmSplitK, Conv2dCudaKernel::kDepthwise};
 
+// Whether `kernel` can run `p` on the current device (split-K only where the
+// current device has enough SMs to gain from splitting).
 bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel);
 Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p);
-// "gemm64", "gemm32", "depthwise" ("auto" for kAuto), and back (false for an
-// unknown name).
+// "gemm64", "gemm32", "gemm64-splitk", "depthwise" ("auto" for kAuto), and
+// back (false for an unknown name).
 const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel);
 bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel);
+// The device workspace `kernel` needs for `p` on the current device, in
+// floats (0 for all but kGemmSplitK).
+std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel kernel);
 
-// Device pointers; `p` must have been finalized. Checks the launch.
+// Device pointers; `p` must have been finalized. `workspace` holds at least
+// conv2d_cuda_workspace_floats(p, kernel) floats (may be null when that is 0).
+// Checks the launch.
 void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
-                 cudaStream_t stream, Conv2dCudaKernel kernel = Conv2dCudaKernel::kAuto);
+                 cudaStream_t stream, Conv2dCudaKernel kernel = Conv2dCudaKernel::kAuto,
+                 float* workspace = nullptr);
 #endif
 
 }  // namespace tx2yolo

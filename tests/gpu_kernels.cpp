@@ -48,7 +48,9 @@ std::vector<float> conv_weights(const Conv2dParams& p, std::uint32_t seed) {
   conv2d_cpu(p, in.data(), w.data(), b.data(), expected.data());
   auto d_in = to_device(in), d_w = to_device(w), d_b = to_device(b);
   auto d_out = poisoned(out_n);
-  conv2d_cuda(p, d_in.data(), d_w.data(), d_b.data(), d_out.data(), nullptr, kernel);
+  // The split-K workspace starts poisoned too: a partial sum it never wrote would show as NaN.
+  auto d_ws = poisoned(std::max<std::size_t>(1, conv2d_cuda_workspace_floats(p, kernel)));
+  conv2d_cuda(p, d_in.data(), d_w.data(), d_b.data(), d_out.data(), nullptr, kernel, d_ws.data());
   const std::vector<float> got = from_device(d_out);
   // Channels outside the slice stay NaN in both; compare the slice only.
   std::vector<float> got_slice, expected_slice;
@@ -100,14 +102,26 @@ TEST(GpuConv2d, GemmMatchesCpuOnOddShapes) {
       params(1, 6, 5, 8, 9, 3, 3, 1, 1, 1, 1, 3, N),       // grouped
       params(1, 3, 9, 14, 5, 3, 1, 1, 2, 1, 0, 1, L),      // non-square kernel and stride
       params(1, 130, 3, 3, 67, 1, 1, 1, 1, 0, 0, 1, N),    // K and M across tile edges
-      params(1, 64, 11, 11, 65, 3, 3, 1, 1, 1, 1, 1, L)};  // M one past a tile
+      params(1, 64, 11, 11, 65, 3, 3, 1, 1, 1, 1, 1, L),   // M one past a tile
+      params(2, 96, 5, 6, 40, 3, 3, 1, 1, 1, 1, 2, L)};    // grouped, batch 2, long K: split-K
   std::uint32_t seed = 100;
+  int split = 0;
   for (const Conv2dParams& p : cases) {
     EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, seed += 10))
         << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w << " g" << p.groups;
     EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemmSmall, seed += 10))
         << "gemm32 " << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w;
+    if (conv2d_cuda_supports(p, Conv2dCudaKernel::kGemmSplitK)) {
+      EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemmSplitK, seed += 10))
+          << "split-K " << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w;
+      ++split;
+    }
   }
+  // Split-K splits only where the device has SMs to spare (never on a TX2).
+  if (cuda_device_info(0).multiprocessors >= 16) {
+    EXPECT_GE(split, 3);
+  }
+  std::printf("split-K ran on %d of %zu shapes\n", split, cases.size());
 }
 
 TEST(GpuConv2d, DepthwiseMatchesCpuOnOddShapesAndBothStrides) {
@@ -132,6 +146,13 @@ TEST(GpuConv2d, WritesOnlyItsConcatSlice) {
   finalize_conv2d_params(p);
   EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, 501));
   EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemmSmall, 503));
+  Conv2dParams deep = params(1, 64, 9, 7, 3, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);
+  deep.out_channel_offset = 2;
+  deep.out_channels_total = 7;
+  finalize_conv2d_params(deep);
+  if (conv2d_cuda_supports(deep, Conv2dCudaKernel::kGemmSplitK)) {
+    EXPECT_TRUE(conv_matches(deep, Conv2dCudaKernel::kGemmSplitK, 504));
+  }
   Conv2dParams dw = params(1, 4, 9, 7, 4, 3, 3, 2, 2, 1, 1, 4, Activation::kRelu);
   dw.out_channel_offset = 3;
   dw.out_channels_total = 9;
@@ -163,8 +184,7 @@ TEST(GpuConv2d, EveryModelLayerShapeAt320And608) {
         const Conv2dParams p = params(1, in.c, in.h, in.w, cout, n.conv.kernel_h, n.conv.kernel_w, n.conv.stride_h,
                                       n.conv.stride_w, n.conv.pad_h, n.conv.pad_w, n.conv.groups, n.conv.activation);
         // Every tactic a layer may choose (engine/tactics.h) at every real shape.
-        for (Conv2dCudaKernel k :
-             {Conv2dCudaKernel::kGemm, Conv2dCudaKernel::kGemmSmall, Conv2dCudaKernel::kDepthwise}) {
+        for (Conv2dCudaKernel k : kConv2dCudaTactics) {
           if (conv2d_cuda_supports(p, k)) {
             EXPECT_TRUE(conv_matches(p, k, seed += 7)) << n.name << " at " << size << " " << conv2d_cuda_kernel_name(k);
           }

@@ -36,7 +36,7 @@ LayerTactic layer(const std::string& name, const std::string& tactic, double gem
 
 TEST(Tactics, KeyNamesEverythingThatChangesTheChoice) {
   const TacticKey a = key(608);
-  for (int field = 0; field < 7; ++field) {
+  for (int field = 0; field < 8; ++field) {
     TacticKey b = a;
     switch (field) {
       case 0: b.gpu = "NVIDIA H100"; break;
@@ -46,6 +46,7 @@ TEST(Tactics, KeyNamesEverythingThatChangesTheChoice) {
       case 4: b.input_w = 416; break;
       case 5: b.batch = 8; break;
       case 6: b.precision = "fp16"; break;
+      case 7: b.candidates = "gemm64,gemm32,gemm64-splitk,depthwise"; break;
     }
     EXPECT_NE(a.str(), b.str()) << "field " << field;
   }

@@ -19,6 +19,14 @@
 //    pixels: 6 blocks of 64 per output-channel tile). For pointwise convs
 //    (1x1, stride 1, pad 0) B is the input itself, read contiguously. Serves
 //    standard, grouped and pointwise convs.
+//  * split-K (kGemmSplitK): the 64x64 GEMM with the reduction k split into S
+//    contiguous ranges, one block per (tile, range); each block writes its
+//    raw partial sums to workspace [S, N, C_out, H_out*W_out] (fp32), and
+//    conv2d_splitk_reduce adds the S partials in a fixed order (s = 0..S-1,
+//    so results do not depend on scheduling), then bias + activation, into
+//    `out`. S = ceil(4 * SMs / tiles), at most 16 and at most one range per 4
+//    k-steps: only layers with fewer tiles than 2 per SM split at all (the
+//    late, deep layers at small inputs on big GPUs; never on a TX2's 2 SMs).
 //  * conv2d_depthwise: groups == C_in == C_out. One block computes an 8 x 32
 //    output tile of one channel; the input rows and columns it needs, with
 //    the zero padding, are staged once in shared memory and reused by all
@@ -26,6 +34,8 @@
 // Accumulation order differs from the CPU reference (which starts from the
 // bias), so results agree to float rounding, not bit for bit.
 #include <cuda_runtime.h>
+
+#include <algorithm>
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
@@ -41,17 +51,24 @@ constexpr int kGemmPadA = 4;  // keeps float4 rows aligned and spreads banks
 // Threads of a BM x BN tile: one per 4x4 register tile.
 __host__ __device__ constexpr int gemm_threads(int bm, int bn) { return (bm / 4) * (bn / 4); }
 
+// splits == 1: the whole reduction, bias + activation, into out. splits > 1:
+// blockIdx.z also selects the k range; raw sums into workspace (see top).
 template <bool kPointwise, int kGemmBM, int kGemmBN>
 __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
     conv2d_gemm_kernel(Conv2dParams p, const float* __restrict__ in, const float* __restrict__ weight,
-                       const float* __restrict__ bias, float* __restrict__ out) {
+                       const float* __restrict__ bias, float* __restrict__ out, int splits, int k_chunk,
+                       float* __restrict__ workspace) {
   const int cin_g = p.in_channels / p.groups;
   const int cout_g = p.out_channels / p.groups;
   const int khw = p.kernel_h * p.kernel_w;
   const int K = cin_g * khw;
   const int P = p.out_h * p.out_w;
-  const int n = blockIdx.z / p.groups;
-  const int g = blockIdx.z % p.groups;
+  const int split = blockIdx.z % splits;
+  const int ng = blockIdx.z / splits;
+  const int n = ng / p.groups;
+  const int g = ng % p.groups;
+  const int k_begin = split * k_chunk;
+  const int k_end = min(K, k_begin + k_chunk);
   const int m0 = blockIdx.y * kGemmBM;
   const int p0 = blockIdx.x * kGemmBN;
   const long long in_plane = static_cast<long long>(p.in_h) * p.in_w;
@@ -73,13 +90,13 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
 
-  for (int k0 = 0; k0 < K; k0 += kGemmBK) {
+  for (int k0 = k_begin; k0 < k_end; k0 += kGemmBK) {
 #pragma unroll
     for (int i = 0; i < kLoadsA; ++i) {
       const int e = tid + i * kGemmThreads;
       const int mm = e / kGemmBK, kk = e % kGemmBK;
       const int m = m0 + mm, k = k0 + kk;
-      As[kk][mm] = (m < cout_g && k < K) ? w_g[static_cast<long long>(m) * K + k] : 0.f;
+      As[kk][mm] = (m < cout_g && k < k_end) ? w_g[static_cast<long long>(m) * K + k] : 0.f;
     }
 #pragma unroll
     for (int i = 0; i < kLoadsB; ++i) {
@@ -87,7 +104,7 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
       const int kk = e / kGemmBN, pp = e % kGemmBN;
       const int k = k0 + kk, pix = p0 + pp;
       float v = 0.f;
-      if (k < K && pix < P) {
+      if (k < k_end && pix < P) {
         if (kPointwise) {
           v = in_g[static_cast<long long>(k) * in_plane + pix];
         } else {
@@ -117,6 +134,21 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
     __syncthreads();
   }
 
+  if (splits > 1) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int m = m0 + ty * 4 + i;
+      if (m >= cout_g) continue;
+      float* dst = workspace + ((static_cast<long long>(split) * p.batch + n) * p.out_channels + g * cout_g + m) *
+                                   static_cast<long long>(P);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int pix = p0 + tx * 4 + j;
+        if (pix < P) dst[pix] = acc[i][j];
+      }
+    }
+    return;
+  }
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int m = m0 + ty * 4 + i;
@@ -130,6 +162,23 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
       const int pix = p0 + tx * 4 + j;
       if (pix < P) dst[pix] = apply_activation(p.activation, p.alpha, acc[i][j] + b);
     }
+  }
+}
+
+// out[n, off + co, pix] = act(bias[co] + sum_{s = 0..S-1} ws[s, n, co, pix]).
+__global__ void __launch_bounds__(256) conv2d_splitk_reduce_kernel(Conv2dParams p, int splits, const float* __restrict__ workspace,
+                                            const float* __restrict__ bias, float* __restrict__ out) {
+  const long long P = static_cast<long long>(p.out_h) * p.out_w;
+  const long long per_split = static_cast<long long>(p.batch) * p.out_channels * P;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < per_split;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long pix = i % P;
+    const int co = static_cast<int>((i / P) % p.out_channels);
+    const int n = static_cast<int>(i / (P * p.out_channels));
+    float sum = 0.f;
+    for (int s = 0; s < splits; ++s) sum += workspace[s * per_split + i];
+    out[(static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) * P + pix] =
+        apply_activation(p.activation, p.alpha, sum + (bias ? bias[co] : 0.f));
   }
 }
 
@@ -181,20 +230,56 @@ std::size_t depthwise_shared_bytes(const Conv2dParams& p) {
   return static_cast<std::size_t>(rows * cols) * sizeof(float);
 }
 
+int gemm_k(const Conv2dParams& p) { return p.in_channels / p.groups * p.kernel_h * p.kernel_w; }
+
+// The k range each split-K block reduces, in whole k-steps.
+int splitk_chunk(const Conv2dParams& p, int splits) {
+  const int steps = cuda::ceil_div(gemm_k(p), kGemmBK);
+  return cuda::ceil_div(steps, splits) * kGemmBK;
+}
+
+// Split-K's S for `p` on the current device (1: no gain from splitting).
+int splitk_splits(const Conv2dParams& p) {
+  int device = 0, sms = 0;
+  // No device (a benchmark registering its cases on a machine without one):
+  // nothing to split for. The error is cleared, not left for the next check.
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 1;
+  }
+  const long long tiles = static_cast<long long>(cuda::ceil_div(p.out_h * p.out_w, 64)) *
+                          cuda::ceil_div(p.out_channels / p.groups, 64) * p.batch * p.groups;
+  if (tiles >= 2LL * sms) return 1;
+  const int by_sms = static_cast<int>((4LL * sms + tiles - 1) / tiles);
+  const int by_k = cuda::ceil_div(gemm_k(p), kGemmBK) / 4;
+  int splits = std::max(1, std::min({16, by_sms, by_k}));
+  // No empty ranges: S ranges of whole k-steps must each hold at least one.
+  while (splits > 1 && splitk_chunk(p, splits) * (splits - 1) >= gemm_k(p)) --splits;
+  return splits;
+}
+
 template <int BM, int BN>
 void launch_gemm(const Conv2dParams& p, bool pointwise, const float* in, const float* weight, const float* bias,
-                 float* out, cudaStream_t stream) {
+                 float* out, cudaStream_t stream, int splits, float* workspace) {
   const int cout_g = p.out_channels / p.groups;
-  const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, BN), cuda::ceil_div(cout_g, BM),
-                  static_cast<unsigned>(p.batch * p.groups));
-  TX2_REQUIRE(grid.y <= 65535 && grid.z <= 65535, "conv2d_cuda: GEMM grid too large");
+  const long long z = static_cast<long long>(p.batch) * p.groups * splits;
+  const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, BN), cuda::ceil_div(cout_g, BM), static_cast<unsigned>(z));
+  TX2_REQUIRE(grid.y <= 65535 && z <= 65535, "conv2d_cuda: GEMM grid too large");
   constexpr int threads = gemm_threads(BM, BN);
+  const int chunk = splitk_chunk(p, splits);
   if (pointwise) {
-    conv2d_gemm_kernel<true, BM, BN><<<grid, threads, 0, stream>>>(p, in, weight, bias, out);
+    conv2d_gemm_kernel<true, BM, BN><<<grid, threads, 0, stream>>>(p, in, weight, bias, out, splits, chunk, workspace);
     CUDA_CHECK_LAUNCH("conv2d_gemm_kernel<pointwise>");
   } else {
-    conv2d_gemm_kernel<false, BM, BN><<<grid, threads, 0, stream>>>(p, in, weight, bias, out);
+    conv2d_gemm_kernel<false, BM, BN><<<grid, threads, 0, stream>>>(p, in, weight, bias, out, splits, chunk, workspace);
     CUDA_CHECK_LAUNCH("conv2d_gemm_kernel");
+  }
+  if (splits > 1) {
+    const long long n = static_cast<long long>(p.batch) * p.out_channels * p.out_h * p.out_w;
+    const int blocks = static_cast<int>(std::min<long long>(cuda::ceil_div_ll(n, 256), 4096));
+    conv2d_splitk_reduce_kernel<<<blocks, 256, 0, stream>>>(p, splits, workspace, bias, out);
+    CUDA_CHECK_LAUNCH("conv2d_splitk_reduce_kernel");
   }
 }
 
@@ -207,6 +292,8 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
     case Conv2dCudaKernel::kGemm:
     case Conv2dCudaKernel::kGemmSmall:
       return true;
+    case Conv2dCudaKernel::kGemmSplitK:
+      return splitk_splits(p) > 1;
     case Conv2dCudaKernel::kDepthwise:
       return depthwise_shape && p.kernel_h <= kDwMaxKernel && p.kernel_w <= kDwMaxKernel &&
              depthwise_shared_bytes(p) <= 32 * 1024;
@@ -219,11 +306,19 @@ Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p) {
                                                                  : Conv2dCudaKernel::kGemm;
 }
 
+std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel kernel) {
+  if (kernel != Conv2dCudaKernel::kGemmSplitK) return 0;
+  const int splits = splitk_splits(p);
+  if (splits < 2) return 0;
+  return static_cast<std::size_t>(splits) * p.batch * p.out_channels * p.out_h * p.out_w;
+}
+
 void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
-                 cudaStream_t stream, Conv2dCudaKernel kernel) {
+                 cudaStream_t stream, Conv2dCudaKernel kernel, float* workspace) {
   if (kernel == Conv2dCudaKernel::kAuto) kernel = conv2d_cuda_choose(p);
-  TX2_REQUIRE(conv2d_cuda_supports(p, kernel), "conv2d_cuda: the depthwise kernel cannot run ", p.in_channels,
-              "->", p.out_channels, " g", p.groups, " k", p.kernel_h, "x", p.kernel_w);
+  TX2_REQUIRE(conv2d_cuda_supports(p, kernel), "conv2d_cuda: the ", conv2d_cuda_kernel_name(kernel),
+              " kernel cannot run ", p.in_channels, "->", p.out_channels, " g", p.groups, " k", p.kernel_h, "x",
+              p.kernel_w, " at ", p.out_h, "x", p.out_w, " on this device");
   TX2_REQUIRE(p.out_h > 0 && p.out_w > 0 && p.out_channels_total >= p.out_channels,
               "conv2d_cuda: params were not finalized");
   if (kernel == Conv2dCudaKernel::kDepthwise) {
@@ -237,9 +332,12 @@ void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, co
   const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                          p.pad_h == 0 && p.pad_w == 0;
   if (kernel == Conv2dCudaKernel::kGemmSmall) {
-    launch_gemm<32, 32>(p, pointwise, in, weight, bias, out, stream);
+    launch_gemm<32, 32>(p, pointwise, in, weight, bias, out, stream, 1, nullptr);
+  } else if (kernel == Conv2dCudaKernel::kGemmSplitK) {
+    TX2_REQUIRE(workspace != nullptr, "conv2d_cuda: the split-K kernel needs a workspace");
+    launch_gemm<64, 64>(p, pointwise, in, weight, bias, out, stream, splitk_splits(p), workspace);
   } else {
-    launch_gemm<64, 64>(p, pointwise, in, weight, bias, out, stream);
+    launch_gemm<64, 64>(p, pointwise, in, weight, bias, out, stream, 1, nullptr);
   }
 }
 
@@ -248,13 +346,14 @@ const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel) {
     case Conv2dCudaKernel::kAuto: return "auto";
     case Conv2dCudaKernel::kGemm: return "gemm64";
     case Conv2dCudaKernel::kGemmSmall: return "gemm32";
+    case Conv2dCudaKernel::kGemmSplitK: return "gemm64-splitk";
     case Conv2dCudaKernel::kDepthwise: return "depthwise";
   }
   return "?";
 }
 
 bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel) {
-  for (Conv2dCudaKernel k : {Conv2dCudaKernel::kGemm, Conv2dCudaKernel::kGemmSmall, Conv2dCudaKernel::kDepthwise}) {
+  for (Conv2dCudaKernel k : kConv2dCudaTactics) {
     if (name == conv2d_cuda_kernel_name(k)) {
       *kernel = k;
       return true;
