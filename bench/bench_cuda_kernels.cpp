@@ -24,6 +24,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bench/model_shapes.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_buffer.h"
@@ -53,42 +54,27 @@ struct Shape {
   Conv2dParams p;
 };
 
-// Distinct conv shapes of the real model, from the graph.
+// Distinct conv shapes of the real model, from the graph (model_shapes.h).
 std::vector<Shape> model_shapes() {
   std::vector<Shape> out;
-  std::set<std::tuple<int, int, int, int, int, int, int>> seen;
-  for (int size : {320, 416, 608}) {
-    for (bool separable : {false, true}) {
-      tx2yolo::ArchitectureSpec spec;
-      spec.separable_head = separable;
-      const tx2yolo::ArchitectureGraph arch = tx2yolo::build_yolov3_mobilenet_v1(spec);
-      tx2yolo::WeightShapes w;
-      for (const auto& t : arch.weights) w[t.first] = t.second;
-      const auto shapes = tx2yolo::infer_shapes(arch.graph, w, size, size);
-      for (const tx2yolo::Node& n : arch.graph.nodes) {
-        if (n.op != tx2yolo::OpKind::kConv2d) continue;
-        const tx2yolo::TensorShape& in = shapes.at(n.inputs[0]);
-        const int cout = tx2yolo::conv_out_channels(n, w);
-        if (!seen.insert(std::make_tuple(in.c, in.h, in.w, cout, n.conv.kernel_h, n.conv.stride_h, n.conv.groups)).second)
-          continue;
-        Conv2dParams p;
-        p.in_channels = in.c;
-        p.in_h = in.h;
-        p.in_w = in.w;
-        p.out_channels = cout;
-        p.kernel_h = n.conv.kernel_h;
-        p.kernel_w = n.conv.kernel_w;
-        p.stride_h = n.conv.stride_h;
-        p.stride_w = n.conv.stride_w;
-        p.pad_h = n.conv.pad_h;
-        p.pad_w = n.conv.pad_w;
-        p.groups = n.conv.groups;
-        p.activation = n.conv.activation;
-        p.alpha = n.conv.alpha;
-        tx2yolo::finalize_conv2d_params(p);
-        out.push_back({tx2yolo::cat(n.name, "@", size), p});
-      }
-    }
+  for (const tx2yolo::ConvShape& s : tx2yolo::distinct_conv_shapes()) {
+    const tx2yolo::Node& n = s.node;
+    Conv2dParams p;
+    p.in_channels = s.in.c;
+    p.in_h = s.in.h;
+    p.in_w = s.in.w;
+    p.out_channels = s.out_channels;
+    p.kernel_h = n.conv.kernel_h;
+    p.kernel_w = n.conv.kernel_w;
+    p.stride_h = n.conv.stride_h;
+    p.stride_w = n.conv.stride_w;
+    p.pad_h = n.conv.pad_h;
+    p.pad_w = n.conv.pad_w;
+    p.groups = n.conv.groups;
+    p.activation = n.conv.activation;
+    p.alpha = n.conv.alpha;
+    tx2yolo::finalize_conv2d_params(p);
+    out.push_back({s.name, p});
   }
   return out;
 }
