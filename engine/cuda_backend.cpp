@@ -111,6 +111,9 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
   m.shapes = shapes;
   m.input_name = model.graph().input.name;
   m.device = cuda_device_info(options.device);  // throws when there is no such device
+  TX2_REQUIRE(options.precision == Precision::kFp32 || m.device.sm_major >= 7, "precision fp16 needs tensor cores "
+              "(sm_70 or later); ", m.device.name, " is sm_", m.device.sm_major, m.device.sm_minor,
+              ", and the half2 kernels for sm_5x/sm_6x (the TX2) are not written yet");
   CUDA_CHECK(cudaSetDevice(options.device));
   CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
   for (cudaEvent_t& e : m.events) CUDA_CHECK(cudaEventCreate(&e));
@@ -179,9 +182,10 @@ void CudaBackend::choose_tactics() {
     key.input_h = in.h;
     key.input_w = in.w;
     key.batch = m.options.batch;
-    key.precision = "fp32";
+    key.precision = precision_name(m.options.precision);
     for (Conv2dCudaKernel c : kConv2dCudaTactics)
-      key.candidates += cat(key.candidates.empty() ? "" : ",", conv2d_cuda_kernel_name(c));
+      if (m.options.precision == Precision::kFp16 || !conv2d_cuda_kernel_is_fp16(c))
+        key.candidates += cat(key.candidates.empty() ? "" : ",", conv2d_cuda_kernel_name(c));
     const std::string path = m.options.tactics_cache.empty() ? default_tactic_cache_path() : m.options.tactics_cache;
     // Without the model's hash there is no key: time, but keep nothing.
     if (!path.empty() && path != "none" && !key.model_sha256.empty()) cache = std::make_unique<TacticCache>(path);
@@ -207,15 +211,17 @@ void CudaBackend::choose_tactics() {
     const Node& node = s.layer->node();
     LayerTactic t;
     t.layer = node.name;
+    const bool fp16 = m.options.precision == Precision::kFp16;
     if (mode == TacticMode::kHeuristic) {
-      s.kernel = conv2d_cuda_choose(s.conv);
+      s.kernel = conv2d_cuda_choose(s.conv, fp16);
       t.tactic = conv2d_cuda_kernel_name(s.kernel);
       m.tactics.push_back(t);
       continue;
     }
     const auto hit = cached.find(node.name);
     Conv2dCudaKernel k = Conv2dCudaKernel::kAuto;
-    if (hit != cached.end() && conv2d_cuda_kernel_from_name(hit->second.tactic, &k) && conv2d_cuda_supports(s.conv, k)) {
+    if (hit != cached.end() && conv2d_cuda_kernel_from_name(hit->second.tactic, &k) && conv2d_cuda_supports(s.conv, k) &&
+        (fp16 || !conv2d_cuda_kernel_is_fp16(k))) {
       s.kernel = k;
       m.tactics.push_back(hit->second);
       ++from_cache;
@@ -225,7 +231,7 @@ void CudaBackend::choose_tactics() {
     float* out = m.at(plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)]);
     double best = -1;
     for (Conv2dCudaKernel c : kConv2dCudaTactics) {
-      if (!conv2d_cuda_supports(s.conv, c)) continue;
+      if (!conv2d_cuda_supports(s.conv, c) || (conv2d_cuda_kernel_is_fp16(c) && !fp16)) continue;
       float* ws = m.workspace.data();
       try {
         for (int i = 0; i < kWarm; ++i) conv2d_cuda(s.conv, in, s.weight, s.bias, out, m.stream, c, ws);
@@ -519,10 +525,13 @@ bool CudaBackend::device_timings(double* preprocess_ms, double* network_ms, doub
 
 std::string CudaBackend::description() const {
   const Impl& m = *impl_;
-  char buf[160];
-  std::snprintf(buf, sizeof(buf), "cuda (%s, sm_%d%d; batch %d; weights %.1f MiB, activation arena %.1f MiB of %.1f unshared%s)",
-                m.device.name.c_str(), m.device.sm_major, m.device.sm_minor, m.options.batch, weight_bytes_ / 1048576.0,
-                plan_.arena_bytes / 1048576.0, plan_.unshared_bytes / 1048576.0,
+  char buf[400];
+  std::snprintf(buf, sizeof(buf),
+                "cuda (%s, sm_%d%d; batch %d; %s; weights %.1f MiB, activation arena %.1f MiB of %.1f unshared%s)",
+                m.device.name.c_str(), m.device.sm_major, m.device.sm_minor, m.options.batch,
+                m.options.precision == Precision::kFp16 ? "fp16 conv operands allowed (tensor cores), fp32 storage"
+                                                        : "fp32",
+                weight_bytes_ / 1048576.0, plan_.arena_bytes / 1048576.0, plan_.unshared_bytes / 1048576.0,
                 m.options.debug_sync ? "; debug sync" : "");
   std::string d = buf;
   d += "; " + m.tactics_note;

@@ -63,6 +63,9 @@ struct CudaBackendOptions {
   TacticMode tactics = TacticMode::kCached;
   std::string tactics_cache;
   std::string model_sha256;
+  // kFp16: conv layers may use the FP16 tensor-core kernel (sm_70 and later;
+  // refused on older devices, for which half2 kernels are not written).
+  Precision precision = Precision::kFp32;
 };
 
 class CudaBackend : public Backend {

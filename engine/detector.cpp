@@ -91,6 +91,9 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
   post_->output = std::make_unique<DetectionOutput>(config_, post_->shapes, input_h_, input_w_);
 
   backend_kind_ = resolve_backend(options.backend, &backend_reason_);
+  TX2_REQUIRE(options.precision == Precision::kFp32 || backend_kind_ == BackendKind::kCuda,
+              "precision fp16 needs the CUDA backend (the CPU backend computes in FP32 only)",
+              backend_reason_.empty() ? "" : "; ", backend_reason_);
 #ifdef TX2YOLO_WITH_CUDA
   if (backend_kind_ == BackendKind::kCuda) {
     CudaBackendOptions cuda_options;
@@ -104,6 +107,7 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     cuda_options.batch = batch_;
     cuda_options.tactics = options.tactics;
     cuda_options.tactics_cache = options.tactics_cache;
+    cuda_options.precision = options.precision;
     if (options.tactics != TacticMode::kHeuristic) cuda_options.model_sha256 = model_->sha256();
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }

@@ -49,6 +49,9 @@ struct DetectorOptions {
   // first use and cached (kCached), the heuristic, or timed again (kRetune).
   TacticMode tactics = TacticMode::kCached;
   std::string tactics_cache;  // the cache file; "" the default path, "none" no file
+  // CUDA: FP16 lets conv layers use the tensor-core kernel (sm_70+; see
+  // engine/tactics.h). The CPU backend refuses kFp16.
+  Precision precision = Precision::kFp32;
   // Overrides of the model file's thresholds; unset keeps the model's.
   std::optional<float> conf_threshold;   // yolo_box objectness gate
   std::optional<float> score_threshold;  // NMS candidate threshold

@@ -37,6 +37,14 @@ const char* tactic_mode_name(TacticMode m) {
   return "?";
 }
 
+Precision precision_from_string(const std::string& s) {
+  if (s == "fp32") return Precision::kFp32;
+  if (s == "fp16") return Precision::kFp16;
+  throw Error(cat("unknown precision '", s, "' (expected fp32 or fp16)"));
+}
+
+const char* precision_name(Precision p) { return p == Precision::kFp16 ? "fp16" : "fp32"; }
+
 std::string TacticKey::str() const {
   return cat(gpu, " | ", sms, " SMs | CUDA ", cuda_runtime, " | model ", model_sha256, " | ", input_h, "x", input_w,
              " | batch ", batch, " | ", precision, candidates.empty() ? "" : " | ", candidates);

@@ -34,6 +34,14 @@ enum class TacticMode {
 TacticMode tactic_mode_from_string(const std::string& s);  // heuristic, auto, retune; throws Error
 const char* tactic_mode_name(TacticMode m);
 
+// Arithmetic precision of the CUDA conv layers. kFp16 lets the layers that
+// gain from it run on tensor cores with FP16 operands and FP32 accumulation
+// (sm_70 and later); storage stays FP32, and every other kernel (depthwise,
+// upsample, decode, NMS) computes in FP32. The CPU backend is FP32 only.
+enum class Precision { kFp32, kFp16 };
+Precision precision_from_string(const std::string& s);  // fp32, fp16; throws Error
+const char* precision_name(Precision p);
+
 struct LayerTactic {
   std::string layer;                    // graph node name
   std::string tactic;                   // kernel name (conv2d_cuda_kernel_name)

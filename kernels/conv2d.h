@@ -72,19 +72,27 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
 // blocks for small maps), kGemmSplitK (64x64 tiles with the reduction
 // dimension split across blocks, then a reduce + epilogue kernel; for layers
 // with few output tiles and a long reduction, on GPUs with many SMs; needs a
-// workspace), kDepthwise (groups == C_in == C_out, kernel <= 7).
-// kAuto, the heuristic without timing, picks depthwise where it applies and
-// kGemm otherwise.
-enum class Conv2dCudaKernel { kAuto, kGemm, kGemmSmall, kGemmSplitK, kDepthwise };
+// workspace), kDepthwise (groups == C_in == C_out, kernel <= 7), and
+// kWmmaFp16: the implicit GEMM on tensor cores (sm_70 and later) with the
+// operands rounded to FP16 and FP32 accumulation (kernels/cuda/conv2d_wmma.cu),
+// a candidate only when FP16 precision is asked for. All others compute in
+// FP32. kAuto, the heuristic without timing, picks depthwise where it
+// applies and kGemm otherwise.
+enum class Conv2dCudaKernel { kAuto, kGemm, kGemmSmall, kGemmSplitK, kDepthwise, kWmmaFp16 };
 // Every tactic, in the order they are timed.
 constexpr Conv2dCudaKernel kConv2dCudaTactics[] = {Conv2dCudaKernel::kGemm, Conv2dCudaKernel::kGemmSmall,
-                                                   Conv2dCudaKernel::kGemmSplitK, Conv2dCudaKernel::kDepthwise};
+                                                   Conv2dCudaKernel::kGemmSplitK, Conv2dCudaKernel::kDepthwise,
+                                                   Conv2dCudaKernel::kWmmaFp16};
+// Whether `kernel` rounds its operands to FP16 (a candidate at FP16 precision only).
+constexpr bool conv2d_cuda_kernel_is_fp16(Conv2dCudaKernel kernel) { return kernel == Conv2dCudaKernel::kWmmaFp16; }
 
 // Whether `kernel` can run `p` on the current device (split-K only where the
 // current device has enough SMs to gain from splitting).
 bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel);
-Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p);
-// "gemm64", "gemm32", "gemm64-splitk", "depthwise" ("auto" for kAuto), and
+// The heuristic: depthwise where it applies; otherwise the tensor-core
+// kernel when fp16 is allowed and the device has it, else kGemm.
+Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p, bool allow_fp16 = false);
+// "gemm64", "gemm32", "gemm64-splitk", "depthwise", "wmma-fp16" ("auto" for kAuto), and
 // back (false for an unknown name).
 const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel);
 bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel);

@@ -378,6 +378,64 @@ TEST(GpuBackend, TimedTacticsAreCachedAndKeepTheResults) {
   EXPECT_NE(again.backend_description().find("0 layers timed"), std::string::npos) << again.backend_description();
 }
 
+// FP16 (tensor-core convs, FP32 accumulation and storage) against FP32 on the
+// trained demo model: every confident detection survives with the same class,
+// nearly the same box and score, and the heads stay close. On devices
+// without tensor cores, FP16 must be refused with the reason.
+TEST(GpuBackend, Fp16ConvsKeepTheDemoModelsDetections) {
+  SKIP_WITHOUT_GPU();
+  const std::string model = std::string(TX2YOLO_SOURCE_DIR) + "/models/demo.safetensors";
+  DetectorOptions o32;
+  o32.backend = BackendKind::kCuda;
+  o32.tactics = TacticMode::kHeuristic;  // the heuristic picks the tensor-core kernel for every GEMM layer at fp16
+  DetectorOptions o16 = o32;
+  o16.precision = Precision::kFp16;
+  if (cuda_device_info(0).sm_major < 7) {
+    try {
+      Detector d(model, o16);
+      ADD_FAILURE() << "fp16 was accepted on an sm_" << cuda_device_info(0).sm_major << "x device";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("tensor cores"), std::string::npos) << e.what();
+    }
+    return;
+  }
+  Detector d32(model, o32), d16(model, o16);
+  EXPECT_NE(d16.backend_description().find("fp16"), std::string::npos) << d16.backend_description();
+  int wmma = 0;
+  for (const LayerTactic& t : d16.layer_tactics()) wmma += t.tactic == "wmma-fp16";
+  EXPECT_GT(wmma, 10) << "layers on the tensor-core kernel";
+  // The demo data's kind of scene: a red circle, a green square, a blue triangle.
+  cv::Mat img(360, 480, CV_8UC3, cv::Scalar(128, 128, 128));
+  cv::circle(img, {110, 110}, 55, cv::Scalar(40, 40, 210), cv::FILLED, cv::LINE_AA);
+  cv::rectangle(img, cv::Rect(270, 60, 110, 110), cv::Scalar(40, 190, 40), cv::FILLED);
+  const cv::Point tri[3] = {{240, 210}, {170, 330}, {310, 330}};
+  cv::fillConvexPoly(img, tri, 3, cv::Scalar(200, 60, 40), cv::LINE_AA);
+  const auto a = d32.detect(img), b = d16.detect(img);
+  for (const HeadConfig& head : d32.config().heads) {
+    const double err = relative_l2(d16.tensor(head.tensor), d32.tensor(head.tensor));
+    EXPECT_LT(err, 2e-2) << head.tensor;
+    std::printf("%s: fp16 vs fp32 relative L2 %.2e\n", head.tensor.c_str(), err);
+  }
+  auto has_twin = [](const Detection& d, const std::vector<Detection>& others) {
+    for (const Detection& e : others)
+      if (e.class_id == d.class_id && iou(d, e) >= 0.9f && std::fabs(d.score - e.score) <= 0.02f) return true;
+    return false;
+  };
+  int confident = 0;
+  for (const Detection& d : a) {
+    if (d.score < 0.3f) continue;
+    ++confident;
+    EXPECT_TRUE(has_twin(d, b)) << "fp32 class " << d.class_id << " score " << d.score << " lost at fp16";
+  }
+  for (const Detection& d : b) {
+    if (d.score >= 0.3f) {
+      EXPECT_TRUE(has_twin(d, a)) << "fp16 class " << d.class_id << " score " << d.score << " new";
+    }
+  }
+  ASSERT_GT(confident, 0) << "the demo model found nothing in the scene: the comparison would be empty";
+  std::printf("%d confident fp32 detections, each kept at fp16\n", confident);
+}
+
 TEST(GpuBackend, AutoPicksCudaAndDebugSyncRuns) {
   SKIP_WITHOUT_GPU();
   testing_util::TempDir dir;

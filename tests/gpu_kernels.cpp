@@ -3,6 +3,7 @@
 // channel counts that are not multiples of 4, 8 or 32, and every conv layer
 // shape of the real model (standard and separable head) at 320 and 608,
 // taken from the graph. Skips without a GPU.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -38,14 +39,54 @@ std::vector<float> conv_weights(const Conv2dParams& p, std::uint32_t seed) {
   return random_floats(static_cast<std::size_t>(p.out_channels) * fan_in, seed, -limit, limit);
 }
 
-// Runs one conv on the GPU (given kernel) and the CPU, both outputs poisoned first.
+// x rounded to the nearest FP16 value (ties to even), written from the
+// format's definition rather than with CUDA's conversion, as the oracle of
+// the FP16 kernels: 10 fraction bits, so the spacing at |x| in [2^(e-1), 2^e)
+// is 2^(e-11), and never finer than the subnormal step 2^-24.
+float round_to_half(float x) {
+  if (!std::isfinite(x) || x == 0.f) return x;
+  const float a = std::fabs(x);
+  if (a >= 65520.f) return std::copysign(std::numeric_limits<float>::infinity(), x);
+  int e = 0;
+  std::frexp(a, &e);
+  const float step = std::ldexp(1.f, std::max(e - 11, -24));
+  return std::copysign(std::nearbyint(a / step) * step, x);
+}
+
+std::vector<float> rounded_to_half(std::vector<float> v) {
+  for (float& x : v) x = round_to_half(x);
+  return v;
+}
+
+TEST(GpuConv2d, HalfRoundingOracleIsRight) {  // CPU-only arithmetic, but kept beside its users
+  EXPECT_EQ(round_to_half(1.f), 1.f);
+  EXPECT_EQ(round_to_half(1.f + 1.f / 2048), 1.f);                 // a tie: to even (1.0)
+  EXPECT_EQ(round_to_half(1.f + 3.f / 2048), 1.f + 2.f / 1024);    // a tie: to even (1 + 2^-9)
+  EXPECT_EQ(round_to_half(1.f + 1.5f / 2048), 1.f + 1.f / 1024);   // above the tie
+  EXPECT_EQ(round_to_half(-3.14159f), -3.140625f);
+  EXPECT_EQ(round_to_half(65504.f), 65504.f);                      // the largest FP16
+  EXPECT_TRUE(std::isinf(round_to_half(70000.f)));
+  EXPECT_EQ(round_to_half(std::ldexp(1.f, -24)), std::ldexp(1.f, -24));  // the smallest subnormal
+  EXPECT_EQ(round_to_half(std::ldexp(1.f, -26)), 0.f);
+}
+
+// Runs one conv on the GPU (given kernel) and the CPU, both outputs poisoned
+// first. An FP16 kernel is held to the CPU reference fed the same operands
+// rounded to FP16 (products of FP16 values are exact in FP32, so only the
+// summation order differs), with a looser bound for the tensor cores' FP32
+// accumulation.
 ::testing::AssertionResult conv_matches(const Conv2dParams& p, Conv2dCudaKernel kernel, std::uint32_t seed) {
   const auto in = random_floats(static_cast<std::size_t>(p.batch) * p.in_channels * p.in_h * p.in_w, seed);
   const auto w = conv_weights(p, seed + 1);
   const auto b = random_floats(static_cast<std::size_t>(p.out_channels), seed + 2);
   const std::size_t out_n = static_cast<std::size_t>(p.batch) * p.out_channels_total * p.out_h * p.out_w;
   std::vector<float> expected(out_n, std::numeric_limits<float>::quiet_NaN());
-  conv2d_cpu(p, in.data(), w.data(), b.data(), expected.data());
+  const bool fp16 = conv2d_cuda_kernel_is_fp16(kernel);
+  if (fp16) {
+    conv2d_cpu(p, rounded_to_half(in).data(), rounded_to_half(w).data(), b.data(), expected.data());
+  } else {
+    conv2d_cpu(p, in.data(), w.data(), b.data(), expected.data());
+  }
   auto d_in = to_device(in), d_w = to_device(w), d_b = to_device(b);
   auto d_out = poisoned(out_n);
   // The split-K workspace starts poisoned too: a partial sum it never wrote would show as NaN.
@@ -68,7 +109,7 @@ std::vector<float> conv_weights(const Conv2dParams& p, std::uint32_t seed) {
         }
       }
     }
-  return all_close(got_slice, expected_slice, 2e-5f, 2e-4f);
+  return fp16 ? all_close(got_slice, expected_slice, 1e-4f, 1e-3f) : all_close(got_slice, expected_slice, 2e-5f, 2e-4f);
 }
 
 Conv2dParams params(int batch, int cin, int h, int w, int cout, int kh, int kw, int sh, int sw, int ph, int pw,
@@ -116,6 +157,10 @@ TEST(GpuConv2d, GemmMatchesCpuOnOddShapes) {
           << "split-K " << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w;
       ++split;
     }
+    if (conv2d_cuda_supports(p, Conv2dCudaKernel::kWmmaFp16)) {
+      EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kWmmaFp16, seed += 10))
+          << "wmma-fp16 " << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w;
+    }
   }
   // Split-K splits only where the device has SMs to spare (never on a TX2).
   if (cuda_device_info(0).multiprocessors >= 16) {
@@ -152,6 +197,9 @@ TEST(GpuConv2d, WritesOnlyItsConcatSlice) {
   finalize_conv2d_params(deep);
   if (conv2d_cuda_supports(deep, Conv2dCudaKernel::kGemmSplitK)) {
     EXPECT_TRUE(conv_matches(deep, Conv2dCudaKernel::kGemmSplitK, 504));
+  }
+  if (conv2d_cuda_supports(deep, Conv2dCudaKernel::kWmmaFp16)) {
+    EXPECT_TRUE(conv_matches(deep, Conv2dCudaKernel::kWmmaFp16, 505));
   }
   Conv2dParams dw = params(1, 4, 9, 7, 4, 3, 3, 2, 2, 1, 1, 4, Activation::kRelu);
   dw.out_channel_offset = 3;

@@ -300,7 +300,7 @@ TEST(EvalCli, BadInputIsOneErrorLineAndNoOutput) {
   };
   expect_error("--voc '" + dir.file("nowhere") + "'", "not a folder");
   expect_error("--voc '" + dir.path() + "'", "no such split list");
-  expect_error("--voc '" + dir.path() + "' --precision fp16", "FP32 only");
+  expect_error("--voc '" + dir.path() + "' --precision fp16", "precision fp16 needs the CUDA backend");
 }
 
 }  // namespace

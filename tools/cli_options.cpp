@@ -14,7 +14,12 @@ bool input_size_option(const std::vector<int>& values, int* h, int* w) {
   return true;
 }
 
+const char* const kPrecisionHelp =
+    "fp32, or fp16: CUDA conv layers may run on tensor cores with FP16 operands and FP32 accumulation "
+    "(sm_70 and later; not on the TX2 yet)";
+
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
+  cmd->add_option("--precision", args->precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "fp16"}));
   cmd->add_flag("--no-cuda-graph", args->no_cuda_graph,
                 "CUDA: launch the layers one by one instead of replaying a captured CUDA graph");
   cmd->add_option("--tactics", args->tactics,
@@ -25,6 +30,7 @@ void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
 }
 
 void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
+  options->precision = precision_from_string(args.precision);
   options->cuda_graph = !args.no_cuda_graph;
   options->tactics = tactic_mode_from_string(args.tactics);
   options->tactics_cache = args.tactics_cache;

@@ -7,8 +7,8 @@
 // backend and every setting named in the output.
 //
 // --batch N runs N copies of the image through one network run per
-// iteration (times are per batch; FPS counts images). FP32 only: --precision
-// fp16 is refused with that reason (FP16 kernels are not written yet).
+// iteration (times are per batch; FPS counts images). --precision fp16 lets
+// the CUDA conv layers use the tensor-core kernel (engine/tactics.h).
 #include <algorithm>
 #include <cstdio>
 #include <thread>
@@ -33,7 +33,6 @@ struct BenchArgs {
   bool synthetic = false;
   std::vector<int> input_size;
   std::string backend = "auto";
-  std::string precision = "fp32";
   int batch = 1;
   int iterations = 200;
   int warmup = 20;
@@ -71,8 +70,6 @@ Stats stats(std::vector<double> v) {
 }
 
 int run_bench(const BenchArgs& a) {
-  TX2_REQUIRE(a.precision == "fp32", "--precision ", a.precision,
-              " is not available yet: this version of tx2yolo runs FP32 only (FP16 comes with the speed work)");
   TX2_REQUIRE(a.batch >= 1 && a.batch <= kMaxBatch, "--batch ", a.batch, " is outside [1, ", kMaxBatch, "]");
   TX2_REQUIRE(a.iterations >= 1 && a.iterations <= 1000000, "--iterations ", a.iterations, " is outside [1, 1000000]");
   TX2_REQUIRE(a.warmup >= 0, "--warmup ", a.warmup, " is negative");
@@ -119,9 +116,10 @@ int run_bench(const BenchArgs& a) {
   const Stats sp = stats(pre), sn = stats(net), so = stats(post), st = stats(total);
   std::printf("tx2yolo bench: %s\n", model.c_str());
   std::printf("device: %s\nbackend: %s\n", device.c_str(), det.backend_description().c_str());
-  std::printf("settings: input %dx%d, batch %d, FP32, image %s (%dx%d), %d warm-up + %d timed iterations, "
+  const char* precision = o.precision == Precision::kFp16 ? "FP16 (tensor-core convs where timed faster)" : "FP32";
+  std::printf("settings: input %dx%d, batch %d, %s, image %s (%dx%d), %d warm-up + %d timed iterations, "
               "%zu detections per image\n",
-              det.input_h(), det.input_w(), a.batch, image_path.c_str(), image.cols, image.rows, a.warmup,
+              det.input_h(), det.input_w(), a.batch, precision, image_path.c_str(), image.cols, image.rows, a.warmup,
               a.iterations, detections);
   std::printf("%-22s %10s %10s %10s %10s\n", a.batch == 1 ? "stage (ms)" : "stage (ms per batch)", "median", "p90",
               "p99", "mean");
@@ -148,7 +146,7 @@ int run_bench(const BenchArgs& a) {
     j["input"] = {det.input_h(), det.input_w()};
     j["batch"] = a.batch;
     j["fps_median"] = a.batch * 1000.0 / std::max(1e-9, st.median);
-    j["precision"] = "fp32";
+    j["precision"] = precision_name(o.precision);
     j["iterations"] = a.iterations;
     j["warmup"] = a.warmup;
     if (on_cuda) j["device_memory_peak_mib"] = detector_mib;
@@ -173,8 +171,6 @@ CommandRunner add_bench_command(CLI::App& app) {
                 "Time on a drawn 640x480 scene instead of an image file (tx2yolo-bench reads no files)");
   cmd->add_option("--input-size", args->input_size, "Network input size: H [W], multiples of 32")->expected(1, 2);
   cmd->add_option("--backend", args->backend, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_option("--precision", args->precision, "fp32 (fp16 is not available yet)")
-      ->check(CLI::IsMember({"fp32", "fp16"}));
   cmd->add_option("--batch", args->batch, "Images per network run (1 to 64)")->capture_default_str();
   cmd->add_option("--iterations", args->iterations, "Timed iterations")->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Warm-up iterations")->capture_default_str();
@@ -190,6 +186,7 @@ namespace {
 
 struct TuneArgs {
   std::string model;
+  std::string precision = "fp32";
   std::vector<int> input_size;
   int batch = 1;
   int device = 0;
@@ -205,13 +202,15 @@ int run_tune(const TuneArgs& a) {
   o.device = a.device;
   o.batch = a.batch;
   o.tactics = TacticMode::kRetune;
+  o.precision = precision_from_string(a.precision);
   o.tactics_cache = a.tactics_cache.empty() ? default_tactic_cache_path() : a.tactics_cache;
   TX2_REQUIRE(!o.tactics_cache.empty() && o.tactics_cache != "none",
               "tune: no cache file to write (pass --tactics-cache FILE, or set HOME)");
   const std::string model = a.model.empty() ? default_model_path() : a.model;
   const Detector det(model, o);
-  std::printf("tx2yolo tune: %s\ndevice: %s\nsettings: input %dx%d, batch %d, FP32\nbackend: %s\n", model.c_str(),
+  std::printf("tx2yolo tune: %s\ndevice: %s\nsettings: input %dx%d, batch %d, %s\nbackend: %s\n", model.c_str(),
               describe_cuda_device(cuda_device_info(a.device)).c_str(), det.input_h(), det.input_w(), a.batch,
+              precision_name(o.precision),
               det.backend_description().c_str());
   print_tactics(det.layer_tactics());
   return 0;
@@ -227,6 +226,7 @@ CommandRunner add_tune_command(CLI::App& app) {
   cmd->add_option("--input-size", args->input_size, "Network input size: H [W], multiples of 32")->expected(1, 2);
   cmd->add_option("--batch", args->batch, "Images per network run (1 to 64)")->check(CLI::Range(1, kMaxBatch));
   cmd->add_option("--device", args->device, "CUDA device index")->check(CLI::Range(0, 64));
+  cmd->add_option("--precision", args->precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "fp16"}));
   cmd->add_option("--tactics-cache", args->tactics_cache, "Cache file (default ~/.cache/tx2yolo/tactics.json)");
   return [args] { return run_tune(*args); };
 }

@@ -3,7 +3,7 @@
 // VOC07 11-point and area, IoU 0.5, difficult objects ignored.
 //
 //   tx2yolo eval --model M --voc DIR [--split test] [--input-size H [W]]
-//                [--backend auto|cpu|cuda] [--precision fp32]
+//                [--backend auto|cpu|cuda] [--precision fp32|fp16]
 //                [--detections results.json] [--ap-json ap.json]
 #include <cstdio>
 
@@ -39,8 +39,6 @@ void write_json(const std::string& path, const nlohmann::json& j) {
 }
 
 int run_eval(const EvalArgs& a) {
-  TX2_REQUIRE(a.precision == "fp32", "--precision ", a.precision,
-              " is not available yet: this version of tx2yolo runs FP32 only (FP16 comes with the speed work)");
   for (const std::string* out : {&a.detections_json, &a.ap_json}) {
     TX2_REQUIRE(out->empty() || !is_directory(*out), *out, ": is a folder, expected a file name");
   }
@@ -50,6 +48,7 @@ int run_eval(const EvalArgs& a) {
   o.backend = backend_from_string(a.backend);
   o.threads = a.threads;
   o.device = a.device;
+  o.precision = precision_from_string(a.precision);
   Detector det(a.model, o);
   const VocDataset ds = read_voc_dataset(a.voc, a.split, det.config().classes);
   std::fprintf(stderr, "eval: %zu images of %s/%s (%d without objects skipped), %zu classes, input %dx%d, %s\n",
@@ -114,8 +113,7 @@ CommandRunner add_eval_command(CLI::App& app) {
   cmd->add_option("--split", args->split, "Split list in ImageSets/Main/")->capture_default_str();
   cmd->add_option("--input-size", args->input_size, "Network input size: H [W], multiples of 32")->expected(1, 2);
   cmd->add_option("--backend", args->backend, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_option("--precision", args->precision, "fp32 (fp16 is not available yet)")
-      ->check(CLI::IsMember({"fp32", "fp16"}));
+  cmd->add_option("--precision", args->precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "fp16"}));
   cmd->add_option("--detections", args->detections_json, "Write every detection as COCO-results JSON");
   cmd->add_option("--ap-json", args->ap_json, "Write the AP table as JSON");
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");

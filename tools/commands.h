@@ -29,13 +29,17 @@ CommandRunner add_random_model_command(CLI::App& app);
 // returns true when it was given; leaves them alone otherwise.
 bool input_size_option(const std::vector<int>& values, int* h, int* w);
 
-// The CUDA run options detect and bench share: --no-cuda-graph, --tactics
-// and --tactics-cache, registered on `cmd` and applied to a DetectorOptions.
+// The CUDA run options detect and bench share: --precision, --no-cuda-graph,
+// --tactics and --tactics-cache, registered on `cmd` and applied to a
+// DetectorOptions.
 struct CudaRunArgs {
+  std::string precision = "fp32";
   bool no_cuda_graph = false;
   std::string tactics = "auto";
   std::string tactics_cache;
 };
+// The --precision option's help text (detect, bench, eval).
+extern const char* const kPrecisionHelp;
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args);
 void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options);
 // The bundled demo model and image (under TX2YOLO_DATA_DIR, set at build time).

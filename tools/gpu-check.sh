@@ -145,20 +145,21 @@ bw, fl = peak.get("copy", 0), peak.get("sgemm", 0)
 # measured copy bandwidth and its FP32 rate over the measured SGEMM rate.
 frac = lambda b: max(b.get("GB/s", 0) / bw if bw else 0, b.get("GFLOP/s", 0) / fl if fl else 0)
 lines = ["measured ceilings: copy %.0f GB/s (read + write), SGEMM %.0f GFLOP/s (FP32, no TF32)" % (bw, fl),
-         "%-58s %10s %-13s %10s %10s %10s %10s %10s %10s %9s %8s %6s" % ("layer@input", "ours us", "tactic", "gemm64",
-         "gemm32", "splitk", "depthwise", "cudnn us", "cublas us", "GFLOP/s", "GB/s", "peak%")]
-md = ["| layer @ input | ours (us) | tactic | cuDNN (us) | cuBLAS (us) | GFLOP/s | GB/s | % of measured peak |",
-      "|---|---:|---|---:|---:|---:|---:|---:|"]
+         "%-58s %10s %-13s %10s %10s %10s %10s %10s %10s %10s %9s %8s %6s" % ("layer@input", "ours us", "tactic",
+         "gemm64", "gemm32", "splitk", "depthwise", "wmma fp16", "cudnn us", "cublas us", "GFLOP/s", "GB/s", "peak%")]
+md = ["| layer @ input | ours FP32 (us) | tactic | ours FP16 tensor cores (us) | cuDNN FP32 (us) | cuBLAS FP32 (us) | GFLOP/s | GB/s | % of measured peak |",
+      "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
 for name, r in rows.items():
     t = lambda k: "%10.1f" % r[k]["real_time"] if k in r else "%10s" % "-"
-    ours = [k for k in r if k.startswith("ours-")]
+    ours = [k for k in r if k.startswith("ours-") and k != "ours-wmma-fp16"]  # the FP32 kernels
     best = min(ours, key=lambda k: r[k]["real_time"]) if ours else None
     o = r.get(best, {})
-    lines.append("%-58s %s %-13s %s %s %s %s %s %s %9.0f %8.0f %5.0f%%" % (name, t(best) if best else "%10s" % "-",
-          best[5:] if best else "-", t("ours-gemm64"), t("ours-gemm32"), t("ours-gemm64-splitk"), t("ours-depthwise"), t("cudnn"),
+    lines.append("%-58s %s %-13s %s %s %s %s %s %s %s %9.0f %8.0f %5.0f%%" % (name, t(best) if best else "%10s" % "-",
+          best[5:] if best else "-", t("ours-gemm64"), t("ours-gemm32"), t("ours-gemm64-splitk"), t("ours-depthwise"),
+          t("ours-wmma-fp16"), t("cudnn"),
           t("cublas"), o.get("GFLOP/s", 0), o.get("GB/s", 0), 100 * frac(o)))
-    md.append("| %s | %s | %s | %s | %s | %.0f | %.0f | %.0f%% |" % (name, t(best).strip() if best else "-",
-          best[5:] if best else "-", t("cudnn").strip(), t("cublas").strip(), o.get("GFLOP/s", 0),
+    md.append("| %s | %s | %s | %s | %s | %s | %.0f | %.0f | %.0f%% |" % (name, t(best).strip() if best else "-",
+          best[5:] if best else "-", t("ours-wmma-fp16").strip(), t("cudnn").strip(), t("cublas").strip(), o.get("GFLOP/s", 0),
           o.get("GB/s", 0), 100 * frac(o)))
 open(sys.argv[2], "w").write("\n".join([lines[0], ""] + md) + "\n")
 print("\n".join(lines))
@@ -200,31 +201,39 @@ if [ -n "$cli" ]; then
   # each, and one table in $out/e2e-matrix.md.
   mkdir -p "$out/e2e" /tmp/gpu-check-models
   matrix_ok=1
+  # FP16 (tensor-core convs) where the card has tensor cores (compute capability 7.0 and up).
+  cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.[:space:]')
+  precisions="fp32"
+  if [ -n "$cc" ] && [ "$cc" -ge 70 ]; then precisions="fp32 fp16"; fi
   for arch in standard separable separable-pruned; do
     model=/tmp/gpu-check-models/$arch.safetensors
     "$cli" random-model --arch "$arch" -o "$model" >>"$out/e2e/matrix.log" 2>&1 || matrix_ok=0
-    for size in 320 416 608; do
-      for batch in 1 8; do
-        timeout 120 "$cli" bench --backend cuda --synthetic --model "$model" --input-size "$size" --batch "$batch" \
-          --iterations 200 --warmup 20 --json "$out/e2e/$arch-$size-b$batch.json" >>"$out/e2e/matrix.log" 2>&1 ||
-          matrix_ok=0
+    for precision in $precisions; do
+      suffix=""; [ "$precision" = fp16 ] && suffix="-fp16"
+      for size in 320 416 608; do
+        for batch in 1 8; do
+          timeout 120 "$cli" bench --backend cuda --synthetic --model "$model" --input-size "$size" --batch "$batch" \
+            --precision "$precision" --iterations 200 --warmup 20 --json "$out/e2e/$arch-$size-b$batch$suffix.json" \
+            >>"$out/e2e/matrix.log" 2>&1 || matrix_ok=0
+        done
       done
     done
   done
   python3 - "$out/e2e" "$out/e2e-matrix.md" <<'PY' >/dev/null 2>&1
 import json, os, sys
-rows = ["| model | input | batch | preprocess | network | decode + NMS | end to end | FPS (images) | device memory (MiB) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+rows = ["| model | precision | input | batch | preprocess | network | decode + NMS | end to end | FPS (images) | device memory (MiB) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
 for arch in ("standard", "separable", "separable-pruned"):
+  for suffix, precision in (("", "fp32"), ("-fp16", "fp16")):
     for size in (320, 416, 608):
         for batch in (1, 8):
-            f = os.path.join(sys.argv[1], "%s-%d-b%d.json" % (arch, size, batch))
+            f = os.path.join(sys.argv[1], "%s-%d-b%d%s.json" % (arch, size, batch, suffix))
             if not os.path.exists(f): continue
             j = json.load(open(f)); ms = j["ms"]
-            rows.append("| %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.0f |" % (arch, size, batch,
+            rows.append("| %s | %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.0f |" % (arch, precision, size, batch,
                 ms["preprocess"]["median"], ms["network"]["median"], ms["decode + NMS"]["median"],
                 ms["end to end"]["median"], j["fps_median"], j.get("device_memory_peak_mib", 0)))
-open(sys.argv[2], "w").write("medians in ms per batch; FP32; %s\n\n" % j["device"] + "\n".join(rows) + "\n")
+open(sys.argv[2], "w").write("medians in ms per batch; %s\n\n" % j["device"] + "\n".join(rows) + "\n")
 PY
   if [ $matrix_ok -eq 1 ]; then row e2e-matrix PASS "$out/e2e-matrix.md"; else row e2e-matrix FAIL "see $out/e2e/matrix.log"; fi
 else

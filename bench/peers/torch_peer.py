@@ -19,10 +19,11 @@ No Paddle is involved. The script
    cudnn.benchmark; torch.compile(mode="reduce-overhead") FP16. The FP16 modes and compile run
    on CUDA only, and torch.compile (minutes of compiling per shape) only at --compile-configs
    (SIZExBATCH, comma-separated; "all" for every one);
-4. runs `tx2yolo bench --synthetic` at the same size and batch (--tx2yolo may also be
-   tx2yolo-bench), or reads its JSON from --tx2yolo-results DIR (NAME-SIZE-bBATCH.json, as
-   tools/gpu-check.sh writes them), and prints one side-by-side table of medians with the
-   ratios peer / tx2yolo (network only), plus tx2yolo's end-to-end time.
+4. runs `tx2yolo bench --synthetic` at the same size and batch, FP32 and (on CUDA) FP16
+   (--tx2yolo may also be tx2yolo-bench), or reads its JSON from --tx2yolo-results DIR
+   (NAME-SIZE-bBATCH[-fp16].json, as tools/gpu-check.sh writes them), and prints one
+   side-by-side table of medians with the ratios peer / tx2yolo (network only; FP16 peers
+   against tx2yolo FP16 where it ran), plus tx2yolo's end-to-end times.
 """
 
 import argparse
@@ -145,20 +146,22 @@ def time_network(fn, x, iterations, warmup, device):
     return times[len(times) // 2], times[min(len(times) - 1, int(0.9 * len(times)))]
 
 
-def tx2yolo_bench(args, size, batch, device):
-    """tx2yolo's bench JSON for this size and batch: read from --tx2yolo-results, or measured."""
+def tx2yolo_bench(args, size, batch, device, precision='fp32'):
+    """tx2yolo's bench JSON for this size, batch and precision: read from --tx2yolo-results, or measured."""
+    suffix = '' if precision == 'fp32' else '-' + precision
     if args.tx2yolo_results:
-        f = os.path.join(args.tx2yolo_results, '%s-%d-b%d.json' % (args.results_prefix, size, batch))
+        f = os.path.join(args.tx2yolo_results, '%s-%d-b%d%s.json' % (args.results_prefix, size, batch, suffix))
         if os.path.exists(f):
             return json.load(open(f))
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, 'b.json')
         r = subprocess.run([args.tx2yolo, 'bench', '--synthetic', '--model', args.model, '--input-size', str(size),
                             '--batch', str(batch), '--backend', 'cuda' if device == 'cuda' else 'cpu',
+                            '--precision', precision,
                             '--iterations', str(args.iterations), '--warmup', str(args.warmup), '--json', out],
                            capture_output=True, text=True)
         if r.returncode != 0:
-            print('tx2yolo bench failed at %d, batch %d: %s' % (size, batch, r.stderr.strip()))
+            print('tx2yolo bench %s failed at %d, batch %d: %s' % (precision, size, batch, r.stderr.strip()))
             return None
         return json.load(open(out))
 
@@ -202,9 +205,13 @@ def main():
     for size in args.sizes:
         for batch in batches:
             tx = tx2yolo_bench(args, size, batch, device)
+            # FP16 (tensor-core convs) needs sm_70+; elsewhere bench refuses it and the cell stays n/a.
+            tx16 = tx2yolo_bench(args, size, batch, device, 'fp16') if device == 'cuda' else None
             row = {'size': size, 'batch': batch,
                    'tx2yolo_fp32': tx['ms']['network']['median'] if tx else None,
-                   'tx2yolo_e2e_fp32': tx['ms']['end to end']['median'] if tx else None}
+                   'tx2yolo_fp16': tx16['ms']['network']['median'] if tx16 else None,
+                   'tx2yolo_e2e_fp32': tx['ms']['end to end']['median'] if tx else None,
+                   'tx2yolo_e2e_fp16': tx16['ms']['end to end']['median'] if tx16 else None}
             for name, dtype, channels_last, compiled in modes:
                 if compiled and args.compile_configs != 'all' and \
                         '%dx%d' % (size, batch) not in args.compile_configs.split(','):
@@ -218,13 +225,17 @@ def main():
                 fn = torch.compile(m, mode='reduce-overhead') if compiled else m
                 row[name] = time_network(fn, x, args.iterations, args.warmup, device)[0]
             rows.append(row)
-    names = ['tx2yolo_fp32'] + [m[0] for m in modes] + ['tx2yolo_e2e_fp32']
-    print('%-6s %-5s ' % ('size', 'batch') + ' '.join('%28s' % n for n in names) + '   ratios (peer / tx2yolo fp32)')
+    names = ['tx2yolo_fp32', 'tx2yolo_fp16'] + [m[0] for m in modes] + ['tx2yolo_e2e_fp32', 'tx2yolo_e2e_fp16']
+    print('%-6s %-5s ' % ('size', 'batch') + ' '.join('%28s' % n for n in names) +
+          '   ratios (peer / tx2yolo, network; fp16 peers against tx2yolo fp16 where it ran)')
     for r in rows:
         cells = ' '.join('%28s' % ('n/a' if r[n] is None else '%.3f' % r[n]) for n in names)
-        ratios = ', '.join('%s %.2fx' % (n, r[n] / r['tx2yolo_fp32']) for n in names[1:-1]
-                           if r['tx2yolo_fp32'] and r[n])
-        print('%-6d %-5d %s   %s' % (r['size'], r['batch'], cells, ratios or '-'))
+        ratio_parts = []
+        for name, dtype, _, _ in modes:
+            ours = r['tx2yolo_fp16'] if dtype == torch.float16 and r['tx2yolo_fp16'] else r['tx2yolo_fp32']
+            if ours and r[name]:
+                ratio_parts.append('%s %.2fx' % (name, r[name] / ours))
+        print('%-6d %-5d %s   %s' % (r['size'], r['batch'], cells, ', '.join(ratio_parts) or '-'))
     if args.json:
         json.dump({'card': card, 'torch': torch.__version__, 'rows': rows}, open(args.json, 'w'), indent=2)
 

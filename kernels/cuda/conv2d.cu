@@ -40,6 +40,7 @@
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/conv2d_wmma.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace tx2yolo {
@@ -294,6 +295,8 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
       return true;
     case Conv2dCudaKernel::kGemmSplitK:
       return splitk_splits(p) > 1;
+    case Conv2dCudaKernel::kWmmaFp16:
+      return conv2d_wmma_available();
     case Conv2dCudaKernel::kDepthwise:
       return depthwise_shape && p.kernel_h <= kDwMaxKernel && p.kernel_w <= kDwMaxKernel &&
              depthwise_shared_bytes(p) <= 32 * 1024;
@@ -301,9 +304,10 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
   return false;
 }
 
-Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p) {
-  return conv2d_cuda_supports(p, Conv2dCudaKernel::kDepthwise) ? Conv2dCudaKernel::kDepthwise
-                                                                 : Conv2dCudaKernel::kGemm;
+Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p, bool allow_fp16) {
+  if (conv2d_cuda_supports(p, Conv2dCudaKernel::kDepthwise)) return Conv2dCudaKernel::kDepthwise;
+  if (allow_fp16 && conv2d_cuda_supports(p, Conv2dCudaKernel::kWmmaFp16)) return Conv2dCudaKernel::kWmmaFp16;
+  return Conv2dCudaKernel::kGemm;
 }
 
 std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel kernel) {
@@ -321,6 +325,10 @@ void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, co
               p.kernel_w, " at ", p.out_h, "x", p.out_w, " on this device");
   TX2_REQUIRE(p.out_h > 0 && p.out_w > 0 && p.out_channels_total >= p.out_channels,
               "conv2d_cuda: params were not finalized");
+  if (kernel == Conv2dCudaKernel::kWmmaFp16) {
+    conv2d_wmma_cuda(p, in, weight, bias, out, stream);
+    return;
+  }
   if (kernel == Conv2dCudaKernel::kDepthwise) {
     const dim3 grid(cuda::ceil_div(p.out_w, kDwTileW), cuda::ceil_div(p.out_h, kDwTileH),
                     static_cast<unsigned>(p.batch * p.in_channels));
@@ -347,6 +355,7 @@ const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel) {
     case Conv2dCudaKernel::kGemm: return "gemm64";
     case Conv2dCudaKernel::kGemmSmall: return "gemm32";
     case Conv2dCudaKernel::kGemmSplitK: return "gemm64-splitk";
+    case Conv2dCudaKernel::kWmmaFp16: return "wmma-fp16";
     case Conv2dCudaKernel::kDepthwise: return "depthwise";
   }
   return "?";
