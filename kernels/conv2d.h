@@ -61,6 +61,16 @@ void finalize_conv2d_params(Conv2dParams& p);
 // Multiply-accumulate count of one forward pass.
 long long conv2d_macs(const Conv2dParams& p);
 
+// The split-K plan of the CUDA kGemmSplitK tactic (plain arithmetic, so that
+// it is tested without a GPU). The reduction k = C_in/groups * K_h * K_w is
+// split into S ranges of whole 16-wide k-steps; S = ceil(4 * SMs / tiles),
+// at most 16 and at most one range per 4 k-steps, and 1 (no split) when the
+// layer already has 2 or more 64x64 output tiles per SM. No range is empty.
+constexpr int kConv2dGemmStepK = 16;
+int conv2d_splitk_splits(const Conv2dParams& p, int multiprocessors);
+// Each range's length in k (a multiple of kConv2dGemmStepK).
+int conv2d_splitk_chunk(const Conv2dParams& p, int splits);
+
 // CPU reference. Multithreaded over output channels with OpenMP when built
 // with it. `p` must have been finalized.
 void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, const float* bias,

@@ -1,6 +1,7 @@
 // conv2d CPU reference: hand-computed cases, and the optimized loops checked
 // against a literal transcription of the formula in kernels/conv2d.h.
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "tests/test_util.h"
+#include "weights/architecture.h"
+#include "weights/graph.h"
 
 namespace tx2yolo {
 namespace {
@@ -241,6 +244,78 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(c.cout) + "_k" + std::to_string(c.k) + "_s" + std::to_string(c.stride) + "_g" +
              std::to_string(c.groups);
     });
+
+}  // namespace
+}  // namespace tx2yolo
+
+namespace tx2yolo {
+namespace {
+
+// The split-K plan (kernels/conv2d.h) over every conv layer of the three
+// full-width architectures at 320/416/608, batch 1 and 8, on GPUs from the
+// TX2's 2 SMs to 144: the ranges cover k exactly once in whole k-steps, none
+// is empty, the split is bounded, and a GPU that is already full (2 tiles per
+// SM) never splits. On the TX2 nothing at batch 1 splits.
+TEST(Conv2dSplitK, PlanCoversTheReductionAndSplitsOnlyIdleGpus) {
+  int planned = 0, split = 0;
+  for (int arch = 0; arch < 3; ++arch) {
+    ArchitectureSpec spec;
+    spec.separable_head = arch > 0;
+    if (arch == 2) {  // r578: 0.5 / 0.7 / 0.8 of each detection block pruned
+      const double ratios[3] = {0.5, 0.7, 0.8};
+      for (int i = 0; i < 3; ++i)
+        for (int& w : spec.det_block[static_cast<std::size_t>(i)]) w -= static_cast<int>(std::lround(w * ratios[i]));
+    }
+    const ArchitectureGraph g = build_yolov3_mobilenet_v1(spec);
+    WeightShapes weights;
+    for (const auto& t : g.weights) weights[t.first] = t.second;
+    for (int size : {320, 416, 608}) {
+      const auto shapes = infer_shapes(g.graph, weights, size, size);
+      for (const Node& n : g.graph.nodes) {
+        if (n.op != OpKind::kConv2d) continue;
+        for (int batch : {1, 8}) {
+          Conv2dParams p;
+          p.batch = batch;
+          p.in_channels = shapes.at(n.inputs[0]).c;
+          p.in_h = shapes.at(n.inputs[0]).h;
+          p.in_w = shapes.at(n.inputs[0]).w;
+          p.out_channels = conv_out_channels(n, weights);
+          p.kernel_h = n.conv.kernel_h;
+          p.kernel_w = n.conv.kernel_w;
+          p.stride_h = n.conv.stride_h;
+          p.stride_w = n.conv.stride_w;
+          p.pad_h = n.conv.pad_h;
+          p.pad_w = n.conv.pad_w;
+          p.groups = n.conv.groups;
+          finalize_conv2d_params(p);
+          const long long K = static_cast<long long>(p.in_channels / p.groups) * p.kernel_h * p.kernel_w;
+          const long long tiles = static_cast<long long>((p.out_h * p.out_w + 63) / 64) *
+                                  ((p.out_channels / p.groups + 63) / 64) * batch * p.groups;
+          for (int sms : {2, 8, 46, 80, 132, 144}) {
+            const int s = conv2d_splitk_splits(p, sms);
+            ++planned;
+            ASSERT_GE(s, 1);
+            ASSERT_LE(s, 16);
+            if (tiles >= 2LL * sms) {
+              EXPECT_EQ(s, 1) << n.name << " @" << size << " b" << batch << " on " << sms;
+            }
+            if (sms == 2 && batch == 1) {
+              EXPECT_EQ(s, 1) << n.name << " @" << size << " would split on a TX2";
+            }
+            if (s == 1) continue;
+            ++split;
+            const int chunk = conv2d_splitk_chunk(p, s);
+            EXPECT_EQ(chunk % kConv2dGemmStepK, 0);
+            EXPECT_GE(static_cast<long long>(chunk) * s, K) << n.name << ": the ranges miss part of k";
+            EXPECT_LT(static_cast<long long>(chunk) * (s - 1), K) << n.name << ": the last range is empty";
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(split, 100) << "of " << planned << " plans";  // the deep layers at small maps on big GPUs do split
+  std::printf("%d of %d plans split\n", split, planned);
+}
 
 }  // namespace
 }  // namespace tx2yolo

@@ -47,6 +47,28 @@ long long conv2d_macs(const Conv2dParams& p) {
          (p.in_channels / p.groups) * p.kernel_h * p.kernel_w;
 }
 
+namespace {
+int ceil_div(long long a, long long b) { return static_cast<int>((a + b - 1) / b); }
+int gemm_k(const Conv2dParams& p) { return p.in_channels / p.groups * p.kernel_h * p.kernel_w; }
+}  // namespace
+
+int conv2d_splitk_chunk(const Conv2dParams& p, int splits) {
+  TX2_REQUIRE(splits >= 1, "split-K: ", splits, " splits");
+  return ceil_div(ceil_div(gemm_k(p), kConv2dGemmStepK), splits) * kConv2dGemmStepK;
+}
+
+int conv2d_splitk_splits(const Conv2dParams& p, int multiprocessors) {
+  if (multiprocessors < 1) return 1;
+  const long long tiles = static_cast<long long>(ceil_div(static_cast<long long>(p.out_h) * p.out_w, 64)) *
+                          ceil_div(p.out_channels / p.groups, 64) * p.batch * p.groups;
+  if (tiles >= 2LL * multiprocessors) return 1;
+  const int by_sms = ceil_div(4LL * multiprocessors, tiles);
+  const int by_k = ceil_div(gemm_k(p), kConv2dGemmStepK) / 4;
+  int splits = std::max(1, std::min({16, by_sms, by_k}));
+  while (splits > 1 && static_cast<long long>(conv2d_splitk_chunk(p, splits)) * (splits - 1) >= gemm_k(p)) --splits;
+  return splits;
+}
+
 void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
                 float* out) {
   const int cin_per_group = p.in_channels / p.groups;

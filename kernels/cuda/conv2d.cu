@@ -47,7 +47,7 @@ namespace tx2yolo {
 
 namespace {
 
-constexpr int kGemmBK = 16;
+constexpr int kGemmBK = kConv2dGemmStepK;
 constexpr int kGemmPadA = 4;  // keeps float4 rows aligned and spreads banks
 // Threads of a BM x BN tile: one per 4x4 register tile.
 __host__ __device__ constexpr int gemm_threads(int bm, int bn) { return (bm / 4) * (bn / 4); }
@@ -231,15 +231,8 @@ std::size_t depthwise_shared_bytes(const Conv2dParams& p) {
   return static_cast<std::size_t>(rows * cols) * sizeof(float);
 }
 
-int gemm_k(const Conv2dParams& p) { return p.in_channels / p.groups * p.kernel_h * p.kernel_w; }
-
-// The k range each split-K block reduces, in whole k-steps.
-int splitk_chunk(const Conv2dParams& p, int splits) {
-  const int steps = cuda::ceil_div(gemm_k(p), kGemmBK);
-  return cuda::ceil_div(steps, splits) * kGemmBK;
-}
-
-// Split-K's S for `p` on the current device (1: no gain from splitting).
+// Split-K's S for `p` on the current device (1: no gain from splitting), from
+// the plan in kernels/conv2d.h.
 int splitk_splits(const Conv2dParams& p) {
   int device = 0, sms = 0;
   // No device (a benchmark registering its cases on a machine without one):
@@ -249,15 +242,7 @@ int splitk_splits(const Conv2dParams& p) {
     (void)cudaGetLastError();
     return 1;
   }
-  const long long tiles = static_cast<long long>(cuda::ceil_div(p.out_h * p.out_w, 64)) *
-                          cuda::ceil_div(p.out_channels / p.groups, 64) * p.batch * p.groups;
-  if (tiles >= 2LL * sms) return 1;
-  const int by_sms = static_cast<int>((4LL * sms + tiles - 1) / tiles);
-  const int by_k = cuda::ceil_div(gemm_k(p), kGemmBK) / 4;
-  int splits = std::max(1, std::min({16, by_sms, by_k}));
-  // No empty ranges: S ranges of whole k-steps must each hold at least one.
-  while (splits > 1 && splitk_chunk(p, splits) * (splits - 1) >= gemm_k(p)) --splits;
-  return splits;
+  return conv2d_splitk_splits(p, sms);
 }
 
 template <int BM, int BN>
@@ -268,7 +253,7 @@ void launch_gemm(const Conv2dParams& p, bool pointwise, const float* in, const f
   const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, BN), cuda::ceil_div(cout_g, BM), static_cast<unsigned>(z));
   TX2_REQUIRE(grid.y <= 65535 && z <= 65535, "conv2d_cuda: GEMM grid too large");
   constexpr int threads = gemm_threads(BM, BN);
-  const int chunk = splitk_chunk(p, splits);
+  const int chunk = conv2d_splitk_chunk(p, splits);
   if (pointwise) {
     conv2d_gemm_kernel<true, BM, BN><<<grid, threads, 0, stream>>>(p, in, weight, bias, out, splits, chunk, workspace);
     CUDA_CHECK_LAUNCH("conv2d_gemm_kernel<pointwise>");
