@@ -15,11 +15,13 @@
 # card's measured copy and SGEMM ceilings (table in kernel-table.md); `bench`
 # end to end on the demo model with and without the CUDA graph, then on the
 # three full-width architectures (random-model) at 320/416/608 and batch 1/8
-# (e2e-matrix.md); the PyTorch peer beside them where torch has CUDA; last,
-# the GPU suite under compute-sanitizer memcheck, initcheck and racecheck.
+# (e2e-matrix.md); the PyTorch peer beside them where torch has CUDA; Nsight
+# Compute on one frame of the standard model (ncu-summary.md); last, the GPU
+# suite under compute-sanitizer memcheck, initcheck and racecheck.
 # Each summary row is printed as soon as it is known. Logs go to $OUT (or
-# ./gpu-check-out). Environment: GPU_CHECK_{TEST,BENCH,SANITIZER,PEER}_TIMEOUT
-# (seconds), GPU_CHECK_PEER_ITERATIONS, GPU_CHECK_SANITIZERS=0 to skip them.
+# ./gpu-check-out). Environment: GPU_CHECK_{TEST,BENCH,SANITIZER,PEER,NCU}_TIMEOUT
+# (seconds), GPU_CHECK_PEER_ITERATIONS, GPU_CHECK_SANITIZERS=0 and
+# GPU_CHECK_NCU=0 to skip those steps.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # The GPU tests read tests/data/paddle from this checkout, not the build machine's.
@@ -255,6 +257,49 @@ if [ -n "$cli" ] && python3 -c "import torch; assert torch.cuda.is_available()" 
   done
 else
   row peers SKIP "needs python3 with CUDA torch (bench/peers/requirements.txt) and a runnable tx2yolo or tx2yolo-bench"
+fi
+
+# Nsight Compute on one frame of the standard model at 608 (batch 1; FP32,
+# and FP16 where the card has tensor cores), the tactics from the cache the
+# matrix filled: per kernel, its time and how close it came to the memory and
+# compute ceilings, to say why a kernel misses its target. GPU_CHECK_NCU=0
+# skips it.
+if [ "${GPU_CHECK_NCU:-1}" != 0 ] && [ -n "$cli" ] && command -v ncu >/dev/null 2>&1 &&
+   [ -f /tmp/gpu-check-models/standard.safetensors ]; then
+  ncu_ok=1
+  for precision in $precisions; do
+    timeout "${GPU_CHECK_NCU_TIMEOUT:-120}" ncu --csv --page raw --launch-count 400 --metrics \
+      gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active,launch__grid_size,launch__registers_per_thread \
+      "$cli" bench --backend cuda --synthetic --model /tmp/gpu-check-models/standard.safetensors --input-size 608 \
+      --precision "$precision" --iterations 1 --warmup 0 --no-cuda-graph >"$out/ncu-standard-608-$precision.csv" 2>"$out/ncu-$precision.log" ||
+      ncu_ok=0
+  done
+  python3 - "$out" $precisions <<'PY' >/dev/null 2>&1
+import csv, os, sys, collections
+out, lines = sys.argv[1], []
+for precision in sys.argv[2:]:
+    rows = list(csv.DictReader(l for l in open(os.path.join(out, "ncu-standard-608-%s.csv" % precision)) if l.startswith('"')))
+    def num(v):
+        try: return float((v or "").replace(",", ""))
+        except ValueError: return None
+    rows = [r for r in rows if r.get("Kernel Name") and num(r.get("gpu__time_duration.sum")) is not None]
+    agg = collections.OrderedDict()
+    for r in rows:
+        k = r["Kernel Name"].split("(")[0][:60]
+        a = agg.setdefault(k, [0, 0.0, 0.0, 0.0, 0.0])
+        t = num(r["gpu__time_duration.sum"])
+        a[0] += 1; a[1] += t
+        a[2] += t * (num(r.get("dram__throughput.avg.pct_of_peak_sustained_elapsed")) or 0)
+        a[3] += t * (num(r.get("sm__throughput.avg.pct_of_peak_sustained_elapsed")) or 0)
+        a[4] += t * (num(r.get("sm__warps_active.avg.pct_of_peak_sustained_active")) or 0)
+    lines += ["", "standard model, 608, batch 1, %s, one frame (ncu, time-weighted means):" % precision, "",
+              "| kernel | launches | total us | DRAM % of peak | SM % of peak | achieved occupancy % |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for k, a in sorted(agg.items(), key=lambda kv: -kv[1][1]):
+        lines.append("| %s | %d | %.1f | %.0f | %.0f | %.0f |" % (k, a[0], a[1] / 1e3, a[2] / a[1], a[3] / a[1], a[4] / a[1]))
+open(os.path.join(out, "ncu-summary.md"), "w").write("\n".join(lines) + "\n")
+PY
+  if [ $ncu_ok -eq 1 ] && [ -s "$out/ncu-summary.md" ]; then row ncu PASS "$out/ncu-summary.md"; else row ncu FAIL "see $out/ncu-*.log"; fi
 fi
 
 # The sanitizers run last: they are the slowest steps, and the timings above
