@@ -88,11 +88,15 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
 // a candidate only when FP16 precision is asked for. All others compute in
 // FP32. kAuto, the heuristic without timing, picks depthwise where it
 // applies and kGemm otherwise.
-enum class Conv2dCudaKernel { kAuto, kGemm, kGemmSmall, kGemmSplitK, kDepthwise, kWmmaFp16 };
+//
+// kGemmLarge ("gemm128": 128x64 tiles, 8x8 per thread, double-buffered) has
+// not yet run on a GPU, so it is a candidate only when the environment sets
+// TX2YOLO_UNVERIFIED_KERNELS=1 (tools/gpu-check.sh does, to verify it).
+enum class Conv2dCudaKernel { kAuto, kGemm, kGemmSmall, kGemmSplitK, kDepthwise, kWmmaFp16, kGemmLarge };
 // Every tactic, in the order they are timed.
-constexpr Conv2dCudaKernel kConv2dCudaTactics[] = {Conv2dCudaKernel::kGemm, Conv2dCudaKernel::kGemmSmall,
-                                                   Conv2dCudaKernel::kGemmSplitK, Conv2dCudaKernel::kDepthwise,
-                                                   Conv2dCudaKernel::kWmmaFp16};
+constexpr Conv2dCudaKernel kConv2dCudaTactics[] = {Conv2dCudaKernel::kGemm,      Conv2dCudaKernel::kGemmSmall,
+                                                   Conv2dCudaKernel::kGemmLarge, Conv2dCudaKernel::kGemmSplitK,
+                                                   Conv2dCudaKernel::kDepthwise, Conv2dCudaKernel::kWmmaFp16};
 // Whether `kernel` rounds its operands to FP16 (a candidate at FP16 precision only).
 constexpr bool conv2d_cuda_kernel_is_fp16(Conv2dCudaKernel kernel) { return kernel == Conv2dCudaKernel::kWmmaFp16; }
 
@@ -102,7 +106,8 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel);
 // The heuristic: depthwise where it applies; otherwise the tensor-core
 // kernel when fp16 is allowed and the device has it, else kGemm.
 Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p, bool allow_fp16 = false);
-// "gemm64", "gemm32", "gemm64-splitk", "depthwise", "wmma-fp16" ("auto" for kAuto), and
+// "gemm64", "gemm32", "gemm128", "gemm64-splitk", "depthwise", "wmma-fp16"
+// ("auto" for kAuto), and
 // back (false for an unknown name).
 const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel);
 bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel);

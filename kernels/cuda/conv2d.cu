@@ -19,6 +19,15 @@
 //    pixels: 6 blocks of 64 per output-channel tile). For pointwise convs
 //    (1x1, stride 1, pad 0) B is the input itself, read contiguously. Serves
 //    standard, grouped and pointwise convs.
+//  * kGemmLarge ("gemm128"): the same implicit GEMM with a 128 (m) x 64 (p)
+//    block tile, 128 threads each computing an 8 x 8 register tile (64
+//    accumulators: four times the arithmetic per shared-memory read of the
+//    4x4 tiles), k-steps of 8, and the next k-step's operands loaded into
+//    registers while the current one is multiplied (two shared-memory
+//    buffers, one barrier per step). Each thread stages a fixed output pixel
+//    of B, so its input origin is computed once per block. 12.5 KB shared.
+//    Not yet run on a GPU: a candidate only when TX2YOLO_UNVERIFIED_KERNELS=1
+//    (tools/gpu-check.sh sets it, so the GPU tests check it at every shape).
 //  * split-K (kGemmSplitK): the 64x64 GEMM with the reduction k split into S
 //    contiguous ranges, one block per (tile, range); each block writes its
 //    raw partial sums to workspace [S, N, C_out, H_out*W_out] (fp32), and
@@ -36,6 +45,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
@@ -166,6 +177,122 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
   }
 }
 
+
+constexpr int kL_BM = 128, kL_BN = 64, kL_BK = 8, kL_Threads = 128;
+constexpr int kL_PadA = 4;  // row length 132 floats: float4-aligned, conflict-free transposed stores
+
+template <bool kPointwise>
+__global__ void __launch_bounds__(kL_Threads)
+    conv2d_gemm_large_kernel(Conv2dParams p, const float* __restrict__ in, const float* __restrict__ weight,
+                             const float* __restrict__ bias, float* __restrict__ out) {
+  const int cin_g = p.in_channels / p.groups;
+  const int cout_g = p.out_channels / p.groups;
+  const int khw = p.kernel_h * p.kernel_w;
+  const int K = cin_g * khw;
+  const int P = p.out_h * p.out_w;
+  const int n = blockIdx.z / p.groups;
+  const int g = blockIdx.z % p.groups;
+  const int m0 = blockIdx.y * kL_BM;
+  const int p0 = blockIdx.x * kL_BN;
+  const long long in_plane = static_cast<long long>(p.in_h) * p.in_w;
+  const float* in_g = in + (static_cast<long long>(n) * p.in_channels + static_cast<long long>(g) * cin_g) * in_plane;
+  const float* w_g = weight + static_cast<long long>(g) * cout_g * K;
+
+  __shared__ __align__(16) float As[2][kL_BK][kL_BM + kL_PadA];
+  __shared__ __align__(16) float Bs[2][kL_BK][kL_BN];
+
+  const int tid = threadIdx.x;
+  // Staging: A element (k = a_k, m = a_m + 16 i), i < 8; B element (k = b_k + 2 i, pixel b_p), i < 4.
+  const int a_k = tid % kL_BK, a_m = tid / kL_BK;
+  const int b_p = tid % kL_BN, b_k = tid / kL_BN;
+  const int pix = p0 + b_p;
+  const bool pix_ok = pix < P;
+  const int oy = pix_ok ? pix / p.out_w : 0, ox = pix_ok ? pix % p.out_w : 0;
+  const int iy0 = oy * p.stride_h - p.pad_h, ix0 = ox * p.stride_w - p.pad_w;
+  float ra[8], rb[4];
+  const auto load = [&](int k0) {
+    const int ka = k0 + a_k;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int m = m0 + a_m + 16 * i;
+      ra[i] = (m < cout_g && ka < K) ? w_g[static_cast<long long>(m) * K + ka] : 0.f;
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int k = k0 + b_k + 2 * i;
+      float v = 0.f;
+      if (k < K && pix_ok) {
+        if (kPointwise) {
+          v = in_g[static_cast<long long>(k) * in_plane + pix];
+        } else {
+          const int ci = k / khw, r = k - ci * khw;
+          const int ky = r / p.kernel_w, kx = r - ky * p.kernel_w;
+          const int iy = iy0 + ky, ix = ix0 + kx;
+          if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w)
+            v = in_g[static_cast<long long>(ci) * in_plane + static_cast<long long>(iy) * p.in_w + ix];
+        }
+      }
+      rb[i] = v;
+    }
+  };
+  const auto store = [&](int buf) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) As[buf][a_k][a_m + 16 * i] = ra[i];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) Bs[buf][b_k + 2 * i][b_p] = rb[i];
+  };
+
+  // Compute: thread (ty, tx) owns output channels ty*8 .. +8 and pixels tx*8 .. +8.
+  const int ty = tid / (kL_BN / 8), tx = tid % (kL_BN / 8);
+  float acc[8][8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
+
+  load(0);
+  store(0);
+  __syncthreads();
+  int buf = 0;
+  for (int k0 = 0; k0 < K; k0 += kL_BK) {
+    const bool more = k0 + kL_BK < K;
+    if (more) load(k0 + kL_BK);  // in flight while this step multiplies
+#pragma unroll
+    for (int kk = 0; kk < kL_BK; ++kk) {
+      const float4 a0 = *reinterpret_cast<const float4*>(&As[buf][kk][ty * 8]);
+      const float4 a1 = *reinterpret_cast<const float4*>(&As[buf][kk][ty * 8 + 4]);
+      const float4 b0 = *reinterpret_cast<const float4*>(&Bs[buf][kk][tx * 8]);
+      const float4 b1 = *reinterpret_cast<const float4*>(&Bs[buf][kk][tx * 8 + 4]);
+      const float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+      const float bv[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+      for (int i = 0; i < 8; ++i)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[i][j] += av[i] * bv[j];
+    }
+    if (more) {
+      store(buf ^ 1);  // the other buffer: nobody reads it during this step
+      __syncthreads();
+      buf ^= 1;
+    }
+  }
+
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const int m = m0 + ty * 8 + i;
+    if (m >= cout_g) continue;
+    const int co = g * cout_g + m;
+    const float b = bias ? bias[co] : 0.f;
+    float* dst = out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) *
+                           static_cast<long long>(P);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const int px = p0 + tx * 8 + j;
+      if (px < P) dst[px] = apply_activation(p.activation, p.alpha, acc[i][j] + b);
+    }
+  }
+}
+
 // out[n, off + co, pix] = act(bias[co] + sum_{s = 0..S-1} ws[s, n, co, pix]).
 __global__ void __launch_bounds__(256) conv2d_splitk_reduce_kernel(Conv2dParams p, int splits, const float* __restrict__ workspace,
                                             const float* __restrict__ bias, float* __restrict__ out) {
@@ -280,6 +407,10 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
       return true;
     case Conv2dCudaKernel::kGemmSplitK:
       return splitk_splits(p) > 1;
+    case Conv2dCudaKernel::kGemmLarge: {
+      const char* unverified = std::getenv("TX2YOLO_UNVERIFIED_KERNELS");
+      return unverified != nullptr && std::string(unverified) == "1";
+    }
     case Conv2dCudaKernel::kWmmaFp16:
       return conv2d_wmma_available();
     case Conv2dCudaKernel::kDepthwise:
@@ -324,7 +455,18 @@ void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, co
   }
   const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                          p.pad_h == 0 && p.pad_w == 0;
-  if (kernel == Conv2dCudaKernel::kGemmSmall) {
+  if (kernel == Conv2dCudaKernel::kGemmLarge) {
+    const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, kL_BN), cuda::ceil_div(p.out_channels / p.groups, kL_BM),
+                    static_cast<unsigned>(p.batch * p.groups));
+    TX2_REQUIRE(grid.y <= 65535 && grid.z <= 65535, "conv2d_cuda: GEMM grid too large");
+    if (pointwise) {
+      conv2d_gemm_large_kernel<true><<<grid, kL_Threads, 0, stream>>>(p, in, weight, bias, out);
+      CUDA_CHECK_LAUNCH("conv2d_gemm_large_kernel<pointwise>");
+    } else {
+      conv2d_gemm_large_kernel<false><<<grid, kL_Threads, 0, stream>>>(p, in, weight, bias, out);
+      CUDA_CHECK_LAUNCH("conv2d_gemm_large_kernel");
+    }
+  } else if (kernel == Conv2dCudaKernel::kGemmSmall) {
     launch_gemm<32, 32>(p, pointwise, in, weight, bias, out, stream, 1, nullptr);
   } else if (kernel == Conv2dCudaKernel::kGemmSplitK) {
     TX2_REQUIRE(workspace != nullptr, "conv2d_cuda: the split-K kernel needs a workspace");
@@ -339,6 +481,7 @@ const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel) {
     case Conv2dCudaKernel::kAuto: return "auto";
     case Conv2dCudaKernel::kGemm: return "gemm64";
     case Conv2dCudaKernel::kGemmSmall: return "gemm32";
+    case Conv2dCudaKernel::kGemmLarge: return "gemm128";
     case Conv2dCudaKernel::kGemmSplitK: return "gemm64-splitk";
     case Conv2dCudaKernel::kWmmaFp16: return "wmma-fp16";
     case Conv2dCudaKernel::kDepthwise: return "depthwise";
