@@ -148,18 +148,14 @@ TEST(GpuConv2d, GemmMatchesCpuOnOddShapes) {
   std::uint32_t seed = 100;
   int split = 0;
   for (const Conv2dParams& p : cases) {
-    EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, seed += 10))
-        << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w << " g" << p.groups;
-    EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemmSmall, seed += 10))
-        << "gemm32 " << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w;
-    if (conv2d_cuda_supports(p, Conv2dCudaKernel::kGemmSplitK)) {
-      EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemmSplitK, seed += 10))
-          << "split-K " << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w;
-      ++split;
-    }
-    if (conv2d_cuda_supports(p, Conv2dCudaKernel::kWmmaFp16)) {
-      EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kWmmaFp16, seed += 10))
-          << "wmma-fp16 " << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w;
+    // Every GEMM-shaped tactic this device offers (gemm128 only under
+    // TX2YOLO_UNVERIFIED_KERNELS=1, as gpu-check sets it).
+    for (Conv2dCudaKernel k : kConv2dCudaTactics) {
+      if (k == Conv2dCudaKernel::kDepthwise || !conv2d_cuda_supports(p, k)) continue;
+      EXPECT_TRUE(conv_matches(p, k, seed += 10)) << conv2d_cuda_kernel_name(k) << " " << p.in_channels << "->"
+                                                  << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w
+                                                  << " g" << p.groups << " b" << p.batch;
+      split += k == Conv2dCudaKernel::kGemmSplitK;
     }
   }
   // Split-K splits only where the device has SMs to spare (never on a TX2).
@@ -189,18 +185,16 @@ TEST(GpuConv2d, WritesOnlyItsConcatSlice) {
   p.out_channel_offset = 2;
   p.out_channels_total = 7;
   finalize_conv2d_params(p);
-  EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, 501));
-  EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemmSmall, 503));
-  Conv2dParams deep = params(1, 64, 9, 7, 3, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);
+  Conv2dParams deep = params(1, 64, 9, 7, 3, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);  // long K: split-K too
   deep.out_channel_offset = 2;
   deep.out_channels_total = 7;
   finalize_conv2d_params(deep);
-  if (conv2d_cuda_supports(deep, Conv2dCudaKernel::kGemmSplitK)) {
-    EXPECT_TRUE(conv_matches(deep, Conv2dCudaKernel::kGemmSplitK, 504));
-  }
-  if (conv2d_cuda_supports(deep, Conv2dCudaKernel::kWmmaFp16)) {
-    EXPECT_TRUE(conv_matches(deep, Conv2dCudaKernel::kWmmaFp16, 505));
-  }
+  std::uint32_t seed = 500;
+  for (const Conv2dParams* c : {&p, &deep})
+    for (Conv2dCudaKernel k : kConv2dCudaTactics)
+      if (k != Conv2dCudaKernel::kDepthwise && conv2d_cuda_supports(*c, k)) {
+        EXPECT_TRUE(conv_matches(*c, k, ++seed)) << conv2d_cuda_kernel_name(k) << " K " << c->in_channels * 9;
+      }
   Conv2dParams dw = params(1, 4, 9, 7, 4, 3, 3, 2, 2, 1, 1, 4, Activation::kRelu);
   dw.out_channel_offset = 3;
   dw.out_channels_total = 9;
