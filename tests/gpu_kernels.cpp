@@ -39,35 +39,9 @@ std::vector<float> conv_weights(const Conv2dParams& p, std::uint32_t seed) {
   return random_floats(static_cast<std::size_t>(p.out_channels) * fan_in, seed, -limit, limit);
 }
 
-// x rounded to the nearest FP16 value (ties to even), written from the
-// format's definition rather than with CUDA's conversion, as the oracle of
-// the FP16 kernels: 10 fraction bits, so the spacing at |x| in [2^(e-1), 2^e)
-// is 2^(e-11), and never finer than the subnormal step 2^-24.
-float round_to_half(float x) {
-  if (!std::isfinite(x) || x == 0.f) return x;
-  const float a = std::fabs(x);
-  if (a >= 65520.f) return std::copysign(std::numeric_limits<float>::infinity(), x);
-  int e = 0;
-  std::frexp(a, &e);
-  const float step = std::ldexp(1.f, std::max(e - 11, -24));
-  return std::copysign(std::nearbyint(a / step) * step, x);
-}
-
 std::vector<float> rounded_to_half(std::vector<float> v) {
-  for (float& x : v) x = round_to_half(x);
+  for (float& x : v) x = testing_util::round_to_half(x);
   return v;
-}
-
-TEST(GpuConv2d, HalfRoundingOracleIsRight) {  // CPU-only arithmetic, but kept beside its users
-  EXPECT_EQ(round_to_half(1.f), 1.f);
-  EXPECT_EQ(round_to_half(1.f + 1.f / 2048), 1.f);                 // a tie: to even (1.0)
-  EXPECT_EQ(round_to_half(1.f + 3.f / 2048), 1.f + 2.f / 1024);    // a tie: to even (1 + 2^-9)
-  EXPECT_EQ(round_to_half(1.f + 1.5f / 2048), 1.f + 1.f / 1024);   // above the tie
-  EXPECT_EQ(round_to_half(-3.14159f), -3.140625f);
-  EXPECT_EQ(round_to_half(65504.f), 65504.f);                      // the largest FP16
-  EXPECT_TRUE(std::isinf(round_to_half(70000.f)));
-  EXPECT_EQ(round_to_half(std::ldexp(1.f, -24)), std::ldexp(1.f, -24));  // the smallest subnormal
-  EXPECT_EQ(round_to_half(std::ldexp(1.f, -26)), 0.f);
 }
 
 // Runs one conv on the GPU (given kernel) and the CPU, both outputs poisoned

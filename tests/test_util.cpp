@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -88,6 +89,16 @@ CommandResult run_command(const std::string& command_line) { return run_shell(co
 
 CommandResult run_command_stderr(const std::string& command_line) {
   return run_shell(command_line + " 2>&1 >/dev/null");
+}
+
+float round_to_half(float x) {
+  if (!std::isfinite(x) || x == 0.f) return x;
+  const float a = std::fabs(x);
+  if (a >= 65520.f) return std::copysign(std::numeric_limits<float>::infinity(), x);
+  int e = 0;
+  std::frexp(a, &e);
+  const float step = std::ldexp(1.f, std::max(e - 11, -24));
+  return std::copysign(std::nearbyint(a / step) * step, x);
 }
 
 cv::Mat synthetic_scene() {

@@ -37,6 +37,12 @@ void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes
 void write_text(const std::string& path, const std::string& text);
 std::string read_text(const std::string& path);
 
+// x rounded to the nearest FP16 value (ties to even), written from the
+// format's spacing (10 fraction bits: 2^(e-11) at |x| in [2^(e-1), 2^e), never
+// finer than the subnormal step 2^-24) and independent of core/half.cpp's
+// bit manipulation and of CUDA's conversion: the oracle of both.
+float round_to_half(float x);
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together
