@@ -9,6 +9,8 @@
 // reference copies.
 #pragma once
 
+#include "core/half.h"
+
 #ifdef TX2YOLO_WITH_CUDA
 #include <cuda_runtime_api.h>
 #endif
@@ -34,6 +36,8 @@ void concat_cpu(const ConcatParams& p, const float* const* inputs, float* out);
 #ifdef TX2YOLO_WITH_CUDA
 // kernels/cuda/concat.cu; `inputs` is a host array of device pointers.
 void concat_cuda(const ConcatParams& p, const float* const* inputs, float* out, cudaStream_t stream);
+// The same on FP16 storage (core/half.h).
+void concat_cuda(const ConcatParams& p, const half_t* const* inputs, half_t* out, cudaStream_t stream);
 #endif
 
 }  // namespace tx2yolo

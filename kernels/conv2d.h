@@ -20,6 +20,7 @@
 #pragma once
 
 #include "core/activation.h"
+#include "core/half.h"
 
 #ifdef TX2YOLO_WITH_CUDA
 #include <cuda_runtime_api.h>
@@ -119,6 +120,12 @@ std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel
 // conv2d_cuda_workspace_floats(p, kernel) floats (may be null when that is 0).
 // Checks the launch.
 void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
+                 cudaStream_t stream, Conv2dCudaKernel kernel = Conv2dCudaKernel::kAuto,
+                 float* workspace = nullptr);
+// The same with FP16 activation storage (core/half.h): `in` and `out` are
+// FP16, the weights, bias, workspace and all arithmetic FP32; each output is
+// rounded to FP16 once, when it is stored.
+void conv2d_cuda(const Conv2dParams& p, const half_t* in, const float* weight, const float* bias, half_t* out,
                  cudaStream_t stream, Conv2dCudaKernel kernel = Conv2dCudaKernel::kAuto,
                  float* workspace = nullptr);
 #endif

@@ -13,6 +13,8 @@
 //   5. planar NCHW float32 output [3, dst_h, dst_w].
 #pragma once
 
+#include "core/half.h"
+
 #ifdef TX2YOLO_WITH_CUDA
 #include <cuda_runtime_api.h>
 
@@ -52,8 +54,14 @@ class PreprocessCuda {
   PreprocessCuda(const PreprocessCuda&) = delete;
   PreprocessCuda& operator=(const PreprocessCuda&) = delete;
   void run(const PreprocessParams& p, const std::uint8_t* bgr, float* out, cudaStream_t stream);
+  // The same writing FP16 (core/half.h): each value computed in float as
+  // above, then rounded to FP16 once.
+  void run(const PreprocessParams& p, const std::uint8_t* bgr, half_t* out, cudaStream_t stream);
 
  private:
+  void upload(const PreprocessParams& p, const std::uint8_t* bgr, cudaStream_t stream);
+  template <typename T>
+  void launch(const PreprocessParams& p, T* out, cudaStream_t stream);
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -14,6 +14,8 @@
 //       can land directly in its slice of the following concat.
 #pragma once
 
+#include "core/half.h"
+
 #ifdef TX2YOLO_WITH_CUDA
 #include <cuda_runtime_api.h>
 #endif
@@ -38,6 +40,8 @@ void upsample_nearest_cpu(const UpsampleNearestParams& p, const float* in, float
 #ifdef TX2YOLO_WITH_CUDA
 // kernels/cuda/upsample_nearest.cu; device pointers; checks the launch.
 void upsample_nearest_cuda(const UpsampleNearestParams& p, const float* in, float* out, cudaStream_t stream);
+// The same on FP16 storage (core/half.h).
+void upsample_nearest_cuda(const UpsampleNearestParams& p, const half_t* in, half_t* out, cudaStream_t stream);
 #endif
 
 }  // namespace tx2yolo

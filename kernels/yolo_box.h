@@ -12,6 +12,8 @@
 // Boxes and scores of a gated box (sigmoid(obj) < conf_thresh) are zero.
 #pragma once
 
+#include "core/half.h"
+
 #ifdef TX2YOLO_WITH_CUDA
 #include <cuda_runtime_api.h>
 
@@ -60,6 +62,9 @@ void yolo_box_cpu(const YoloBoxParams& p, const float* in, float* boxes, float* 
 // (threshold compaction: an atomic counter into a fixed capacity, overflow
 // counted) - the GPU NMS then needs no dense scores at all.
 void yolo_box_cuda(const YoloBoxParams* levels, const float* const* inputs, int num_levels, float* boxes,
+                   float* scores, cudaStream_t stream, const NmsCandidateSink* candidates = nullptr);
+// The same reading FP16 head tensors (core/half.h); boxes and scores stay float.
+void yolo_box_cuda(const YoloBoxParams* levels, const half_t* const* inputs, int num_levels, float* boxes,
                    float* scores, cudaStream_t stream, const NmsCandidateSink* candidates = nullptr);
 #endif
 

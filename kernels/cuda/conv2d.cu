@@ -3,9 +3,14 @@
 //   out[n, off + co, oy, ox] = act( bias[co] + sum_{ci in group(co), ky, kx}
 //        w[co, ci - g0, ky, kx] * in[n, ci, oy*sh - ph + ky, ox*sw - pw + kx] )
 //
-// Layouts (fp32, row-major): in [N, C_in, H_in, W_in]; weight
+// Layouts (row-major): in [N, C_in, H_in, W_in]; weight
 // [C_out, C_in/groups, K_h, K_w]; bias [C_out] or null; out
 // [N, out_channels_total, H_out, W_out], channels [off, off + C_out) written.
+//
+// Storage: weights, bias and the split-K workspace are fp32; activations (in,
+// out) are fp32 or, at FP16 storage, __half: every kernel is instantiated for
+// both, loads widen to fp32 and each output is rounded to FP16 once, when it
+// is stored.
 //
 // Kernels, all with the bias + activation epilogue fused and fp32
 // accumulation (the tactics a layer chooses from, kernels/conv2d.h):
@@ -65,10 +70,10 @@ __host__ __device__ constexpr int gemm_threads(int bm, int bn) { return (bm / 4)
 
 // splits == 1: the whole reduction, bias + activation, into out. splits > 1:
 // blockIdx.z also selects the k range; raw sums into workspace (see top).
-template <bool kPointwise, int kGemmBM, int kGemmBN>
+template <bool kPointwise, int kGemmBM, int kGemmBN, typename T>
 __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
-    conv2d_gemm_kernel(Conv2dParams p, const float* __restrict__ in, const float* __restrict__ weight,
-                       const float* __restrict__ bias, float* __restrict__ out, int splits, int k_chunk,
+    conv2d_gemm_kernel(Conv2dParams p, const T* __restrict__ in, const float* __restrict__ weight,
+                       const float* __restrict__ bias, T* __restrict__ out, int splits, int k_chunk,
                        float* __restrict__ workspace) {
   const int cin_g = p.in_channels / p.groups;
   const int cout_g = p.out_channels / p.groups;
@@ -84,7 +89,7 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
   const int m0 = blockIdx.y * kGemmBM;
   const int p0 = blockIdx.x * kGemmBN;
   const long long in_plane = static_cast<long long>(p.in_h) * p.in_w;
-  const float* in_g = in + (static_cast<long long>(n) * p.in_channels + static_cast<long long>(g) * cin_g) * in_plane;
+  const T* in_g = in + (static_cast<long long>(n) * p.in_channels + static_cast<long long>(g) * cin_g) * in_plane;
   const float* w_g = weight + static_cast<long long>(g) * cout_g * K;
 
   __shared__ __align__(16) float As[kGemmBK][kGemmBM + kGemmPadA];
@@ -118,7 +123,7 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
       float v = 0.f;
       if (k < k_end && pix < P) {
         if (kPointwise) {
-          v = in_g[static_cast<long long>(k) * in_plane + pix];
+          v = cuda::load_act(in_g + static_cast<long long>(k) * in_plane + pix);
         } else {
           const int ci = k / khw, r = k % khw;
           const int ky = r / p.kernel_w, kx = r % p.kernel_w;
@@ -126,7 +131,7 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
           const int iy = oy * p.stride_h - p.pad_h + ky;
           const int ix = ox * p.stride_w - p.pad_w + kx;
           if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w)
-            v = in_g[static_cast<long long>(ci) * in_plane + static_cast<long long>(iy) * p.in_w + ix];
+            v = cuda::load_act(in_g + static_cast<long long>(ci) * in_plane + static_cast<long long>(iy) * p.in_w + ix);
         }
       }
       Bs[kk][pp] = v;
@@ -167,12 +172,12 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
     if (m >= cout_g) continue;
     const int co = g * cout_g + m;
     const float b = bias ? bias[co] : 0.f;
-    float* dst = out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) *
-                           static_cast<long long>(P);
+    T* dst = out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) *
+                       static_cast<long long>(P);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int pix = p0 + tx * 4 + j;
-      if (pix < P) dst[pix] = apply_activation(p.activation, p.alpha, acc[i][j] + b);
+      if (pix < P) cuda::store_act(dst + pix, apply_activation(p.activation, p.alpha, acc[i][j] + b));
     }
   }
 }
@@ -181,10 +186,10 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
 constexpr int kL_BM = 128, kL_BN = 64, kL_BK = 8, kL_Threads = 128;
 constexpr int kL_PadA = 4;  // row length 132 floats: float4-aligned, conflict-free transposed stores
 
-template <bool kPointwise>
+template <bool kPointwise, typename T>
 __global__ void __launch_bounds__(kL_Threads)
-    conv2d_gemm_large_kernel(Conv2dParams p, const float* __restrict__ in, const float* __restrict__ weight,
-                             const float* __restrict__ bias, float* __restrict__ out) {
+    conv2d_gemm_large_kernel(Conv2dParams p, const T* __restrict__ in, const float* __restrict__ weight,
+                             const float* __restrict__ bias, T* __restrict__ out) {
   const int cin_g = p.in_channels / p.groups;
   const int cout_g = p.out_channels / p.groups;
   const int khw = p.kernel_h * p.kernel_w;
@@ -195,7 +200,7 @@ __global__ void __launch_bounds__(kL_Threads)
   const int m0 = blockIdx.y * kL_BM;
   const int p0 = blockIdx.x * kL_BN;
   const long long in_plane = static_cast<long long>(p.in_h) * p.in_w;
-  const float* in_g = in + (static_cast<long long>(n) * p.in_channels + static_cast<long long>(g) * cin_g) * in_plane;
+  const T* in_g = in + (static_cast<long long>(n) * p.in_channels + static_cast<long long>(g) * cin_g) * in_plane;
   const float* w_g = weight + static_cast<long long>(g) * cout_g * K;
 
   __shared__ __align__(16) float As[2][kL_BK][kL_BM + kL_PadA];
@@ -223,13 +228,13 @@ __global__ void __launch_bounds__(kL_Threads)
       float v = 0.f;
       if (k < K && pix_ok) {
         if (kPointwise) {
-          v = in_g[static_cast<long long>(k) * in_plane + pix];
+          v = cuda::load_act(in_g + static_cast<long long>(k) * in_plane + pix);
         } else {
           const int ci = k / khw, r = k - ci * khw;
           const int ky = r / p.kernel_w, kx = r - ky * p.kernel_w;
           const int iy = iy0 + ky, ix = ix0 + kx;
           if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w)
-            v = in_g[static_cast<long long>(ci) * in_plane + static_cast<long long>(iy) * p.in_w + ix];
+            v = cuda::load_act(in_g + static_cast<long long>(ci) * in_plane + static_cast<long long>(iy) * p.in_w + ix);
         }
       }
       rb[i] = v;
@@ -283,19 +288,20 @@ __global__ void __launch_bounds__(kL_Threads)
     if (m >= cout_g) continue;
     const int co = g * cout_g + m;
     const float b = bias ? bias[co] : 0.f;
-    float* dst = out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) *
-                           static_cast<long long>(P);
+    T* dst = out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) *
+                       static_cast<long long>(P);
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
       const int px = p0 + tx * 8 + j;
-      if (px < P) dst[px] = apply_activation(p.activation, p.alpha, acc[i][j] + b);
+      if (px < P) cuda::store_act(dst + px, apply_activation(p.activation, p.alpha, acc[i][j] + b));
     }
   }
 }
 
 // out[n, off + co, pix] = act(bias[co] + sum_{s = 0..S-1} ws[s, n, co, pix]).
+template <typename T>
 __global__ void __launch_bounds__(256) conv2d_splitk_reduce_kernel(Conv2dParams p, int splits, const float* __restrict__ workspace,
-                                            const float* __restrict__ bias, float* __restrict__ out) {
+                                            const float* __restrict__ bias, T* __restrict__ out) {
   const long long P = static_cast<long long>(p.out_h) * p.out_w;
   const long long per_split = static_cast<long long>(p.batch) * p.out_channels * P;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < per_split;
@@ -305,8 +311,8 @@ __global__ void __launch_bounds__(256) conv2d_splitk_reduce_kernel(Conv2dParams 
     const int n = static_cast<int>(i / (P * p.out_channels));
     float sum = 0.f;
     for (int s = 0; s < splits; ++s) sum += workspace[s * per_split + i];
-    out[(static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) * P + pix] =
-        apply_activation(p.activation, p.alpha, sum + (bias ? bias[co] : 0.f));
+    cuda::store_act(out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) * P + pix,
+                    apply_activation(p.activation, p.alpha, sum + (bias ? bias[co] : 0.f)));
   }
 }
 
@@ -315,9 +321,10 @@ constexpr int kDwTileW = 32;
 constexpr int kDwThreads = kDwTileH * kDwTileW;
 constexpr int kDwMaxKernel = 7;
 
+template <typename T>
 __global__ void __launch_bounds__(kDwThreads)
-    conv2d_depthwise_kernel(Conv2dParams p, const float* __restrict__ in, const float* __restrict__ weight,
-                            const float* __restrict__ bias, float* __restrict__ out) {
+    conv2d_depthwise_kernel(Conv2dParams p, const T* __restrict__ in, const float* __restrict__ weight,
+                            const float* __restrict__ bias, T* __restrict__ out) {
   extern __shared__ float tile[];  // [tile_rows][tile_cols]
   const int tile_rows = (kDwTileH - 1) * p.stride_h + p.kernel_h;
   const int tile_cols = (kDwTileW - 1) * p.stride_w + p.kernel_w;
@@ -328,12 +335,13 @@ __global__ void __launch_bounds__(kDwThreads)
   const int ox0 = blockIdx.x * kDwTileW;
   const int iy0 = oy0 * p.stride_h - p.pad_h;
   const int ix0 = ox0 * p.stride_w - p.pad_w;
-  const float* src = in + static_cast<long long>(nc) * p.in_h * p.in_w;
+  const T* src = in + static_cast<long long>(nc) * p.in_h * p.in_w;
 
   for (int e = threadIdx.x; e < tile_rows * tile_cols; e += kDwThreads) {
     const int r = e / tile_cols, col = e % tile_cols;
     const int iy = iy0 + r, ix = ix0 + col;
-    tile[e] = (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w) ? src[static_cast<long long>(iy) * p.in_w + ix] : 0.f;
+    tile[e] = (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w) ? cuda::load_act(src + static_cast<long long>(iy) * p.in_w + ix)
+                                                                 : 0.f;
   }
   __shared__ float wk[kDwMaxKernel * kDwMaxKernel];
   const int taps = p.kernel_h * p.kernel_w;
@@ -348,8 +356,9 @@ __global__ void __launch_bounds__(kDwThreads)
   for (int ky = 0; ky < p.kernel_h; ++ky)
     for (int kx = 0; kx < p.kernel_w; ++kx) acc += wk[ky * p.kernel_w + kx] * t[ky * tile_cols + kx];
   const float b = bias ? bias[c] : 0.f;
-  out[((static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + c) * p.out_h + oy) * p.out_w + ox] =
-      apply_activation(p.activation, p.alpha, acc + b);
+  cuda::store_act(out + ((static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + c) * p.out_h + oy) *
+                              p.out_w + ox,
+                  apply_activation(p.activation, p.alpha, acc + b));
 }
 
 std::size_t depthwise_shared_bytes(const Conv2dParams& p) {
@@ -372,9 +381,9 @@ int splitk_splits(const Conv2dParams& p) {
   return conv2d_splitk_splits(p, sms);
 }
 
-template <int BM, int BN>
-void launch_gemm(const Conv2dParams& p, bool pointwise, const float* in, const float* weight, const float* bias,
-                 float* out, cudaStream_t stream, int splits, float* workspace) {
+template <int BM, int BN, typename T>
+void launch_gemm(const Conv2dParams& p, bool pointwise, const T* in, const float* weight, const float* bias,
+                 T* out, cudaStream_t stream, int splits, float* workspace) {
   const int cout_g = p.out_channels / p.groups;
   const long long z = static_cast<long long>(p.batch) * p.groups * splits;
   const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, BN), cuda::ceil_div(cout_g, BM), static_cast<unsigned>(z));
@@ -382,16 +391,16 @@ void launch_gemm(const Conv2dParams& p, bool pointwise, const float* in, const f
   constexpr int threads = gemm_threads(BM, BN);
   const int chunk = conv2d_splitk_chunk(p, splits);
   if (pointwise) {
-    conv2d_gemm_kernel<true, BM, BN><<<grid, threads, 0, stream>>>(p, in, weight, bias, out, splits, chunk, workspace);
+    conv2d_gemm_kernel<true, BM, BN, T><<<grid, threads, 0, stream>>>(p, in, weight, bias, out, splits, chunk, workspace);
     CUDA_CHECK_LAUNCH("conv2d_gemm_kernel<pointwise>");
   } else {
-    conv2d_gemm_kernel<false, BM, BN><<<grid, threads, 0, stream>>>(p, in, weight, bias, out, splits, chunk, workspace);
+    conv2d_gemm_kernel<false, BM, BN, T><<<grid, threads, 0, stream>>>(p, in, weight, bias, out, splits, chunk, workspace);
     CUDA_CHECK_LAUNCH("conv2d_gemm_kernel");
   }
   if (splits > 1) {
     const long long n = static_cast<long long>(p.batch) * p.out_channels * p.out_h * p.out_w;
     const int blocks = static_cast<int>(std::min<long long>(cuda::ceil_div_ll(n, 256), 4096));
-    conv2d_splitk_reduce_kernel<<<blocks, 256, 0, stream>>>(p, splits, workspace, bias, out);
+    conv2d_splitk_reduce_kernel<T><<<blocks, 256, 0, stream>>>(p, splits, workspace, bias, out);
     CUDA_CHECK_LAUNCH("conv2d_splitk_reduce_kernel");
   }
 }
@@ -433,8 +442,12 @@ std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel
   return static_cast<std::size_t>(splits) * p.batch * p.out_channels * p.out_h * p.out_w;
 }
 
-void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
-                 cudaStream_t stream, Conv2dCudaKernel kernel, float* workspace) {
+namespace {
+
+// T: the activation storage (float, or __half at FP16 storage).
+template <typename T>
+void conv2d_cuda_impl(const Conv2dParams& p, const T* in, const float* weight, const float* bias, T* out,
+                      cudaStream_t stream, Conv2dCudaKernel kernel, float* workspace) {
   if (kernel == Conv2dCudaKernel::kAuto) kernel = conv2d_cuda_choose(p);
   TX2_REQUIRE(conv2d_cuda_supports(p, kernel), "conv2d_cuda: the ", conv2d_cuda_kernel_name(kernel),
               " kernel cannot run ", p.in_channels, "->", p.out_channels, " g", p.groups, " k", p.kernel_h, "x",
@@ -449,7 +462,7 @@ void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, co
     const dim3 grid(cuda::ceil_div(p.out_w, kDwTileW), cuda::ceil_div(p.out_h, kDwTileH),
                     static_cast<unsigned>(p.batch * p.in_channels));
     TX2_REQUIRE(grid.y <= 65535 && grid.z <= 65535, "conv2d_cuda: depthwise grid too large");
-    conv2d_depthwise_kernel<<<grid, kDwThreads, depthwise_shared_bytes(p), stream>>>(p, in, weight, bias, out);
+    conv2d_depthwise_kernel<T><<<grid, kDwThreads, depthwise_shared_bytes(p), stream>>>(p, in, weight, bias, out);
     CUDA_CHECK_LAUNCH("conv2d_depthwise_kernel");
     return;
   }
@@ -460,10 +473,10 @@ void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, co
                     static_cast<unsigned>(p.batch * p.groups));
     TX2_REQUIRE(grid.y <= 65535 && grid.z <= 65535, "conv2d_cuda: GEMM grid too large");
     if (pointwise) {
-      conv2d_gemm_large_kernel<true><<<grid, kL_Threads, 0, stream>>>(p, in, weight, bias, out);
+      conv2d_gemm_large_kernel<true, T><<<grid, kL_Threads, 0, stream>>>(p, in, weight, bias, out);
       CUDA_CHECK_LAUNCH("conv2d_gemm_large_kernel<pointwise>");
     } else {
-      conv2d_gemm_large_kernel<false><<<grid, kL_Threads, 0, stream>>>(p, in, weight, bias, out);
+      conv2d_gemm_large_kernel<false, T><<<grid, kL_Threads, 0, stream>>>(p, in, weight, bias, out);
       CUDA_CHECK_LAUNCH("conv2d_gemm_large_kernel");
     }
   } else if (kernel == Conv2dCudaKernel::kGemmSmall) {
@@ -474,6 +487,19 @@ void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, co
   } else {
     launch_gemm<64, 64>(p, pointwise, in, weight, bias, out, stream, 1, nullptr);
   }
+}
+
+}  // namespace
+
+void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
+                 cudaStream_t stream, Conv2dCudaKernel kernel, float* workspace) {
+  conv2d_cuda_impl(p, in, weight, bias, out, stream, kernel, workspace);
+}
+
+void conv2d_cuda(const Conv2dParams& p, const half_t* in, const float* weight, const float* bias, half_t* out,
+                 cudaStream_t stream, Conv2dCudaKernel kernel, float* workspace) {
+  conv2d_cuda_impl(p, reinterpret_cast<const __half*>(in), weight, bias, reinterpret_cast<__half*>(out), stream,
+                   kernel, workspace);
 }
 
 const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel) {

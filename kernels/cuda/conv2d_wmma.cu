@@ -14,6 +14,9 @@
 // in FP32, so against an FP32 reference fed the same rounded operands only
 // the summation order differs.
 //
+// Activations are float or FP16 (__half) storage, as the caller's; with FP16
+// storage the input is already FP16 and the output is rounded to FP16 once.
+//
 // Implicit GEMM per (image, group), as conv2d_gemm: C[m, p] = sum_k A[m, k]
 // B[k, p], m = output channel, k = (ci, ky, kx), p = output pixel. Block tile
 // 64 (m) x 64 (p) x 32 (k), 128 threads = 4 warps, each warp a 32 x 32 piece
@@ -43,10 +46,10 @@ constexpr int kLdA = kBK + 8;  // halves
 constexpr int kLdB = kBN + 8;  // halves
 constexpr int kLdC = kBN + 4;  // floats
 
-template <bool kPointwise>
+template <bool kPointwise, typename T>
 __global__ void __launch_bounds__(kThreads)
-    conv2d_wmma_kernel(Conv2dParams p, const float* __restrict__ in, const float* __restrict__ weight,
-                       const float* __restrict__ bias, float* __restrict__ out) {
+    conv2d_wmma_kernel(Conv2dParams p, const T* __restrict__ in, const float* __restrict__ weight,
+                       const float* __restrict__ bias, T* __restrict__ out) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 700
   using namespace nvcuda;
   __shared__ __align__(32) __half As[kBM * kLdA];
@@ -63,7 +66,7 @@ __global__ void __launch_bounds__(kThreads)
   const int m0 = blockIdx.y * kBM;
   const int p0 = blockIdx.x * kBN;
   const long long in_plane = static_cast<long long>(p.in_h) * p.in_w;
-  const float* in_g = in + (static_cast<long long>(n) * p.in_channels + static_cast<long long>(g) * cin_g) * in_plane;
+  const T* in_g = in + (static_cast<long long>(n) * p.in_channels + static_cast<long long>(g) * cin_g) * in_plane;
   const float* w_g = weight + static_cast<long long>(g) * cout_g * K;
 
   const int tid = threadIdx.x;
@@ -100,13 +103,13 @@ __global__ void __launch_bounds__(kThreads)
       float v = 0.f;
       if (k < K && pix_ok) {
         if (kPointwise) {
-          v = in_g[static_cast<long long>(k) * in_plane + pix];
+          v = cuda::load_act(in_g + static_cast<long long>(k) * in_plane + pix);
         } else {
           const int ci = k / khw, r = k - ci * khw;
           const int ky = r / p.kernel_w, kx = r - ky * p.kernel_w;
           const int iy = iy0 + ky, ix = ix0 + kx;
           if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w)
-            v = in_g[static_cast<long long>(ci) * in_plane + static_cast<long long>(iy) * p.in_w + ix];
+            v = cuda::load_act(in_g + static_cast<long long>(ci) * in_plane + static_cast<long long>(iy) * p.in_w + ix);
         }
       }
       Bs[kk * kLdB + b_p] = __float2half_rn(v);
@@ -141,8 +144,8 @@ __global__ void __launch_bounds__(kThreads)
     if (m >= cout_g) break;
     const int co = g * cout_g + m;
     const float v = Cs[mm * kLdC + b_p] + (bias ? bias[co] : 0.f);
-    out[(static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) * P + pix] =
-        apply_activation(p.activation, p.alpha, v);
+    cuda::store_act(out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) * P + pix,
+                    apply_activation(p.activation, p.alpha, v));
   }
 #endif
 }
@@ -159,7 +162,8 @@ bool conv2d_wmma_available() {
   return major >= 7;
 }
 
-void conv2d_wmma_cuda(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
+template <typename T>
+void conv2d_wmma_cuda(const Conv2dParams& p, const T* in, const float* weight, const float* bias, T* out,
                       cudaStream_t stream) {
   TX2_REQUIRE(conv2d_wmma_available(), "conv2d_cuda: the FP16 tensor-core kernel needs sm_70 or later");
   const int cout_g = p.out_channels / p.groups;
@@ -169,12 +173,17 @@ void conv2d_wmma_cuda(const Conv2dParams& p, const float* in, const float* weigh
   const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                          p.pad_h == 0 && p.pad_w == 0;
   if (pointwise) {
-    conv2d_wmma_kernel<true><<<grid, kThreads, 0, stream>>>(p, in, weight, bias, out);
+    conv2d_wmma_kernel<true, T><<<grid, kThreads, 0, stream>>>(p, in, weight, bias, out);
     CUDA_CHECK_LAUNCH("conv2d_wmma_kernel<pointwise>");
   } else {
-    conv2d_wmma_kernel<false><<<grid, kThreads, 0, stream>>>(p, in, weight, bias, out);
+    conv2d_wmma_kernel<false, T><<<grid, kThreads, 0, stream>>>(p, in, weight, bias, out);
     CUDA_CHECK_LAUNCH("conv2d_wmma_kernel");
   }
 }
+
+template void conv2d_wmma_cuda<float>(const Conv2dParams&, const float*, const float*, const float*, float*,
+                                        cudaStream_t);
+template void conv2d_wmma_cuda<__half>(const Conv2dParams&, const __half*, const float*, const float*, __half*,
+                                         cudaStream_t);
 
 }  // namespace tx2yolo

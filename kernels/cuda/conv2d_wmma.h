@@ -11,7 +11,9 @@ namespace tx2yolo {
 // Whether the current device has tensor cores that WMMA FP16 can use (sm_70 and later).
 bool conv2d_wmma_available();
 
-void conv2d_wmma_cuda(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
+// T: float or __half activations (in and out); weights and bias FP32.
+template <typename T>
+void conv2d_wmma_cuda(const Conv2dParams& p, const T* in, const float* weight, const float* bias, T* out,
                       cudaStream_t stream);
 
 }  // namespace tx2yolo

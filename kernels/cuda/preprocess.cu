@@ -80,9 +80,10 @@ __device__ inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > 
 constexpr int kPreprocessBlockX = 32;
 constexpr int kPreprocessBlockY = 8;
 
+template <typename T>
 __global__ void __launch_bounds__(kPreprocessBlockX * kPreprocessBlockY) preprocess_kernel(const unsigned char* __restrict__ src, int src_h, int src_w, int dst_h,
                                   int dst_w, const Taps* __restrict__ xtaps, const Taps* __restrict__ ytaps,
-                                  Normalize norm, float* __restrict__ out) {
+                                  Normalize norm, T* __restrict__ out) {
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
   const int y = blockIdx.y * blockDim.y + threadIdx.y;
   if (x >= dst_w || y >= dst_h) return;
@@ -111,7 +112,8 @@ __global__ void __launch_bounds__(kPreprocessBlockX * kPreprocessBlockY) preproc
     const int out_c = norm.swap_rb ? 2 - c : c;
     const float a = static_cast<float>(level) * norm.scale;
     const float b = static_cast<float>(static_cast<double>(a) - norm.mean[out_c]);
-    out[out_c * plane + static_cast<long long>(y) * dst_w + x] = static_cast<float>(static_cast<double>(b) / norm.std[out_c]);
+    cuda::store_act(out + out_c * plane + static_cast<long long>(y) * dst_w + x,
+                    static_cast<float>(static_cast<double>(b) / norm.std[out_c]));
   }
 }
 
@@ -132,6 +134,16 @@ PreprocessCuda::PreprocessCuda() : state_(std::make_unique<State>()) {}
 PreprocessCuda::~PreprocessCuda() = default;
 
 void PreprocessCuda::run(const PreprocessParams& p, const std::uint8_t* bgr, float* out, cudaStream_t stream) {
+  upload(p, bgr, stream);
+  launch(p, out, stream);
+}
+
+void PreprocessCuda::run(const PreprocessParams& p, const std::uint8_t* bgr, half_t* out, cudaStream_t stream) {
+  upload(p, bgr, stream);
+  launch(p, reinterpret_cast<__half*>(out), stream);
+}
+
+void PreprocessCuda::upload(const PreprocessParams& p, const std::uint8_t* bgr, cudaStream_t stream) {
   validate_preprocess_params(p);
   State& s = *state_;
   const std::size_t bytes = static_cast<std::size_t>(p.src_h) * p.src_w * 3;
@@ -160,11 +172,16 @@ void PreprocessCuda::run(const PreprocessParams& p, const std::uint8_t* bgr, flo
   CUDA_CHECK(cudaStreamSynchronize(stream));  // the previous upload from the staging buffer is done
   std::memcpy(s.pinned, bgr, bytes);
   CUDA_CHECK(cudaMemcpyAsync(s.image.data(), s.pinned, bytes, cudaMemcpyHostToDevice, stream));
+}
+
+template <typename T>
+void PreprocessCuda::launch(const PreprocessParams& p, T* out, cudaStream_t stream) {
+  const State& s = *state_;
   Normalize norm{static_cast<float>(p.scale), {p.mean[0], p.mean[1], p.mean[2]}, {p.std[0], p.std[1], p.std[2]},
                  p.swap_rb ? 1 : 0};
   const dim3 block(kPreprocessBlockX, kPreprocessBlockY);
   const dim3 grid(cuda::ceil_div(p.dst_w, kPreprocessBlockX), cuda::ceil_div(p.dst_h, kPreprocessBlockY));
-  preprocess_kernel<<<grid, block, 0, stream>>>(s.image.data(), p.src_h, p.src_w, p.dst_h, p.dst_w, s.xtaps.data(),
+  preprocess_kernel<T><<<grid, block, 0, stream>>>(s.image.data(), p.src_h, p.src_w, p.dst_h, p.dst_w, s.xtaps.data(),
                                                 s.ytaps.data(), norm, out);
   CUDA_CHECK_LAUNCH("preprocess_kernel");
 }

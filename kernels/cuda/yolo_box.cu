@@ -12,7 +12,8 @@
 // With a candidate sink, every score above the NMS threshold is also appended
 // as an NMS candidate key (threshold compaction; kernels/cuda/nms_candidates.cuh),
 // and the dense scores may be skipped.
-// Layouts: level i reads in_i [A*(5+C), H_i, W_i]; boxes [M, 4] and scores
+// Layouts: level i reads in_i [A*(5+C), H_i, W_i] (float, or FP16 storage,
+// widened to float on load: the decode itself is float either way); boxes [M, 4] and scores
 // [C, M] for all levels together, level i at columns [score_offset_i, +A*H_i*W_i)
 // (stride 32 first, as Paddle concatenates them). One thread per box.
 // This file is compiled with -fmad=false so no a*b+c is fused and every
@@ -30,9 +31,10 @@ namespace tx2yolo {
 
 namespace {
 
+template <typename T>
 struct DecodeLevels {
   YoloBoxParams level[kMaxYoloLevels];
-  const float* input[kMaxYoloLevels];
+  const T* input[kMaxYoloLevels];
   int count;
   int total_boxes;
 };
@@ -44,7 +46,8 @@ __device__ inline float paddle_sigmoid(float x) {
 
 constexpr int kDecodeThreads = 128;
 
-__global__ void __launch_bounds__(kDecodeThreads) yolo_box_kernel(DecodeLevels levels, float* __restrict__ boxes, float* __restrict__ scores,
+template <typename T>
+__global__ void __launch_bounds__(kDecodeThreads) yolo_box_kernel(DecodeLevels<T> levels, float* __restrict__ boxes, float* __restrict__ scores,
                                 NmsCandidateSink sink, bool offer) {
   const int m_all = blockIdx.x * blockDim.x + threadIdx.x;
   if (m_all >= levels.total_boxes) return;
@@ -56,11 +59,11 @@ __global__ void __launch_bounds__(kDecodeThreads) yolo_box_kernel(DecodeLevels l
   const int hw = H * W;
   const int a = m / hw, cell = m % hw;
   const int row = cell / W, col = cell % W;
-  const float* in = levels.input[li] + static_cast<long long>(a) * (5 + C) * hw;
+  const T* in = levels.input[li] + static_cast<long long>(a) * (5 + C) * hw;
   float* box = boxes + static_cast<long long>(m_all) * 4;
   const long long stride = p.score_stride;
 
-  const float conf = paddle_sigmoid(in[4 * hw + cell]);
+  const float conf = paddle_sigmoid(cuda::load_act(in + 4 * hw + cell));
   if (conf < p.conf_thresh) {
     box[0] = box[1] = box[2] = box[3] = 0.f;
     if (scores)
@@ -70,11 +73,11 @@ __global__ void __launch_bounds__(kDecodeThreads) yolo_box_kernel(DecodeLevels l
   const float scale = p.scale_x_y;
   const float bias = -0.5f * (scale - 1.f);
   const float img_w = static_cast<float>(p.img_w), img_h = static_cast<float>(p.img_h);
-  const float cx = (static_cast<float>(col) + paddle_sigmoid(in[cell]) * scale + bias) * img_w / static_cast<float>(W);
+  const float cx = (static_cast<float>(col) + paddle_sigmoid(cuda::load_act(in + cell)) * scale + bias) * img_w / static_cast<float>(W);
   const float cy =
-      (static_cast<float>(row) + paddle_sigmoid(in[hw + cell]) * scale + bias) * img_h / static_cast<float>(H);
-  const float bw = expf(in[2 * hw + cell]) * p.anchors[2 * a] * img_w / static_cast<float>(p.downsample * W);
-  const float bh = expf(in[3 * hw + cell]) * p.anchors[2 * a + 1] * img_h / static_cast<float>(p.downsample * H);
+      (static_cast<float>(row) + paddle_sigmoid(cuda::load_act(in + hw + cell)) * scale + bias) * img_h / static_cast<float>(H);
+  const float bw = expf(cuda::load_act(in + 2 * hw + cell)) * p.anchors[2 * a] * img_w / static_cast<float>(p.downsample * W);
+  const float bh = expf(cuda::load_act(in + 3 * hw + cell)) * p.anchors[2 * a + 1] * img_h / static_cast<float>(p.downsample * H);
   float x1 = cx - bw / 2.f, y1 = cy - bh / 2.f, x2 = cx + bw / 2.f, y2 = cy + bh / 2.f;
   if (p.clip_bbox) {
     const float x_max = static_cast<float>(p.img_w - 1), y_max = static_cast<float>(p.img_h - 1);
@@ -88,19 +91,18 @@ __global__ void __launch_bounds__(kDecodeThreads) yolo_box_kernel(DecodeLevels l
   box[2] = x2;
   box[3] = y2;
   for (int c = 0; c < C; ++c) {
-    const float score = conf * paddle_sigmoid(in[(5 + c) * hw + cell]);
+    const float score = conf * paddle_sigmoid(cuda::load_act(in + (5 + c) * hw + cell));
     if (scores) scores[c * stride + m_all] = score;
     if (offer) cuda::nms_offer(sink, c, score, m_all);
   }
 }
 
-}  // namespace
-
-void yolo_box_cuda(const YoloBoxParams* levels, const float* const* inputs, int num_levels, float* boxes,
-                   float* scores, cudaStream_t stream, const NmsCandidateSink* candidates) {
+template <typename T>
+void yolo_box_launch(const YoloBoxParams* levels, const T* const* inputs, int num_levels, float* boxes,
+                     float* scores, cudaStream_t stream, const NmsCandidateSink* candidates) {
   TX2_REQUIRE(num_levels >= 1 && num_levels <= kMaxYoloLevels, "yolo_box_cuda: ", num_levels,
               " levels; expected 1..", kMaxYoloLevels);
-  DecodeLevels d{};
+  DecodeLevels<T> d{};
   d.count = num_levels;
   int expected_offset = 0;
   for (int i = 0; i < num_levels; ++i) {
@@ -120,9 +122,22 @@ void yolo_box_cuda(const YoloBoxParams* levels, const float* const* inputs, int 
   }
   TX2_REQUIRE(scores != nullptr || candidates != nullptr, "yolo_box_cuda: neither scores nor candidates requested");
   const NmsCandidateSink sink = candidates ? *candidates : NmsCandidateSink{};
-  yolo_box_kernel<<<cuda::ceil_div(d.total_boxes, kDecodeThreads), kDecodeThreads, 0, stream>>>(d, boxes, scores, sink,
+  yolo_box_kernel<T><<<cuda::ceil_div(d.total_boxes, kDecodeThreads), kDecodeThreads, 0, stream>>>(d, boxes, scores, sink,
                                                                           candidates != nullptr);
   CUDA_CHECK_LAUNCH("yolo_box_kernel");
+}
+
+}  // namespace
+
+void yolo_box_cuda(const YoloBoxParams* levels, const float* const* inputs, int num_levels, float* boxes,
+                   float* scores, cudaStream_t stream, const NmsCandidateSink* candidates) {
+  yolo_box_launch(levels, inputs, num_levels, boxes, scores, stream, candidates);
+}
+
+void yolo_box_cuda(const YoloBoxParams* levels, const half_t* const* inputs, int num_levels, float* boxes,
+                   float* scores, cudaStream_t stream, const NmsCandidateSink* candidates) {
+  yolo_box_launch(levels, reinterpret_cast<const __half* const*>(inputs), num_levels, boxes, scores, stream,
+                  candidates);
 }
 
 }  // namespace tx2yolo
