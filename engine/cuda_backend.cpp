@@ -90,9 +90,15 @@ struct CudaBackend::Impl {
   bool postprocessed_on_device = false;
   void record(int i) { CUDA_CHECK(cudaEventRecord(events[i], stream)); }
 
-  float* at(std::size_t byte_offset) {
-    return reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(arena.data()) + byte_offset);
+  // FP16 activation storage (precision fp16). The memory plan is laid out
+  // for 4-byte elements; with 2-byte elements every offset simply halves.
+  bool half = false;
+  template <typename T>
+  T* act(std::size_t plan_byte_offset) {
+    return reinterpret_cast<T*>(reinterpret_cast<unsigned char*>(arena.data()) +
+                                (half ? plan_byte_offset / 2 : plan_byte_offset));
   }
+  std::size_t element_bytes() const { return half ? sizeof(half_t) : sizeof(float); }
 
   ~Impl() {
     if (graph) cudaGraphExecDestroy(graph);
@@ -101,6 +107,44 @@ struct CudaBackend::Impl {
     if (stream) cudaStreamDestroy(stream);
   }
 };
+
+namespace {
+
+// One conv step with kernel `kernel`, input and output at plan offsets, on
+// the backend's activation storage.
+void launch_conv(CudaBackend::Impl& m, const CudaBackend::Impl::Step& s, std::size_t in_off, std::size_t out_off,
+                 Conv2dCudaKernel kernel) {
+  if (m.half) {
+    conv2d_cuda(s.conv, m.act<half_t>(in_off), s.weight, s.bias, m.act<half_t>(out_off), m.stream, kernel,
+                m.workspace.data());
+  } else {
+    conv2d_cuda(s.conv, m.act<float>(in_off), s.weight, s.bias, m.act<float>(out_off), m.stream, kernel,
+                m.workspace.data());
+  }
+}
+
+// One step of the network, T being the activation storage.
+template <typename T>
+void enqueue_step(CudaBackend::Impl& m, const MemoryPlan& plan, const CudaBackend::Impl::Step& s,
+                  std::size_t out_off) {
+  const Node& node = s.layer->node();
+  switch (s.op) {
+    case OpKind::kConv2d:
+      launch_conv(m, s, plan.read_offset(node.inputs[0]), out_off, s.kernel);
+      break;
+    case OpKind::kUpsampleNearest:
+      upsample_nearest_cuda(s.upsample, m.act<T>(plan.read_offset(node.inputs[0])), m.act<T>(out_off), m.stream);
+      break;
+    case OpKind::kConcat: {
+      const T* inputs[kMaxConcatInputs] = {};
+      for (std::size_t i = 0; i < node.inputs.size(); ++i) inputs[i] = m.act<T>(plan.read_offset(node.inputs[i]));
+      concat_cuda(s.concat, inputs, m.act<T>(out_off), m.stream);
+      break;
+    }
+  }
+}
+
+}  // namespace
 
 CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes,
                          const CudaBackendOptions& options)
@@ -111,9 +155,6 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
   m.shapes = shapes;
   m.input_name = model.graph().input.name;
   m.device = cuda_device_info(options.device);  // throws when there is no such device
-  TX2_REQUIRE(options.precision == Precision::kFp32 || m.device.sm_major >= 7, "precision fp16 needs tensor cores "
-              "(sm_70 or later); ", m.device.name, " is sm_", m.device.sm_major, m.device.sm_minor,
-              ", and the half2 kernels for sm_5x/sm_6x (the TX2) are not written yet");
   CUDA_CHECK(cudaSetDevice(options.device));
   CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
   for (cudaEvent_t& e : m.events) CUDA_CHECK(cudaEventCreate(&e));
@@ -134,7 +175,9 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
 
   plan_ = plan_memory(model.graph(), shapes, options.batch, options.alias_concat, !options.keep_all_tensors);
   m.steps_total = static_cast<int>(model.graph().nodes.size());
-  m.arena = DeviceBuffer<float>((plan_.arena_bytes + sizeof(float) - 1) / sizeof(float));
+  m.half = options.precision == Precision::kFp16;
+  const std::size_t arena_bytes = m.half ? plan_.arena_bytes / 2 + 256 : plan_.arena_bytes;
+  m.arena = DeviceBuffer<float>((arena_bytes + sizeof(float) - 1) / sizeof(float));
 
   for (const Node& node : model.graph().nodes) {
     m.layers.push_back(make_layer(node, model, shapes, options.batch));
@@ -227,16 +270,15 @@ void CudaBackend::choose_tactics() {
       ++from_cache;
       continue;
     }
-    const float* in = m.at(plan_.read_offset(node.inputs[0]));
-    float* out = m.at(plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)]);
+    const std::size_t in_off = plan_.read_offset(node.inputs[0]);
+    const std::size_t out_off = plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)];
     double best = -1;
     for (Conv2dCudaKernel c : kConv2dCudaTactics) {
       if (!conv2d_cuda_supports(s.conv, c) || (conv2d_cuda_kernel_is_fp16(c) && !fp16)) continue;
-      float* ws = m.workspace.data();
       try {
-        for (int i = 0; i < kWarm; ++i) conv2d_cuda(s.conv, in, s.weight, s.bias, out, m.stream, c, ws);
+        for (int i = 0; i < kWarm; ++i) launch_conv(m, s, in_off, out_off, c);
         CUDA_CHECK(cudaEventRecord(m.events[0], m.stream));
-        for (int i = 0; i < kTimed; ++i) conv2d_cuda(s.conv, in, s.weight, s.bias, out, m.stream, c, ws);
+        for (int i = 0; i < kTimed; ++i) launch_conv(m, s, in_off, out_off, c);
         CUDA_CHECK(cudaEventRecord(m.events[1], m.stream));
         CUDA_CHECK(cudaEventSynchronize(m.events[1]));
         float ms = 0.f;
@@ -296,10 +338,15 @@ void CudaBackend::run(const float* input) {
   float* staging = m.pinned_input.reserve(input_floats);
   // The previous frame's upload must be done before the staging buffer is reused.
   CUDA_CHECK(cudaStreamSynchronize(m.stream));
-  std::memcpy(staging, input, input_floats * sizeof(float));
+  if (m.half) {  // rounded to FP16 here, on the host, then uploaded at half the size
+    half_t* h = reinterpret_cast<half_t*>(staging);
+    for (std::size_t i = 0; i < input_floats; ++i) h[i] = to_half(input[i]);
+  } else {
+    std::memcpy(staging, input, input_floats * sizeof(float));
+  }
   m.record(0);
-  CUDA_CHECK(cudaMemcpyAsync(m.at(plan_.read_offset(m.input_name)), staging, input_floats * sizeof(float),
-                             cudaMemcpyHostToDevice, m.stream));
+  CUDA_CHECK(cudaMemcpyAsync(m.act<unsigned char>(plan_.read_offset(m.input_name)), staging,
+                             input_floats * m.element_bytes(), cudaMemcpyHostToDevice, m.stream));
   m.record(1);
   m.preprocessed_on_device = false;
   run_layers();
@@ -321,7 +368,11 @@ bool CudaBackend::run_images(const std::vector<PreprocessParams>& params,
     TX2_REQUIRE(in.c == 3 && in.h == p.dst_h && in.w == p.dst_w, "cuda backend: preprocessing to ", p.dst_h, "x",
                 p.dst_w, " for a network input of ", in.c, "x", in.h, "x", in.w);
     try {
-      m.preprocess[i]->run(p, bgr[i], m.at(plan_.read_offset(m.input_name)) + i * slot_floats, m.stream);
+      if (m.half) {
+        m.preprocess[i]->run(p, bgr[i], m.act<half_t>(plan_.read_offset(m.input_name)) + i * slot_floats, m.stream);
+      } else {
+        m.preprocess[i]->run(p, bgr[i], m.act<float>(plan_.read_offset(m.input_name)) + i * slot_floats, m.stream);
+      }
       if (m.options.debug_sync) CUDA_CHECK(cudaStreamSynchronize(m.stream));
     } catch (const Error& e) {
       throw Error(cat("cuda backend: preprocessing failed: ", e.what()));
@@ -393,22 +444,12 @@ void CudaBackend::enqueue_layers() {
   for (const Impl::Step& s : m.steps) {
     const Node& node = s.layer->node();
     if (s.elided) continue;
-    float* out_base = m.at(plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)]);
+    const std::size_t out_off = plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)];
     try {
-      switch (s.op) {
-        case OpKind::kConv2d:
-          conv2d_cuda(s.conv, m.at(plan_.read_offset(node.inputs[0])), s.weight, s.bias, out_base, m.stream, s.kernel,
-                      m.workspace.data());
-          break;
-        case OpKind::kUpsampleNearest:
-          upsample_nearest_cuda(s.upsample, m.at(plan_.read_offset(node.inputs[0])), out_base, m.stream);
-          break;
-        case OpKind::kConcat: {
-          const float* inputs[kMaxConcatInputs] = {};
-          for (std::size_t i = 0; i < node.inputs.size(); ++i) inputs[i] = m.at(plan_.read_offset(node.inputs[i]));
-          concat_cuda(s.concat, inputs, out_base, m.stream);
-          break;
-        }
+      if (m.half) {
+        enqueue_step<half_t>(m, plan_, s, out_off);
+      } else {
+        enqueue_step<float>(m, plan_, s, out_off);
       }
       if (m.options.debug_sync) CUDA_CHECK(cudaStreamSynchronize(m.stream));
     } catch (const Error& e) {
@@ -428,22 +469,44 @@ const float* CudaBackend::output(const std::string& name) const {
   TX2_REQUIRE(m.options.keep_all_tensors || buffer.last_step >= m.steps_total, "cuda backend: tensor '", name,
               "' is not kept after the run (its memory is reused); set keep_all_tensors to read it");
   std::vector<float> host(static_cast<std::size_t>(m.options.batch) * static_cast<std::size_t>(shape->second.numel()));
-  CUDA_CHECK(cudaMemcpyAsync(host.data(), m.at(plan_.read_offset(name)), host.size() * sizeof(float),
-                             cudaMemcpyDeviceToHost, m.stream));
-  CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  if (m.half) {  // FP16 on the device: widened to float here
+    std::vector<half_t> h(host.size());
+    CUDA_CHECK(cudaMemcpyAsync(h.data(), m.act<half_t>(plan_.read_offset(name)), h.size() * sizeof(half_t),
+                               cudaMemcpyDeviceToHost, m.stream));
+    CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    for (std::size_t i = 0; i < h.size(); ++i) host[i] = to_float(h[i]);
+  } else {
+    CUDA_CHECK(cudaMemcpyAsync(host.data(), m.act<float>(plan_.read_offset(name)), host.size() * sizeof(float),
+                               cudaMemcpyDeviceToHost, m.stream));
+    CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  }
   return m.host_cache.emplace(name, std::move(host)).first->second.data();
 }
 
 namespace {
-// The head tensors of batch slot `image`.
-std::vector<const float*> head_inputs(CudaBackend::Impl& m, const MemoryPlan& plan,
-                                      const std::vector<std::string>& heads, int image) {
+// The head tensors of batch slot `image`, as T (the activation storage).
+template <typename T>
+std::vector<const T*> head_inputs(CudaBackend::Impl& m, const MemoryPlan& plan, const std::vector<std::string>& heads,
+                                  int image) {
   TX2_REQUIRE(image >= 0 && image < m.options.batch, "cuda backend: image ", image, " of a batch of ",
               m.options.batch);
-  std::vector<const float*> inputs;
+  std::vector<const T*> inputs;
   for (const auto& h : heads)
-    inputs.push_back(m.at(plan.read_offset(h)) + static_cast<std::size_t>(image) * m.shapes.at(h).numel());
+    inputs.push_back(m.act<T>(plan.read_offset(h)) + static_cast<std::size_t>(image) * m.shapes.at(h).numel());
   return inputs;
+}
+
+// yolo_box_cuda on the heads of batch slot `image`, whatever their storage.
+void decode_heads(CudaBackend::Impl& m, const MemoryPlan& plan, const std::vector<YoloBoxParams>& levels,
+                  const std::vector<std::string>& heads, int image, float* boxes, float* scores,
+                  const NmsCandidateSink* sink) {
+  if (m.half) {
+    const std::vector<const half_t*> inputs = head_inputs<half_t>(m, plan, heads, image);
+    yolo_box_cuda(levels.data(), inputs.data(), static_cast<int>(levels.size()), boxes, scores, m.stream, sink);
+  } else {
+    const std::vector<const float*> inputs = head_inputs<float>(m, plan, heads, image);
+    yolo_box_cuda(levels.data(), inputs.data(), static_cast<int>(levels.size()), boxes, scores, m.stream, sink);
+  }
 }
 
 // Launches the decode of all levels into m.decoded; returns the box count M.
@@ -452,12 +515,10 @@ std::size_t launch_decode(CudaBackend::Impl& m, const MemoryPlan& plan, const st
   TX2_REQUIRE(m.has_run, "cuda backend: decode before any run");
   TX2_REQUIRE(!levels.empty() && levels.size() == heads.size(), "cuda backend: ", levels.size(), " levels for ",
               heads.size(), " heads");
-  const std::vector<const float*> inputs = head_inputs(m, plan, heads, image);
   const std::size_t num_boxes = static_cast<std::size_t>(levels[0].score_stride);
   const std::size_t total = num_boxes * (4 + static_cast<std::size_t>(levels[0].num_classes));
   if (m.decoded.size() < total) m.decoded = DeviceBuffer<float>(total);
-  yolo_box_cuda(levels.data(), inputs.data(), static_cast<int>(levels.size()), m.decoded.data(),
-                m.decoded.data() + num_boxes * 4, m.stream);
+  decode_heads(m, plan, levels, heads, image, m.decoded.data(), m.decoded.data() + num_boxes * 4, nullptr);
   return num_boxes;
 }
 }  // namespace
@@ -483,9 +544,7 @@ bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::ve
   const NmsCandidateSink sink = m.nms->begin(m.stream);
   const std::size_t box_floats = static_cast<std::size_t>(num_boxes) * 4;
   if (m.decoded.size() < box_floats) m.decoded = DeviceBuffer<float>(box_floats);
-  const std::vector<const float*> inputs = head_inputs(m, plan_, heads, image);
-  yolo_box_cuda(levels.data(), inputs.data(), static_cast<int>(levels.size()), m.decoded.data(), nullptr, m.stream,
-                &sink);
+  decode_heads(m, plan_, levels, heads, image, m.decoded.data(), nullptr, &sink);
   *out = m.nms->finish(m.decoded.data(), m.stream, overflow, m.events[3]);
   m.postprocessed_on_device = true;
   return true;
@@ -529,8 +588,9 @@ std::string CudaBackend::description() const {
   std::snprintf(buf, sizeof(buf),
                 "cuda (%s, sm_%d%d; batch %d; %s; weights %.1f MiB, activation arena %.1f MiB of %.1f unshared%s)",
                 m.device.name.c_str(), m.device.sm_major, m.device.sm_minor, m.options.batch,
-                m.options.precision == Precision::kFp16 ? "fp16 conv operands allowed (tensor cores), fp32 storage"
-                                                        : "fp32",
+                m.half ? (m.device.sm_major >= 7 ? "fp16 storage, fp32 arithmetic or tensor cores"
+                                                 : "fp16 storage, fp32 arithmetic")
+                       : "fp32",
                 weight_bytes_ / 1048576.0, plan_.arena_bytes / 1048576.0, plan_.unshared_bytes / 1048576.0,
                 m.options.debug_sync ? "; debug sync" : "");
   std::string d = buf;

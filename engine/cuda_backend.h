@@ -63,8 +63,8 @@ struct CudaBackendOptions {
   TacticMode tactics = TacticMode::kCached;
   std::string tactics_cache;
   std::string model_sha256;
-  // kFp16: conv layers may use the FP16 tensor-core kernel (sm_70 and later;
-  // refused on older devices, for which half2 kernels are not written).
+  // kFp16: activations stored as FP16 (half the memory traffic), arithmetic
+  // FP32, and on sm_70+ the conv layers may use the FP16 tensor-core kernel.
   Precision precision = Precision::kFp32;
 };
 

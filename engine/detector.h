@@ -49,7 +49,7 @@ struct DetectorOptions {
   // first use and cached (kCached), the heuristic, or timed again (kRetune).
   TacticMode tactics = TacticMode::kCached;
   std::string tactics_cache;  // the cache file; "" the default path, "none" no file
-  // CUDA: FP16 lets conv layers use the tensor-core kernel (sm_70+; see
+  // CUDA: FP16 activation storage, plus tensor-core convs on sm_70+ (see
   // engine/tactics.h). The CPU backend refuses kFp16.
   Precision precision = Precision::kFp32;
   // Overrides of the model file's thresholds; unset keeps the model's.

@@ -34,10 +34,12 @@ enum class TacticMode {
 TacticMode tactic_mode_from_string(const std::string& s);  // heuristic, auto, retune; throws Error
 const char* tactic_mode_name(TacticMode m);
 
-// Arithmetic precision of the CUDA conv layers. kFp16 lets the layers that
-// gain from it run on tensor cores with FP16 operands and FP32 accumulation
-// (sm_70 and later); storage stays FP32, and every other kernel (depthwise,
-// upsample, decode, NMS) computes in FP32. The CPU backend is FP32 only.
+// Precision of the CUDA backend. kFp16 stores every activation as FP16
+// (rounded once per layer output; half the memory traffic) while weights and
+// all arithmetic stay FP32, and on sm_70 and later lets the conv layers that
+// gain from it run on tensor cores (FP16 operands, FP32 accumulation). Decode
+// and NMS compute in FP32. Not done: half2 (paired FP16) arithmetic for
+// sm_53/sm_6x. The CPU backend is FP32 only.
 enum class Precision { kFp32, kFp16 };
 Precision precision_from_string(const std::string& s);  // fp32, fp16; throws Error
 const char* precision_name(Precision p);

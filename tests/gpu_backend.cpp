@@ -378,10 +378,9 @@ TEST(GpuBackend, TimedTacticsAreCachedAndKeepTheResults) {
   EXPECT_NE(again.backend_description().find("0 layers timed"), std::string::npos) << again.backend_description();
 }
 
-// FP16 (tensor-core convs, FP32 accumulation and storage) against FP32 on the
-// trained demo model: every confident detection survives with the same class,
-// nearly the same box and score, and the heads stay close. On devices
-// without tensor cores, FP16 must be refused with the reason.
+// FP16 (FP16 activation storage; on sm_70+ also tensor-core convs) against
+// FP32 on the trained demo model: every confident detection survives with
+// the same class, nearly the same box and score, and the heads stay close.
 TEST(GpuBackend, Fp16ConvsKeepTheDemoModelsDetections) {
   SKIP_WITHOUT_GPU();
   const std::string model = std::string(TX2YOLO_SOURCE_DIR) + "/models/demo.safetensors";
@@ -390,20 +389,15 @@ TEST(GpuBackend, Fp16ConvsKeepTheDemoModelsDetections) {
   o32.tactics = TacticMode::kHeuristic;  // the heuristic picks the tensor-core kernel for every GEMM layer at fp16
   DetectorOptions o16 = o32;
   o16.precision = Precision::kFp16;
-  if (cuda_device_info(0).sm_major < 7) {
-    try {
-      Detector d(model, o16);
-      ADD_FAILURE() << "fp16 was accepted on an sm_" << cuda_device_info(0).sm_major << "x device";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("tensor cores"), std::string::npos) << e.what();
-    }
-    return;
-  }
   Detector d32(model, o32), d16(model, o16);
   EXPECT_NE(d16.backend_description().find("fp16"), std::string::npos) << d16.backend_description();
   int wmma = 0;
   for (const LayerTactic& t : d16.layer_tactics()) wmma += t.tactic == "wmma-fp16";
-  EXPECT_GT(wmma, 10) << "layers on the tensor-core kernel";
+  if (cuda_device_info(0).sm_major >= 7) {
+    EXPECT_GT(wmma, 10) << "layers on the tensor-core kernel";
+  } else {
+    EXPECT_EQ(wmma, 0) << "no tensor cores before sm_70";
+  }
   // The demo data's kind of scene: a red circle, a green square, a blue triangle.
   cv::Mat img(360, 480, CV_8UC3, cv::Scalar(128, 128, 128));
   cv::circle(img, {110, 110}, 55, cv::Scalar(40, 40, 210), cv::FILLED, cv::LINE_AA);

@@ -30,7 +30,9 @@ using testing_util::all_close;
 using testing_util::from_device;
 using testing_util::poisoned;
 using testing_util::random_floats;
+using testing_util::poisoned_half;
 using testing_util::to_device;
+using testing_util::to_device_half;
 
 // Weights scaled by 1/sqrt(fan-in) so outputs stay O(1) at any depth of K.
 std::vector<float> conv_weights(const Conv2dParams& p, std::uint32_t seed) {
@@ -48,9 +50,14 @@ std::vector<float> rounded_to_half(std::vector<float> v) {
 // first. An FP16 kernel is held to the CPU reference fed the same operands
 // rounded to FP16 (products of FP16 values are exact in FP32, so only the
 // summation order differs), with a looser bound for the tensor cores' FP32
-// accumulation.
-::testing::AssertionResult conv_matches(const Conv2dParams& p, Conv2dCudaKernel kernel, std::uint32_t seed) {
-  const auto in = random_floats(static_cast<std::size_t>(p.batch) * p.in_channels * p.in_h * p.in_w, seed);
+// accumulation. With half_storage the activations are FP16 on the device:
+// the input is rounded to FP16 first (the reference sees the same values),
+// and the output, rounded once to FP16, is held within half an FP16 step
+// (relative 2^-11) plus float rounding of the reference.
+::testing::AssertionResult conv_matches(const Conv2dParams& p, Conv2dCudaKernel kernel, std::uint32_t seed,
+                                        bool half_storage = false) {
+  auto in = random_floats(static_cast<std::size_t>(p.batch) * p.in_channels * p.in_h * p.in_w, seed);
+  if (half_storage) in = rounded_to_half(in);
   const auto w = conv_weights(p, seed + 1);
   const auto b = random_floats(static_cast<std::size_t>(p.out_channels), seed + 2);
   const std::size_t out_n = static_cast<std::size_t>(p.batch) * p.out_channels_total * p.out_h * p.out_w;
@@ -61,12 +68,21 @@ std::vector<float> rounded_to_half(std::vector<float> v) {
   } else {
     conv2d_cpu(p, in.data(), w.data(), b.data(), expected.data());
   }
-  auto d_in = to_device(in), d_w = to_device(w), d_b = to_device(b);
-  auto d_out = poisoned(out_n);
+  auto d_w = to_device(w), d_b = to_device(b);
   // The split-K workspace starts poisoned too: a partial sum it never wrote would show as NaN.
   auto d_ws = poisoned(std::max<std::size_t>(1, conv2d_cuda_workspace_floats(p, kernel)));
-  conv2d_cuda(p, d_in.data(), d_w.data(), d_b.data(), d_out.data(), nullptr, kernel, d_ws.data());
-  const std::vector<float> got = from_device(d_out);
+  std::vector<float> got;
+  if (half_storage) {
+    auto d_in = to_device_half(in);
+    auto d_out = poisoned_half(out_n);
+    conv2d_cuda(p, d_in.data(), d_w.data(), d_b.data(), d_out.data(), nullptr, kernel, d_ws.data());
+    got = from_device(d_out);
+  } else {
+    auto d_in = to_device(in);
+    auto d_out = poisoned(out_n);
+    conv2d_cuda(p, d_in.data(), d_w.data(), d_b.data(), d_out.data(), nullptr, kernel, d_ws.data());
+    got = from_device(d_out);
+  }
   // Channels outside the slice stay NaN in both; compare the slice only.
   std::vector<float> got_slice, expected_slice;
   const std::size_t plane = static_cast<std::size_t>(p.out_h) * p.out_w;
@@ -83,6 +99,7 @@ std::vector<float> rounded_to_half(std::vector<float> v) {
         }
       }
     }
+  if (half_storage) return all_close(got_slice, expected_slice, 1e-4f, 2e-3f);
   return fp16 ? all_close(got_slice, expected_slice, 1e-4f, 1e-3f) : all_close(got_slice, expected_slice, 2e-5f, 2e-4f);
 }
 
@@ -126,9 +143,11 @@ TEST(GpuConv2d, GemmMatchesCpuOnOddShapes) {
     // TX2YOLO_UNVERIFIED_KERNELS=1, as gpu-check sets it).
     for (Conv2dCudaKernel k : kConv2dCudaTactics) {
       if (k == Conv2dCudaKernel::kDepthwise || !conv2d_cuda_supports(p, k)) continue;
-      EXPECT_TRUE(conv_matches(p, k, seed += 10)) << conv2d_cuda_kernel_name(k) << " " << p.in_channels << "->"
-                                                  << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w
-                                                  << " g" << p.groups << " b" << p.batch;
+      for (bool half : {false, true}) {
+        EXPECT_TRUE(conv_matches(p, k, seed += 10, half))
+            << conv2d_cuda_kernel_name(k) << (half ? " fp16 storage " : " ") << p.in_channels << "->"
+            << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w << " g" << p.groups << " b" << p.batch;
+      }
       split += k == Conv2dCudaKernel::kGemmSplitK;
     }
   }
@@ -146,6 +165,7 @@ TEST(GpuConv2d, DepthwiseMatchesCpuOnOddShapesAndBothStrides) {
     for (int size : {1, 7, 15, 33, 40}) {
       const Conv2dParams p = params(1, 13, size, size + 2, 13, 3, 3, stride, stride, 1, 1, 13, Activation::kRelu);
       EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kDepthwise, seed += 10)) << "size " << size << " s" << stride;
+      EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kDepthwise, seed += 10, true)) << "fp16 storage, size " << size;
       EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, seed += 10)) << "gemm, size " << size << " s" << stride;
       EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemmSmall, seed += 10)) << "gemm32, size " << size;
     }
@@ -168,6 +188,7 @@ TEST(GpuConv2d, WritesOnlyItsConcatSlice) {
     for (Conv2dCudaKernel k : kConv2dCudaTactics)
       if (k != Conv2dCudaKernel::kDepthwise && conv2d_cuda_supports(*c, k)) {
         EXPECT_TRUE(conv_matches(*c, k, ++seed)) << conv2d_cuda_kernel_name(k) << " K " << c->in_channels * 9;
+        EXPECT_TRUE(conv_matches(*c, k, ++seed, true)) << conv2d_cuda_kernel_name(k) << " fp16 storage";
       }
   Conv2dParams dw = params(1, 4, 9, 7, 4, 3, 3, 2, 2, 1, 1, 4, Activation::kRelu);
   dw.out_channel_offset = 3;
@@ -203,6 +224,8 @@ TEST(GpuConv2d, EveryModelLayerShapeAt320And608) {
         for (Conv2dCudaKernel k : kConv2dCudaTactics) {
           if (conv2d_cuda_supports(p, k)) {
             EXPECT_TRUE(conv_matches(p, k, seed += 7)) << n.name << " at " << size << " " << conv2d_cuda_kernel_name(k);
+            EXPECT_TRUE(conv_matches(p, k, seed += 7, true))
+                << n.name << " at " << size << " " << conv2d_cuda_kernel_name(k) << " fp16 storage";
           }
         }
         ++checked;
@@ -231,11 +254,18 @@ TEST(GpuUpsample, MatchesCpuIntoASlice) {
   auto d_out = poisoned(out_n);
   upsample_nearest_cuda(p, d_in.data(), d_out.data(), nullptr);
   const auto got = from_device(d_out);
+  // FP16 storage: a copy of FP16 values, so exactly the rounded reference.
+  auto h_in = to_device_half(in);
+  auto h_out = poisoned_half(out_n);
+  upsample_nearest_cuda(p, h_in.data(), h_out.data(), nullptr);
+  const auto got_half = from_device(h_out);
   for (std::size_t i = 0; i < out_n; ++i) {
     if (std::isnan(expected[i])) {
       ASSERT_TRUE(std::isnan(got[i])) << i;
+      ASSERT_TRUE(std::isnan(got_half[i])) << i;
     } else {
       ASSERT_EQ(got[i], expected[i]) << i;
+      ASSERT_EQ(got_half[i], testing_util::round_to_half(expected[i])) << i;
     }
   }
 }
@@ -266,6 +296,14 @@ TEST(GpuConcat, MatchesCpuWithOddChannelCounts) {
   auto d_out = poisoned(expected.size());
   concat_cuda(p, dp.data(), d_out.data(), nullptr);
   EXPECT_EQ(from_device(d_out), expected);
+  // FP16 storage: the same copy of FP16 values.
+  std::vector<DeviceBuffer<half_t>> hdev;
+  std::vector<const half_t*> hdp;
+  for (int i = 0; i < 3; ++i) hdev.push_back(to_device_half(host[i]));
+  for (int i = 0; i < 3; ++i) hdp.push_back(hdev[i].data());
+  auto h_out = poisoned_half(expected.size());
+  concat_cuda(p, hdp.data(), h_out.data(), nullptr);
+  EXPECT_EQ(from_device(h_out), rounded_to_half(expected));
 }
 
 TEST(GpuYoloBox, ThreeLevelsInOneLaunchMatchCpu) {
@@ -316,6 +354,23 @@ TEST(GpuYoloBox, ThreeLevelsInOneLaunchMatchCpu) {
   }
   EXPECT_GT(gated, 0);
   EXPECT_LT(gated, total);
+
+  // FP16 head tensors: the decode widens them and computes in float, so it
+  // matches the reference fed the same rounded heads.
+  std::vector<float> boxes16(boxes.size()), scores16(scores.size());
+  std::vector<DeviceBuffer<half_t>> half_in;
+  for (int i = 0; i < 3; ++i) {
+    const std::vector<float> rounded = rounded_to_half(host_in[i]);
+    yolo_box_cpu(levels[i], rounded.data(), boxes16.data() + static_cast<std::size_t>(levels[i].score_offset) * 4,
+                 scores16.data());
+    half_in.push_back(to_device_half(rounded));
+  }
+  auto h_boxes = poisoned(boxes.size());
+  auto h_scores = poisoned(scores.size());
+  const half_t* half_inputs[3] = {half_in[0].data(), half_in[1].data(), half_in[2].data()};
+  yolo_box_cuda(levels.data(), half_inputs, 3, h_boxes.data(), h_scores.data(), nullptr);
+  EXPECT_TRUE(all_close(from_device(h_boxes), boxes16, 1e-3f, 1e-5f)) << "fp16 heads";
+  EXPECT_TRUE(all_close(from_device(h_scores), scores16, 1e-7f, 1e-5f)) << "fp16 heads";
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "kernels/preprocess.h"
 #include "tests/gpu_test_util.h"
+#include "tests/test_util.h"
 
 #ifdef TX2YOLO_WITH_CUDA
 
@@ -76,6 +77,26 @@ TEST(GpuPreprocess, NormalisationAndChannelOrderMatchTheCpu) {
   p.dst_w = 32;
   const Diff d = compare(p, img);
   EXPECT_EQ(d.max_abs, 0.f);
+}
+
+// FP16 output: every value is the float path's, rounded to FP16 once.
+TEST(GpuPreprocess, Fp16OutputIsTheFloatOutputRounded) {
+  SKIP_WITHOUT_GPU();
+  cv::Mat img(59, 83, CV_8UC3);
+  cv::randu(img, cv::Scalar::all(0), cv::Scalar::all(256));
+  PreprocessParams p;
+  p.src_h = 59;
+  p.src_w = 83;
+  p.dst_h = 64;
+  p.dst_w = 96;
+  const std::size_t n = static_cast<std::size_t>(3) * p.dst_h * p.dst_w;
+  auto out32 = testing_util::poisoned(n);
+  auto out16 = testing_util::poisoned_half(n);
+  PreprocessCuda gpu;
+  gpu.run(p, img.ptr<std::uint8_t>(0), out32.data(), nullptr);
+  gpu.run(p, img.ptr<std::uint8_t>(0), out16.data(), nullptr);
+  const std::vector<float> f32 = testing_util::from_device(out32), f16 = testing_util::from_device(out16);
+  for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(f16[i], testing_util::round_to_half(f32[i])) << i;
 }
 
 }  // namespace

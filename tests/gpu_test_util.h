@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/half.h"
 #include "kernels/device.h"
 
 #ifdef TX2YOLO_WITH_CUDA
@@ -39,6 +40,28 @@ inline DeviceBuffer<float> poisoned(std::size_t n) {
 inline std::vector<float> from_device(const DeviceBuffer<float>& d) {
   CUDA_CHECK(cudaDeviceSynchronize());
   return d.download();
+}
+
+// FP16 storage: floats rounded to FP16 on the way up, widened on the way
+// down; poisoned FP16 buffers hold NaN (0x7e00).
+inline DeviceBuffer<half_t> to_device_half(const std::vector<float>& host) {
+  std::vector<half_t> h(host.size());
+  for (std::size_t i = 0; i < host.size(); ++i) h[i] = to_half(host[i]);
+  DeviceBuffer<half_t> d(h.size());
+  d.upload(h);
+  return d;
+}
+
+inline DeviceBuffer<half_t> poisoned_half(std::size_t n) {
+  return to_device_half(std::vector<float>(n, std::numeric_limits<float>::quiet_NaN()));
+}
+
+inline std::vector<float> from_device(const DeviceBuffer<half_t>& d) {
+  CUDA_CHECK(cudaDeviceSynchronize());
+  const std::vector<half_t> h = d.download();
+  std::vector<float> out(h.size());
+  for (std::size_t i = 0; i < h.size(); ++i) out[i] = to_float(h[i]);
+  return out;
 }
 #endif
 

@@ -15,8 +15,8 @@ bool input_size_option(const std::vector<int>& values, int* h, int* w) {
 }
 
 const char* const kPrecisionHelp =
-    "fp32, or fp16: CUDA conv layers may run on tensor cores with FP16 operands and FP32 accumulation "
-    "(sm_70 and later; not on the TX2 yet)";
+    "fp32, or fp16 (CUDA): activations stored as FP16 with FP32 arithmetic, and on sm_70+ tensor-core convs "
+    "(FP16 operands, FP32 accumulation)";
 
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
   cmd->add_option("--precision", args->precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "fp16"}));

@@ -7,8 +7,8 @@
 // backend and every setting named in the output.
 //
 // --batch N runs N copies of the image through one network run per
-// iteration (times are per batch; FPS counts images). --precision fp16 lets
-// the CUDA conv layers use the tensor-core kernel (engine/tactics.h).
+// iteration (times are per batch; FPS counts images). --precision fp16 stores
+// the CUDA activations as FP16 and allows tensor-core convs (engine/tactics.h).
 #include <algorithm>
 #include <cstdio>
 #include <thread>
@@ -116,7 +116,7 @@ int run_bench(const BenchArgs& a) {
   const Stats sp = stats(pre), sn = stats(net), so = stats(post), st = stats(total);
   std::printf("tx2yolo bench: %s\n", model.c_str());
   std::printf("device: %s\nbackend: %s\n", device.c_str(), det.backend_description().c_str());
-  const char* precision = o.precision == Precision::kFp16 ? "FP16 (tensor-core convs where timed faster)" : "FP32";
+  const char* precision = o.precision == Precision::kFp16 ? "FP16 storage" : "FP32";
   std::printf("settings: input %dx%d, batch %d, %s, image %s (%dx%d), %d warm-up + %d timed iterations, "
               "%zu detections per image\n",
               det.input_h(), det.input_w(), a.batch, precision, image_path.c_str(), image.cols, image.rows, a.warmup,
