@@ -93,22 +93,35 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
 // kGemmLarge ("gemm128": 128x64 tiles, 8x8 per thread, double-buffered) has
 // not yet run on a GPU, so it is a candidate only when the environment sets
 // TX2YOLO_UNVERIFIED_KERNELS=1 (tools/gpu-check.sh does, to verify it).
-enum class Conv2dCudaKernel { kAuto, kGemm, kGemmSmall, kGemmSplitK, kDepthwise, kWmmaFp16, kGemmLarge };
+//
+// kGemmHalf2 ("gemm64-half2", sm_53+, FP16 activation storage only): the
+// 64x64 GEMM with FP16 operand tiles and paired FP16 arithmetic (half2), at
+// most 16 products summed in FP16 before each promotion to FP32
+// accumulators: the TX2's FP16 kernel.
+enum class Conv2dCudaKernel { kAuto, kGemm, kGemmSmall, kGemmSplitK, kDepthwise, kWmmaFp16, kGemmLarge, kGemmHalf2 };
 // Every tactic, in the order they are timed.
-constexpr Conv2dCudaKernel kConv2dCudaTactics[] = {Conv2dCudaKernel::kGemm,      Conv2dCudaKernel::kGemmSmall,
-                                                   Conv2dCudaKernel::kGemmLarge, Conv2dCudaKernel::kGemmSplitK,
-                                                   Conv2dCudaKernel::kDepthwise, Conv2dCudaKernel::kWmmaFp16};
+constexpr Conv2dCudaKernel kConv2dCudaTactics[] = {
+    Conv2dCudaKernel::kGemm,      Conv2dCudaKernel::kGemmSmall, Conv2dCudaKernel::kGemmLarge,
+    Conv2dCudaKernel::kGemmSplitK, Conv2dCudaKernel::kDepthwise, Conv2dCudaKernel::kWmmaFp16,
+    Conv2dCudaKernel::kGemmHalf2};
 // Whether `kernel` rounds its operands to FP16 (a candidate at FP16 precision only).
-constexpr bool conv2d_cuda_kernel_is_fp16(Conv2dCudaKernel kernel) { return kernel == Conv2dCudaKernel::kWmmaFp16; }
+constexpr bool conv2d_cuda_kernel_is_fp16(Conv2dCudaKernel kernel) {
+  return kernel == Conv2dCudaKernel::kWmmaFp16 || kernel == Conv2dCudaKernel::kGemmHalf2;
+}
+// Whether `kernel` runs only on FP16 activation storage (the half_t overload).
+constexpr bool conv2d_cuda_kernel_needs_fp16_storage(Conv2dCudaKernel kernel) {
+  return kernel == Conv2dCudaKernel::kGemmHalf2;
+}
 
 // Whether `kernel` can run `p` on the current device (split-K only where the
 // current device has enough SMs to gain from splitting).
 bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel);
-// The heuristic: depthwise where it applies; otherwise the tensor-core
-// kernel when fp16 is allowed and the device has it, else kGemm.
+// The heuristic: depthwise where it applies; otherwise, when fp16 is allowed
+// (which implies FP16 activation storage), the tensor-core kernel where the
+// device has tensor cores, else the half2 kernel (sm_53+); else kGemm.
 Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p, bool allow_fp16 = false);
-// "gemm64", "gemm32", "gemm128", "gemm64-splitk", "depthwise", "wmma-fp16"
-// ("auto" for kAuto), and
+// "gemm64", "gemm32", "gemm128", "gemm64-splitk", "depthwise", "wmma-fp16",
+// "gemm64-half2" ("auto" for kAuto), and
 // back (false for an unknown name).
 const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel);
 bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel);

@@ -33,6 +33,14 @@
 //    of B, so its input origin is computed once per block. 12.5 KB shared.
 //    Not yet run on a GPU: a candidate only when TX2YOLO_UNVERIFIED_KERNELS=1
 //    (tools/gpu-check.sh sets it, so the GPU tests check it at every shape).
+//  * kGemmHalf2 ("gemm64-half2", FP16 storage only, sm_53 and later): the
+//    64x64 GEMM with both operand tiles in FP16 in shared memory and paired
+//    FP16 arithmetic: each thread's 4x4 outputs as 4x2 half2 accumulators,
+//    one HFMA2 doing two multiply-adds. FP16 accumulation is bounded: after
+//    each 16-wide k-step the half2 partial sums are added into FP32
+//    accumulators and restarted, so at most 16 products are summed in FP16.
+//    Weights are rounded to FP16 when staged. This is the TX2's FP16 path
+//    (its FP16 rate is twice its FP32 rate, only through half2).
 //  * split-K (kGemmSplitK): the 64x64 GEMM with the reduction k split into S
 //    contiguous ranges, one block per (tile, range); each block writes its
 //    raw partial sums to workspace [S, N, C_out, H_out*W_out] (fp32), and
@@ -298,6 +306,118 @@ __global__ void __launch_bounds__(kL_Threads)
   }
 }
 
+
+// kGemmHalf2: see the top of this file. T is always __half here.
+constexpr int kH_BM = 64, kH_BN = 64, kH_BK = 16, kH_Threads = 256, kH_Pad = 8;
+
+template <bool kPointwise>
+__global__ void __launch_bounds__(kH_Threads)
+    conv2d_gemm_half2_kernel(Conv2dParams p, const __half* __restrict__ in, const float* __restrict__ weight,
+                             const float* __restrict__ bias, __half* __restrict__ out) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 530
+  const int cin_g = p.in_channels / p.groups;
+  const int cout_g = p.out_channels / p.groups;
+  const int khw = p.kernel_h * p.kernel_w;
+  const int K = cin_g * khw;
+  const int P = p.out_h * p.out_w;
+  const int n = blockIdx.z / p.groups;
+  const int g = blockIdx.z % p.groups;
+  const int m0 = blockIdx.y * kH_BM;
+  const int p0 = blockIdx.x * kH_BN;
+  const long long in_plane = static_cast<long long>(p.in_h) * p.in_w;
+  const __half* in_g = in + (static_cast<long long>(n) * p.in_channels + static_cast<long long>(g) * cin_g) * in_plane;
+  const float* w_g = weight + static_cast<long long>(g) * cout_g * K;
+
+  __shared__ __align__(16) __half As[kH_BK][kH_BM + kH_Pad];
+  __shared__ __align__(16) __half Bs[kH_BK][kH_BN + kH_Pad];
+
+  const int tid = threadIdx.x;
+  const int tx = tid % (kH_BN / 4);  // 4 output pixels each
+  const int ty = tid / (kH_BN / 4);  // 4 output channels each
+  // Staging: A element (k = tid % 16, m = tid / 16 + 16 i), B element (k = tid / 64 + 4 i, pixel tid % 64), i < 4.
+  const int a_k = tid % kH_BK, a_m = tid / kH_BK;
+  const int b_p = tid % kH_BN, b_k = tid / kH_BN;
+  const int pix = p0 + b_p;
+  const bool pix_ok = pix < P;
+  const int oy = pix_ok ? pix / p.out_w : 0, ox = pix_ok ? pix % p.out_w : 0;
+  const int iy0 = oy * p.stride_h - p.pad_h, ix0 = ox * p.stride_w - p.pad_w;
+  const __half zero = __float2half_rn(0.f);
+
+  float acc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
+
+  for (int k0 = 0; k0 < K; k0 += kH_BK) {
+    const int ka = k0 + a_k;
+#pragma unroll
+    for (int i = 0; i < kH_BM * kH_BK / kH_Threads; ++i) {
+      const int mm = a_m + i * (kH_Threads / kH_BK);
+      const int m = m0 + mm;
+      As[a_k][mm] = __float2half_rn((m < cout_g && ka < K) ? w_g[static_cast<long long>(m) * K + ka] : 0.f);
+    }
+#pragma unroll
+    for (int i = 0; i < kH_BK * kH_BN / kH_Threads; ++i) {
+      const int kk = b_k + i * (kH_Threads / kH_BN);
+      const int k = k0 + kk;
+      __half v = zero;
+      if (k < K && pix_ok) {
+        if (kPointwise) {
+          v = in_g[static_cast<long long>(k) * in_plane + pix];
+        } else {
+          const int ci = k / khw, r = k - ci * khw;
+          const int ky = r / p.kernel_w, kx = r - ky * p.kernel_w;
+          const int iy = iy0 + ky, ix = ix0 + kx;
+          if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w)
+            v = in_g[static_cast<long long>(ci) * in_plane + static_cast<long long>(iy) * p.in_w + ix];
+        }
+      }
+      Bs[kk][b_p] = v;
+    }
+    __syncthreads();
+    // At most 16 products summed in FP16, then promoted.
+    __half2 h[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) h[i][0] = h[i][1] = __half2half2(zero);
+#pragma unroll
+    for (int kk = 0; kk < kH_BK; ++kk) {
+      const __half2* brow = reinterpret_cast<const __half2*>(&Bs[kk][tx * 4]);
+      const __half2 b01 = brow[0], b23 = brow[1];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const __half2 a = __half2half2(As[kk][ty * 4 + i]);
+        h[i][0] = __hfma2(a, b01, h[i][0]);
+        h[i][1] = __hfma2(a, b23, h[i][1]);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      acc[i][0] += __low2float(h[i][0]);
+      acc[i][1] += __high2float(h[i][0]);
+      acc[i][2] += __low2float(h[i][1]);
+      acc[i][3] += __high2float(h[i][1]);
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int m = m0 + ty * 4 + i;
+    if (m >= cout_g) continue;
+    const int co = g * cout_g + m;
+    const float b = bias ? bias[co] : 0.f;
+    __half* dst = out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) *
+                            static_cast<long long>(P);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int px = p0 + tx * 4 + j;
+      if (px < P) dst[px] = __float2half_rn(apply_activation(p.activation, p.alpha, acc[i][j] + b));
+    }
+  }
+#endif
+}
+
 // out[n, off + co, pix] = act(bias[co] + sum_{s = 0..S-1} ws[s, n, co, pix]).
 template <typename T>
 __global__ void __launch_bounds__(256) conv2d_splitk_reduce_kernel(Conv2dParams p, int splits, const float* __restrict__ workspace,
@@ -422,6 +542,16 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
     }
     case Conv2dCudaKernel::kWmmaFp16:
       return conv2d_wmma_available();
+    case Conv2dCudaKernel::kGemmHalf2: {
+      int device = 0, major = 0, minor = 0;
+      if (cudaGetDevice(&device) != cudaSuccess ||
+          cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+          cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return false;
+      }
+      return major * 10 + minor >= 53;  // half2 arithmetic
+    }
     case Conv2dCudaKernel::kDepthwise:
       return depthwise_shape && p.kernel_h <= kDwMaxKernel && p.kernel_w <= kDwMaxKernel &&
              depthwise_shared_bytes(p) <= 32 * 1024;
@@ -432,6 +562,7 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
 Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p, bool allow_fp16) {
   if (conv2d_cuda_supports(p, Conv2dCudaKernel::kDepthwise)) return Conv2dCudaKernel::kDepthwise;
   if (allow_fp16 && conv2d_cuda_supports(p, Conv2dCudaKernel::kWmmaFp16)) return Conv2dCudaKernel::kWmmaFp16;
+  if (allow_fp16 && conv2d_cuda_supports(p, Conv2dCudaKernel::kGemmHalf2)) return Conv2dCudaKernel::kGemmHalf2;
   return Conv2dCudaKernel::kGemm;
 }
 
@@ -443,6 +574,26 @@ std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel
 }
 
 namespace {
+
+void launch_gemm_half2(const Conv2dParams&, const float*, const float*, const float*, float*, cudaStream_t) {
+  throw Error("conv2d_cuda: the gemm64-half2 kernel runs on FP16 activation storage only");
+}
+
+void launch_gemm_half2(const Conv2dParams& p, const __half* in, const float* weight, const float* bias, __half* out,
+                       cudaStream_t stream) {
+  const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, kH_BN), cuda::ceil_div(p.out_channels / p.groups, kH_BM),
+                  static_cast<unsigned>(p.batch * p.groups));
+  TX2_REQUIRE(grid.y <= 65535 && grid.z <= 65535, "conv2d_cuda: GEMM grid too large");
+  const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                         p.pad_h == 0 && p.pad_w == 0;
+  if (pointwise) {
+    conv2d_gemm_half2_kernel<true><<<grid, kH_Threads, 0, stream>>>(p, in, weight, bias, out);
+    CUDA_CHECK_LAUNCH("conv2d_gemm_half2_kernel<pointwise>");
+  } else {
+    conv2d_gemm_half2_kernel<false><<<grid, kH_Threads, 0, stream>>>(p, in, weight, bias, out);
+    CUDA_CHECK_LAUNCH("conv2d_gemm_half2_kernel");
+  }
+}
 
 // T: the activation storage (float, or __half at FP16 storage).
 template <typename T>
@@ -456,6 +607,10 @@ void conv2d_cuda_impl(const Conv2dParams& p, const T* in, const float* weight, c
               "conv2d_cuda: params were not finalized");
   if (kernel == Conv2dCudaKernel::kWmmaFp16) {
     conv2d_wmma_cuda(p, in, weight, bias, out, stream);
+    return;
+  }
+  if (kernel == Conv2dCudaKernel::kGemmHalf2) {
+    launch_gemm_half2(p, in, weight, bias, out, stream);
     return;
   }
   if (kernel == Conv2dCudaKernel::kDepthwise) {
@@ -510,6 +665,7 @@ const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel) {
     case Conv2dCudaKernel::kGemmLarge: return "gemm128";
     case Conv2dCudaKernel::kGemmSplitK: return "gemm64-splitk";
     case Conv2dCudaKernel::kWmmaFp16: return "wmma-fp16";
+    case Conv2dCudaKernel::kGemmHalf2: return "gemm64-half2";
     case Conv2dCudaKernel::kDepthwise: return "depthwise";
   }
   return "?";
