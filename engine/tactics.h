@@ -35,11 +35,12 @@ TacticMode tactic_mode_from_string(const std::string& s);  // heuristic, auto, r
 const char* tactic_mode_name(TacticMode m);
 
 // Precision of the CUDA backend. kFp16 stores every activation as FP16
-// (rounded once per layer output; half the memory traffic) while weights and
-// all arithmetic stay FP32, and on sm_70 and later lets the conv layers that
-// gain from it run on tensor cores (FP16 operands, FP32 accumulation). Decode
-// and NMS compute in FP32. Not done: half2 (paired FP16) arithmetic for
-// sm_53/sm_6x. The CPU backend is FP32 only.
+// (rounded once per layer output; half the memory traffic), weights stay
+// FP32, and the conv layers may take an FP16 kernel where it times faster:
+// tensor cores on sm_70 and later (FP16 operands, FP32 accumulation), or
+// paired FP16 arithmetic (half2) on sm_53 and later, the TX2's FP16 path.
+// Every other kernel (upsample, decode, NMS) computes in FP32. The CPU
+// backend is FP32 only.
 enum class Precision { kFp32, kFp16 };
 Precision precision_from_string(const std::string& s);  // fp32, fp16; throws Error
 const char* precision_name(Precision p);

@@ -15,8 +15,8 @@ bool input_size_option(const std::vector<int>& values, int* h, int* w) {
 }
 
 const char* const kPrecisionHelp =
-    "fp32, or fp16 (CUDA): activations stored as FP16 with FP32 arithmetic, and on sm_70+ tensor-core convs "
-    "(FP16 operands, FP32 accumulation)";
+    "fp32, or fp16 (CUDA): activations stored as FP16, and conv layers on tensor cores (sm_70+) or paired FP16 "
+    "arithmetic (sm_53+, the TX2) where faster";
 
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
   cmd->add_option("--precision", args->precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "fp16"}));
