@@ -5,13 +5,13 @@
 # output kept in a folder and packed into $OUT as gpu-check.tgz (the tool
 # returns at most 8 files), plus the summary and the tables as plain files.
 #
-#   tools/gpu-lease-run.sh [SECONDS]    whole-check limit, default 420
+#   tools/gpu-lease-run.sh [SECONDS]    whole-check limit, default 520
 #
 # Extra environment (e.g. GPU_CHECK_SANITIZERS=0 for a rerun that changed
 # no kernel) passes through to tools/gpu-check.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-limit="${1:-420}"
+limit="${1:-520}"
 out_dir="${OUT:-gpu-lease-out}"
 work=/tmp/gpu-check-run
 rm -rf "$work" && mkdir -p "$work" "$out_dir"
