@@ -58,6 +58,7 @@ struct CudaBackend::Impl {
     const float* weight = nullptr;
     const float* bias = nullptr;
     Conv2dCudaKernel kernel = Conv2dCudaKernel::kAuto;  // the layer's tactic
+    float weight_abs_max = 0.f;  // conv: the largest |weight|, to keep FP16 kernels off layers FP16 cannot hold
   };
 
   CudaBackendOptions options;
@@ -109,6 +110,15 @@ struct CudaBackend::Impl {
 };
 
 namespace {
+
+// Whether conv step `s` may run `kernel`: the device and build support it,
+// an FP16 kernel only at FP16 precision, and only where the layer's weights
+// fit FP16 (|w| <= 65504; they are rounded to FP16 when staged).
+bool tactic_allowed(const CudaBackend::Impl& m, const CudaBackend::Impl::Step& s, Conv2dCudaKernel kernel) {
+  if (!conv2d_cuda_supports(s.conv, kernel)) return false;
+  if (!conv2d_cuda_kernel_is_fp16(kernel)) return true;
+  return m.options.precision == Precision::kFp16 && s.weight_abs_max <= 65504.f;
+}
 
 // One conv step with kernel `kernel`, input and output at plan offsets, on
 // the backend's activation storage.
@@ -192,6 +202,11 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
         s.conv.out_channels_total = out.channels_total;
         finalize_conv2d_params(s.conv);
         s.weight = m.weights.data() + weight_offset.at(node.weight);
+        {
+          const float* w = model.tensor_data(node.weight);
+          const TensorInfo& info = model.tensor(node.weight);
+          for (long long i = 0; i < info.numel(); ++i) s.weight_abs_max = std::max(s.weight_abs_max, std::fabs(w[i]));
+        }
         s.bias = node.bias.empty() ? nullptr : m.weights.data() + weight_offset.at(node.bias);
         break;
       case OpKind::kUpsampleNearest:
@@ -226,9 +241,14 @@ void CudaBackend::choose_tactics() {
     key.input_w = in.w;
     key.batch = m.options.batch;
     key.precision = precision_name(m.options.precision);
-    for (Conv2dCudaKernel c : kConv2dCudaTactics)
-      if (m.options.precision == Precision::kFp16 || !conv2d_cuda_kernel_is_fp16(c))
-        key.candidates += cat(key.candidates.empty() ? "" : ",", conv2d_cuda_kernel_name(c));
+    // The kernels that are candidates here: allowed at this precision and
+    // runnable for at least one layer on this device and build.
+    for (Conv2dCudaKernel c : kConv2dCudaTactics) {
+      bool offered = false;
+      for (const Impl::Step& s : m.steps)
+        offered = offered || (s.op == OpKind::kConv2d && tactic_allowed(m, s, c));
+      if (offered) key.candidates += cat(key.candidates.empty() ? "" : ",", conv2d_cuda_kernel_name(c));
+    }
     const std::string path = m.options.tactics_cache.empty() ? default_tactic_cache_path() : m.options.tactics_cache;
     // Without the model's hash there is no key: time, but keep nothing.
     if (!path.empty() && path != "none" && !key.model_sha256.empty()) cache = std::make_unique<TacticCache>(path);
@@ -245,7 +265,7 @@ void CudaBackend::choose_tactics() {
     for (const Impl::Step& s : m.steps)
       if (s.op == OpKind::kConv2d)
         for (Conv2dCudaKernel c : kConv2dCudaTactics)
-          if (conv2d_cuda_supports(s.conv, c)) need = std::max(need, conv2d_cuda_workspace_floats(s.conv, c));
+          if (tactic_allowed(m, s, c)) need = std::max(need, conv2d_cuda_workspace_floats(s.conv, c));
     if (need > 0) m.workspace = DeviceBuffer<float>(need);
   }
   int timed = 0, from_cache = 0;
@@ -256,15 +276,14 @@ void CudaBackend::choose_tactics() {
     t.layer = node.name;
     const bool fp16 = m.options.precision == Precision::kFp16;
     if (mode == TacticMode::kHeuristic) {
-      s.kernel = conv2d_cuda_choose(s.conv, fp16);
+      s.kernel = conv2d_cuda_choose(s.conv, fp16 && s.weight_abs_max <= 65504.f);
       t.tactic = conv2d_cuda_kernel_name(s.kernel);
       m.tactics.push_back(t);
       continue;
     }
     const auto hit = cached.find(node.name);
     Conv2dCudaKernel k = Conv2dCudaKernel::kAuto;
-    if (hit != cached.end() && conv2d_cuda_kernel_from_name(hit->second.tactic, &k) && conv2d_cuda_supports(s.conv, k) &&
-        (fp16 || !conv2d_cuda_kernel_is_fp16(k))) {
+    if (hit != cached.end() && conv2d_cuda_kernel_from_name(hit->second.tactic, &k) && tactic_allowed(m, s, k)) {
       s.kernel = k;
       m.tactics.push_back(hit->second);
       ++from_cache;
@@ -274,7 +293,7 @@ void CudaBackend::choose_tactics() {
     const std::size_t out_off = plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)];
     double best = -1;
     for (Conv2dCudaKernel c : kConv2dCudaTactics) {
-      if (!conv2d_cuda_supports(s.conv, c) || (conv2d_cuda_kernel_is_fp16(c) && !fp16)) continue;
+      if (!tactic_allowed(m, s, c)) continue;
       try {
         for (int i = 0; i < kWarm; ++i) launch_conv(m, s, in_off, out_off, c);
         CUDA_CHECK(cudaEventRecord(m.events[0], m.stream));
@@ -588,10 +607,9 @@ std::string CudaBackend::description() const {
   std::snprintf(buf, sizeof(buf),
                 "cuda (%s, sm_%d%d; batch %d; %s; weights %.1f MiB, activation arena %.1f MiB of %.1f unshared%s)",
                 m.device.name.c_str(), m.device.sm_major, m.device.sm_minor, m.options.batch,
-                m.half ? (m.device.sm_major >= 7 ? "fp16 storage, fp32 arithmetic or tensor cores"
-                                                 : "fp16 storage, fp32 arithmetic")
-                       : "fp32",
-                weight_bytes_ / 1048576.0, plan_.arena_bytes / 1048576.0, plan_.unshared_bytes / 1048576.0,
+                m.half ? "fp16 activations (convs: fp32, tensor-core or half2 kernels, as chosen)" : "fp32",
+                weight_bytes_ / 1048576.0, m.arena.bytes() / 1048576.0,
+                plan_.unshared_bytes / (m.half ? 2.0 : 1.0) / 1048576.0,
                 m.options.debug_sync ? "; debug sync" : "");
   std::string d = buf;
   d += "; " + m.tactics_note;

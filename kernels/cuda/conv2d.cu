@@ -58,6 +58,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -415,6 +416,8 @@ __global__ void __launch_bounds__(kH_Threads)
       if (px < P) dst[px] = __float2half_rn(apply_activation(p.activation, p.alpha, acc[i][j] + b));
     }
   }
+#else
+  __trap();  // never launched: half2_compute_capability() is 0 for this code
 #endif
 }
 
@@ -527,6 +530,34 @@ void launch_gemm(const Conv2dParams& p, bool pointwise, const T* in, const float
 
 }  // namespace
 
+namespace {
+// The current device's compute capability (e.g. 62) when the half2 kernel's
+// code loaded for it is sm_53+ code (half2 arithmetic), else 0. A build whose
+// targets are all older has the trapping empty body, never to be chosen.
+int half2_compute_capability() {
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  // Once per device (conv2d_cuda asks at every launch).
+  static std::atomic<int> cache[64];  // result + 1; 0: not asked yet
+  if (device >= 0 && device < 64 && cache[device].load() != 0) return cache[device].load() - 1;
+  int major = 0, minor = 0, result = 0;
+  cudaFuncAttributes attr{};
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess ||
+      cudaFuncGetAttributes(&attr, conv2d_gemm_half2_kernel<false>) != cudaSuccess) {
+    (void)cudaGetLastError();
+  } else {
+    const int cc = major * 10 + minor;
+    result = cc >= 53 && attr.ptxVersion >= 53 && attr.binaryVersion >= 53 ? cc : 0;
+  }
+  if (device >= 0 && device < 64) cache[device].store(result + 1);
+  return result;
+}
+}  // namespace
+
 bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
   const bool depthwise_shape = p.groups == p.in_channels && p.groups == p.out_channels;
   switch (kernel) {
@@ -542,16 +573,8 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
     }
     case Conv2dCudaKernel::kWmmaFp16:
       return conv2d_wmma_available();
-    case Conv2dCudaKernel::kGemmHalf2: {
-      int device = 0, major = 0, minor = 0;
-      if (cudaGetDevice(&device) != cudaSuccess ||
-          cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-          cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return false;
-      }
-      return major * 10 + minor >= 53;  // half2 arithmetic
-    }
+    case Conv2dCudaKernel::kGemmHalf2:
+      return half2_compute_capability() >= 53;
     case Conv2dCudaKernel::kDepthwise:
       return depthwise_shape && p.kernel_h <= kDwMaxKernel && p.kernel_w <= kDwMaxKernel &&
              depthwise_shared_bytes(p) <= 32 * 1024;
@@ -562,7 +585,10 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
 Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p, bool allow_fp16) {
   if (conv2d_cuda_supports(p, Conv2dCudaKernel::kDepthwise)) return Conv2dCudaKernel::kDepthwise;
   if (allow_fp16 && conv2d_cuda_supports(p, Conv2dCudaKernel::kWmmaFp16)) return Conv2dCudaKernel::kWmmaFp16;
-  if (allow_fp16 && conv2d_cuda_supports(p, Conv2dCudaKernel::kGemmHalf2)) return Conv2dCudaKernel::kGemmHalf2;
+  // half2 only where FP16 runs at full rate: sm_53, sm_60, sm_62 (the TX2) and
+  // later chips; sm_61 (GeForce 10xx) does FP16 at 1/64 of its FP32 rate.
+  const int cc = half2_compute_capability();
+  if (allow_fp16 && cc != 0 && cc != 61) return Conv2dCudaKernel::kGemmHalf2;
   return Conv2dCudaKernel::kGemm;
 }
 

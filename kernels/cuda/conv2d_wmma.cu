@@ -4,10 +4,10 @@
 //   out[n, off + co, oy, ox] = act( bias[co] + sum_{ci in group(co), ky, kx}
 //        h(w[co, ci - g0, ky, kx]) * h(in[n, ci, oy*sh - ph + ky, ox*sw - pw + kx]) )
 //
-// where h() rounds an FP32 value to FP16 (round to nearest even). Storage
-// stays FP32 (in, weight, bias and out as in conv2d.cu: in [N, C_in, H_in,
-// W_in], weight [C_out, C_in/groups, K_h, K_w], out [N, out_channels_total,
-// H_out, W_out] at channel offset out_channel_offset); the operands are
+// where h() rounds an FP32 value to FP16 (round to nearest even). Layouts as
+// in conv2d.cu (in [N, C_in, H_in, W_in], weight [C_out, C_in/groups, K_h,
+// K_w], out [N, out_channels_total, H_out, W_out] at channel offset
+// out_channel_offset; weights and bias FP32); the operands are
 // rounded to FP16 as they are staged in shared memory, multiplied on the
 // tensor cores (WMMA m16n16k16, FP16 x FP16) and ACCUMULATED IN FP32; bias
 // and activation are applied in FP32. The product of two FP16 values is exact
@@ -24,13 +24,16 @@
 // halves (rows padded by 8 halves for bank spread and the 32-byte alignment
 // WMMA needs), C 64 x 68 floats for the epilogue: 27 KB, static.
 //
-// On devices before sm_70 the kernel body is empty and the host never
-// launches it (conv2d_wmma_available()).
+// Code built for targets before sm_70 has an empty body that traps; the host
+// never launches it (conv2d_wmma_available() checks the device and the
+// loaded code's version).
 #include "kernels/cuda/conv2d_wmma.h"
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <mma.h>
+
+#include <atomic>
 
 #include "core/error.h"
 #include "kernels/cuda/common.cuh"
@@ -147,19 +150,36 @@ __global__ void __launch_bounds__(kThreads)
     cuda::store_act(out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) * P + pix,
                     apply_activation(p.activation, p.alpha, v));
   }
+#else
+  __trap();  // never launched: conv2d_wmma_available() is false for this code
 #endif
 }
 
 }  // namespace
 
 bool conv2d_wmma_available() {
-  int device = 0, major = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+  // The device must have tensor cores, and the code loaded for it must be
+  // sm_70+ code: a build whose newest target is older (its PTX JIT-compiled
+  // for this device) has the empty body, which must never be chosen.
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) {
     (void)cudaGetLastError();  // no device: not available, and no error left behind
     return false;
   }
-  return major >= 7;
+  // Once per device (conv2d_cuda asks at every launch).
+  static std::atomic<int> cache[64];  // 1: no, 2: yes; 0: not asked yet
+  if (device >= 0 && device < 64 && cache[device].load() != 0) return cache[device].load() == 2;
+  int major = 0;
+  cudaFuncAttributes attr{};
+  bool available = false;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      (major >= 7 && cudaFuncGetAttributes(&attr, conv2d_wmma_kernel<false, float>) != cudaSuccess)) {
+    (void)cudaGetLastError();
+  } else {
+    available = major >= 7 && attr.ptxVersion >= 70 && attr.binaryVersion >= 70;
+  }
+  if (device >= 0 && device < 64) cache[device].store(available ? 2 : 1);
+  return available;
 }
 
 template <typename T>
