@@ -328,6 +328,30 @@ TEST(CliRandomModel, WritesEachFullWidthArchitectureAndRefusesBadInput) {
   EXPECT_FALSE(file_exists(dir.file("x.safetensors")));
 }
 
+// bench --sweep: one row per size x batch x precision, all rows in the JSON,
+// and the settings it cannot take refused by name.
+TEST(CliBench, SweepTimesEveryConfiguration) {
+  TempDir dir;
+  const auto r = run_command(kCli + " bench --sweep --backend cpu --model " + kModel +
+                             " --sizes 320,352 --batches 1,2 --iterations 1 --warmup 0 --json " + dir.file("s.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(testing_util::read_text(dir.file("s.json")));
+  ASSERT_EQ(j.at("rows").size(), 4u);
+  std::set<std::pair<int, int>> seen;
+  for (const auto& row : j.at("rows")) {
+    seen.insert({row.at("input").at(0).get<int>(), row.at("batch").get<int>()});
+    EXPECT_GT(row.at("ms").at("network").at("median").get<double>(), 0.0);
+    EXPECT_EQ(row.at("precision"), "fp32");
+  }
+  EXPECT_EQ(seen, (std::set<std::pair<int, int>>{{320, 1}, {320, 2}, {352, 1}, {352, 2}}));
+  EXPECT_NE(r.output.find("352    2      fp32"), std::string::npos) << r.output;
+  expect_one_line_error(run_command_stderr(kCli + " bench --sweep --input-size 320 --iterations 1"), "--sizes");
+  expect_one_line_error(run_command_stderr(kCli + " bench --sweep --sizes 300 --iterations 1"), "--sizes");
+  expect_one_line_error(
+      run_command_stderr(kCli + " bench --sweep --backend cpu --precisions fp16 --sizes 320 --batches 1 --iterations 1"),
+      "needs the CUDA backend");
+}
+
 // tx2yolo-bench: the CLI's bench without image codecs. It times a drawn
 // scene, reads no image file, and gives the same report as the CLI.
 TEST(CliBench, SyntheticSceneAndTheCodecFreeExecutable) {

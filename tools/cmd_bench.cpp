@@ -4,7 +4,8 @@
 // `tx2yolo bench`: end-to-end timing of the Detector on one image, with
 // preprocess, network, decode+NMS and end-to-end times reported separately
 // (median, p90, p99 over --iterations after --warmup), and the device, the
-// backend and every setting named in the output.
+// backend and every setting named in the output. --sweep times every
+// --sizes x --batches x --precisions configuration and prints one row each.
 //
 // --batch N runs N copies of the image through one network run per
 // iteration (times are per batch; FPS counts images). --precision fp16 stores
@@ -41,6 +42,10 @@ struct BenchArgs {
   CudaRunArgs cuda;
   bool show_tactics = false;
   std::string json;
+  bool sweep = false;
+  std::vector<int> sizes = {320, 416, 608};
+  std::vector<int> batches = {1, 8};
+  std::vector<std::string> precisions = {"fp32"};
 };
 
 // Per conv layer: the tactic and the time of every candidate that was timed.
@@ -69,6 +74,126 @@ Stats stats(std::vector<double> v) {
   return s;
 }
 
+// One configuration timed: the Detector built, warmed up and run
+// `iterations` times on `batch` copies of the image.
+struct Measurement {
+  std::string device, backend;
+  int input_h = 0, input_w = 0, batch = 1;
+  Precision precision = Precision::kFp32;
+  std::size_t detections = 0;
+  Stats pre, net, post, total;
+  bool on_cuda = false;
+  double device_mib = 0;  // the detector's peak device memory (CUDA)
+  std::vector<LayerTactic> tactics;
+  double fps() const { return batch * 1000.0 / std::max(1e-9, total.median); }
+};
+
+Measurement measure(const std::string& model, const DetectorOptions& o, const cv::Mat& image, int iterations,
+                    int warmup) {
+  Measurement r;
+  // Device memory: what the device has in use before the detector exists and
+  // at its peak (after the warm-up and after the timed runs; the detector
+  // allocates at construction and at the first frame, never while running).
+  // The difference is the detector's; another process's allocations in the
+  // meantime would count too, which the output says.
+  r.on_cuda = resolve_backend(o.backend, nullptr) == BackendKind::kCuda;
+  const std::size_t used_before = r.on_cuda ? cuda_used_memory(o.device) : 0;
+  Detector det(model, o);
+  r.device = det.backend() == BackendKind::kCuda ? describe_cuda_device(cuda_device_info(o.device))
+                                                 : cat("CPU, ", std::thread::hardware_concurrency(), " hardware threads");
+  r.backend = det.backend_description();
+  r.input_h = det.input_h();
+  r.input_w = det.input_w();
+  r.batch = o.batch;
+  r.precision = o.precision;
+  const std::vector<cv::Mat> images(static_cast<std::size_t>(o.batch), image);
+  for (int i = 0; i < warmup; ++i) det.detect_batch(images);
+  std::size_t used_peak = r.on_cuda ? cuda_used_memory(o.device) : 0;
+  std::vector<double> pre, net, post, total;
+  for (int i = 0; i < iterations; ++i) {
+    r.detections = det.detect_batch(images).front().size();
+    const FrameTimings& t = det.last_timings();
+    pre.push_back(t.preprocess_ms);
+    net.push_back(t.network_ms);
+    post.push_back(t.postprocess_ms);
+    total.push_back(t.total_ms);
+  }
+  if (r.on_cuda) used_peak = std::max(used_peak, cuda_used_memory(o.device));
+  r.device_mib = (used_peak > used_before ? used_peak - used_before : 0) / 1048576.0;
+  r.pre = stats(pre);
+  r.net = stats(net);
+  r.post = stats(post);
+  r.total = stats(total);
+  r.tactics = det.layer_tactics();
+  return r;
+}
+
+nlohmann::json to_json(const Measurement& m, const std::string& model, int iterations, int warmup) {
+  nlohmann::json j;
+  j["model"] = model;
+  j["device"] = m.device;
+  j["backend"] = m.backend;
+  j["input"] = {m.input_h, m.input_w};
+  j["batch"] = m.batch;
+  j["fps_median"] = m.fps();
+  j["precision"] = precision_name(m.precision);
+  j["iterations"] = iterations;
+  j["warmup"] = warmup;
+  if (m.on_cuda) j["device_memory_peak_mib"] = m.device_mib;
+  const std::pair<const char*, const Stats*> rows[] = {
+      {"preprocess", &m.pre}, {"network", &m.net}, {"decode + NMS", &m.post}, {"end to end", &m.total}};
+  for (const auto& r : rows)
+    j["ms"][r.first] = {{"median", r.second->median}, {"p90", r.second->p90}, {"p99", r.second->p99},
+                        {"mean", r.second->mean}};
+  return j;
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  const std::string text = j.dump(2) + "\n";
+  write_file_atomic(path, text.data(), text.size());
+}
+
+// --sweep: every size x batch x precision, one table row each.
+int run_sweep(const BenchArgs& a, const std::string& model, const std::string& image_path, const cv::Mat& image,
+              DetectorOptions o) {
+  TX2_REQUIRE(a.input_size.empty() && a.batch == 1, "--sweep takes its sizes and batches from --sizes and --batches");
+  TX2_REQUIRE(!a.sizes.empty() && !a.batches.empty() && !a.precisions.empty(), "--sweep needs at least one size, "
+              "batch and precision");
+  for (int size : a.sizes) validate_input_size(size, size, "--sizes");
+  for (int b : a.batches) TX2_REQUIRE(b >= 1 && b <= kMaxBatch, "--batches ", b, " is outside [1, ", kMaxBatch, "]");
+  std::vector<Precision> precisions;
+  for (const std::string& p : a.precisions) precisions.push_back(precision_from_string(p));
+  nlohmann::json all;
+  all["model"] = model;
+  all["rows"] = nlohmann::json::array();
+  bool header = false;
+  for (Precision precision : precisions)
+    for (int size : a.sizes)
+      for (int batch : a.batches) {
+        o.input_h = o.input_w = size;
+        o.batch = batch;
+        o.precision = precision;
+        const Measurement m = measure(model, o, image, a.iterations, a.warmup);
+        if (!header) {
+          std::printf("tx2yolo bench --sweep: %s\ndevice: %s\nsettings: image %s (%dx%d), %d warm-up + %d timed "
+                      "iterations each; medians in ms per batch\n",
+                      model.c_str(), m.device.c_str(), image_path.c_str(), image.cols, image.rows, a.warmup,
+                      a.iterations);
+          std::printf("%-6s %-6s %-10s %11s %11s %13s %11s %10s %11s\n", "input", "batch", "precision", "preprocess",
+                      "network", "decode + NMS", "end to end", "FPS", "device MiB");
+          all["device"] = m.device;
+          header = true;
+        }
+        std::printf("%-6d %-6d %-10s %11.3f %11.3f %13.3f %11.3f %10.1f %11s\n", size, batch,
+                    precision_name(precision), m.pre.median, m.net.median, m.post.median, m.total.median, m.fps(),
+                    m.on_cuda ? cat(static_cast<int>(m.device_mib + 0.5)).c_str() : "-");
+        std::fflush(stdout);
+        all["rows"].push_back(to_json(m, model, a.iterations, a.warmup));
+      }
+  if (!a.json.empty()) write_json(a.json, all);
+  return 0;
+}
+
 int run_bench(const BenchArgs& a) {
   TX2_REQUIRE(a.batch >= 1 && a.batch <= kMaxBatch, "--batch ", a.batch, " is outside [1, ", kMaxBatch, "]");
   TX2_REQUIRE(a.iterations >= 1 && a.iterations <= 1000000, "--iterations ", a.iterations, " is outside [1, 1000000]");
@@ -86,76 +211,37 @@ int run_bench(const BenchArgs& a) {
   o.device = a.device;
   apply_cuda_run_options(a.cuda, &o);
   o.batch = a.batch;
-  // Device memory: what the device has in use before the detector exists and
-  // at its peak (after the warm-up and after the timed runs; the detector
-  // allocates at construction and at the first frame, never while running).
-  // The difference is the detector's; another process's allocations in the
-  // meantime would count too, which the output says.
-  const bool on_cuda = resolve_backend(o.backend, nullptr) == BackendKind::kCuda;
-  const std::size_t used_before = on_cuda ? cuda_used_memory(a.device) : 0;
-  Detector det(model, o);
-  const std::string device = det.backend() == BackendKind::kCuda
-                                 ? describe_cuda_device(cuda_device_info(a.device))
-                                 : cat("CPU, ", std::thread::hardware_concurrency(), " hardware threads");
+  if (a.sweep) return run_sweep(a, model, image_path, image, o);
 
-  const std::vector<cv::Mat> images(static_cast<std::size_t>(a.batch), image);
-  for (int i = 0; i < a.warmup; ++i) det.detect_batch(images);
-  std::size_t used_peak = on_cuda ? cuda_used_memory(a.device) : 0;
-  std::vector<double> pre, net, post, total;
-  std::size_t detections = 0;
-  for (int i = 0; i < a.iterations; ++i) {
-    detections = det.detect_batch(images).front().size();
-    const FrameTimings& t = det.last_timings();
-    pre.push_back(t.preprocess_ms);
-    net.push_back(t.network_ms);
-    post.push_back(t.postprocess_ms);
-    total.push_back(t.total_ms);
-  }
-  if (on_cuda) used_peak = std::max(used_peak, cuda_used_memory(a.device));
-  const double detector_mib = (used_peak > used_before ? used_peak - used_before : 0) / 1048576.0;
-  const Stats sp = stats(pre), sn = stats(net), so = stats(post), st = stats(total);
+  const Measurement m = measure(model, o, image, a.iterations, a.warmup);
   std::printf("tx2yolo bench: %s\n", model.c_str());
-  std::printf("device: %s\nbackend: %s\n", device.c_str(), det.backend_description().c_str());
+  std::printf("device: %s\nbackend: %s\n", m.device.c_str(), m.backend.c_str());
   const char* precision = o.precision == Precision::kFp16 ? "FP16 storage" : "FP32";
   std::printf("settings: input %dx%d, batch %d, %s, image %s (%dx%d), %d warm-up + %d timed iterations, "
               "%zu detections per image\n",
-              det.input_h(), det.input_w(), a.batch, precision, image_path.c_str(), image.cols, image.rows, a.warmup,
-              a.iterations, detections);
+              m.input_h, m.input_w, a.batch, precision, image_path.c_str(), image.cols, image.rows, a.warmup,
+              a.iterations, m.detections);
   std::printf("%-22s %10s %10s %10s %10s\n", a.batch == 1 ? "stage (ms)" : "stage (ms per batch)", "median", "p90",
               "p99", "mean");
-  const std::pair<const char*, Stats> rows[] = {
-      {"preprocess", sp}, {"network", sn}, {"decode + NMS", so}, {"end to end", st}};
+  const std::pair<const char*, const Stats*> rows[] = {
+      {"preprocess", &m.pre}, {"network", &m.net}, {"decode + NMS", &m.post}, {"end to end", &m.total}};
   for (const auto& r : rows)
-    std::printf("%-22s %10.3f %10.3f %10.3f %10.3f\n", r.first, r.second.median, r.second.p90, r.second.p99,
-                r.second.mean);
-  std::printf("end to end: %.1f FPS (median; images per second)\n", a.batch * 1000.0 / std::max(1e-9, st.median));
+    std::printf("%-22s %10.3f %10.3f %10.3f %10.3f\n", r.first, r.second->median, r.second->p90, r.second->p99,
+                r.second->mean);
+  std::printf("end to end: %.1f FPS (median; images per second)\n", m.fps());
   if (a.show_tactics) {
-    const std::vector<LayerTactic> tactics = det.layer_tactics();
-    if (tactics.empty()) std::printf("tactics: none (the %s backend has one kernel per op)\n", backend_name(det.backend()));
-    else print_tactics(tactics);
+    if (m.tactics.empty()) {
+      std::printf("tactics: none (the %s backend has one kernel per op)\n",
+                  m.on_cuda ? "cuda" : "cpu");
+    } else {
+      print_tactics(m.tactics);
+    }
   }
-  if (on_cuda)
+  if (m.on_cuda)
     std::printf("device memory: %.1f MiB peak for the detector (cudaMemGetInfo, in use after minus before; "
                 "includes allocator rounding and any other process's allocations meanwhile)\n",
-                detector_mib);
-  if (!a.json.empty()) {
-    nlohmann::json j;
-    j["model"] = model;
-    j["device"] = device;
-    j["backend"] = det.backend_description();
-    j["input"] = {det.input_h(), det.input_w()};
-    j["batch"] = a.batch;
-    j["fps_median"] = a.batch * 1000.0 / std::max(1e-9, st.median);
-    j["precision"] = precision_name(o.precision);
-    j["iterations"] = a.iterations;
-    j["warmup"] = a.warmup;
-    if (on_cuda) j["device_memory_peak_mib"] = detector_mib;
-    for (const auto& r : rows)
-      j["ms"][r.first] = {{"median", r.second.median}, {"p90", r.second.p90}, {"p99", r.second.p99},
-                          {"mean", r.second.mean}};
-    const std::string text = j.dump(2) + "\n";
-    write_file_atomic(a.json, text.data(), text.size());
-  }
+                m.device_mib);
+  if (!a.json.empty()) write_json(a.json, to_json(m, model, a.iterations, a.warmup));
   return 0;
 }
 
@@ -179,6 +265,14 @@ CommandRunner add_bench_command(CLI::App& app) {
   cmd->add_option("--json", args->json, "Also write the results as JSON");
   add_cuda_run_options(cmd, &args->cuda);
   cmd->add_flag("--show-tactics", args->show_tactics, "Print the kernel each conv layer runs");
+  cmd->add_flag("--sweep", args->sweep,
+                "Time every --sizes x --batches x --precisions configuration, one table row each (JSON: all rows)");
+  cmd->add_option("--sizes", args->sizes, "--sweep: input sizes, multiples of 32")->delimiter(',')->capture_default_str();
+  cmd->add_option("--batches", args->batches, "--sweep: batch sizes")->delimiter(',')->capture_default_str();
+  cmd->add_option("--precisions", args->precisions, "--sweep: fp32 and/or fp16 (CUDA)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"fp32", "fp16"}))
+      ->capture_default_str();
   return [args] { return run_bench(*args); };
 }
 
