@@ -21,7 +21,7 @@ binaries+=(build/tx2yolo-bench)
 for b in "${binaries[@]}"; do ldd "$b"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
   grep -v -E '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so|libcudnn|libcublas' |
   while read -r lib; do cp -L "$lib" .gpu-carry/lib/; done
-# Compressed, so that the tree a GPU lease carries stays small; gpu-check
-# unpacks it.
-tar -C .gpu-carry -cJf .gpu-carry/lib.tar.xz lib && rm -rf .gpu-carry/lib
+# Everything in one xz archive, so that the tree a GPU lease carries (64 MiB
+# with the repository) stays small; gpu-check unpacks it.
+tar -C .gpu-carry -cJf carry.tar.xz.partial . && rm -rf .gpu-carry/* && mv carry.tar.xz.partial .gpu-carry/carry.tar.xz
 du -sh .gpu-carry

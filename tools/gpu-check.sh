@@ -44,9 +44,9 @@ mkdir -p "$out"
 # the kernel microbenchmarks, and each compute-sanitizer run (the slowest
 # steps; they run last).
 sanitizer_timeout="${GPU_CHECK_SANITIZER_TIMEOUT:-300}"
-# A prebuilt folder may carry the shared libraries its binaries need
-# (tools/gpu-carry.sh packs them as lib.tar.xz).
-if [ -f "$build_dir/lib.tar.xz" ] && [ ! -d "$build_dir/lib" ]; then tar -C "$build_dir" -xJf "$build_dir/lib.tar.xz"; fi
+# A prebuilt folder from tools/gpu-carry.sh holds one archive (the binaries
+# and the shared libraries they need); unpack it once.
+if [ -f "$build_dir/carry.tar.xz" ] && [ ! -d "$build_dir/tests" ]; then tar -C "$build_dir" -xJf "$build_dir/carry.tar.xz"; fi
 if [ -d "$build_dir/lib" ]; then export LD_LIBRARY_PATH="$PWD/$build_dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
 # cuDNN / cuBLAS for the benchmarks: the toolkit's, or those of pip's nvidia-* wheels.
 pip_nvidia_libs=$(python3 -c 'import glob, site; print(" ".join(d for p in site.getsitepackages() for d in glob.glob(p + "/nvidia/*/lib")))' 2>/dev/null)
