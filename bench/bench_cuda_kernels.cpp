@@ -19,16 +19,14 @@
 #include <cstdio>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
-#include <tuple>
 #include <vector>
 
-#include "bench/model_shapes.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/device.h"
+#include "layers/conv_layer.h"
 #include "weights/architecture.h"
 
 namespace {
@@ -54,28 +52,11 @@ struct Shape {
   Conv2dParams p;
 };
 
-// Distinct conv shapes of the real model, from the graph (model_shapes.h).
+// Distinct conv shapes of the real model, from the graph (weights/architecture.h).
 std::vector<Shape> model_shapes() {
   std::vector<Shape> out;
-  for (const tx2yolo::ConvShape& s : tx2yolo::distinct_conv_shapes()) {
-    const tx2yolo::Node& n = s.node;
-    Conv2dParams p;
-    p.in_channels = s.in.c;
-    p.in_h = s.in.h;
-    p.in_w = s.in.w;
-    p.out_channels = s.out_channels;
-    p.kernel_h = n.conv.kernel_h;
-    p.kernel_w = n.conv.kernel_w;
-    p.stride_h = n.conv.stride_h;
-    p.stride_w = n.conv.stride_w;
-    p.pad_h = n.conv.pad_h;
-    p.pad_w = n.conv.pad_w;
-    p.groups = n.conv.groups;
-    p.activation = n.conv.activation;
-    p.alpha = n.conv.alpha;
-    tx2yolo::finalize_conv2d_params(p);
-    out.push_back({s.name, p});
-  }
+  for (const tx2yolo::ConvShape& s : tx2yolo::distinct_conv_shapes())
+    out.push_back({s.name, tx2yolo::conv2d_params_for(s.node, s.in, s.out_channels, 1)});
   return out;
 }
 

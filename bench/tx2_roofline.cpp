@@ -35,7 +35,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench/model_shapes.h"
+#include "core/error.h"
 #include "core/file_util.h"
 #include "weights/architecture.h"
 #include "weights/graph.h"

@@ -4,29 +4,35 @@
 
 namespace tx2yolo {
 
-ConvLayer::ConvLayer(const Node& node, const ModelFile& model,
-                     const std::map<std::string, TensorShape>& shapes, int batch)
-    : Layer(node) {
-  const TensorShape& in = shapes.at(node.inputs.at(0));
-  params_.batch = batch;
-  params_.in_channels = in.c;
-  params_.in_h = in.h;
-  params_.in_w = in.w;
-  params_.out_channels = static_cast<int>(model.tensor(node.weight).shape.at(0));
-  params_.kernel_h = node.conv.kernel_h;
-  params_.kernel_w = node.conv.kernel_w;
-  params_.stride_h = node.conv.stride_h;
-  params_.stride_w = node.conv.stride_w;
-  params_.pad_h = node.conv.pad_h;
-  params_.pad_w = node.conv.pad_w;
-  params_.groups = node.conv.groups;
-  params_.activation = node.conv.activation;
-  params_.alpha = node.conv.alpha;
+Conv2dParams conv2d_params_for(const Node& node, const TensorShape& in, int out_channels, int batch) {
+  Conv2dParams p;
+  p.batch = batch;
+  p.in_channels = in.c;
+  p.in_h = in.h;
+  p.in_w = in.w;
+  p.out_channels = out_channels;
+  p.kernel_h = node.conv.kernel_h;
+  p.kernel_w = node.conv.kernel_w;
+  p.stride_h = node.conv.stride_h;
+  p.stride_w = node.conv.stride_w;
+  p.pad_h = node.conv.pad_h;
+  p.pad_w = node.conv.pad_w;
+  p.groups = node.conv.groups;
+  p.activation = node.conv.activation;
+  p.alpha = node.conv.alpha;
   try {
-    finalize_conv2d_params(params_);
+    finalize_conv2d_params(p);
   } catch (const Error& e) {
     throw Error(cat("node '", node.name, "': ", e.what()));
   }
+  return p;
+}
+
+ConvLayer::ConvLayer(const Node& node, const ModelFile& model,
+                     const std::map<std::string, TensorShape>& shapes, int batch)
+    : Layer(node),
+      params_(conv2d_params_for(node, shapes.at(node.inputs.at(0)),
+                                static_cast<int>(model.tensor(node.weight).shape.at(0)), batch)) {
   const TensorShape& out = shapes.at(node.output);
   TX2_REQUIRE(out.c == params_.out_channels && out.h == params_.out_h && out.w == params_.out_w, "node '",
               node.name, "': kernel output ", params_.out_channels, "x", params_.out_h, "x", params_.out_w,

@@ -7,6 +7,10 @@
 
 namespace tx2yolo {
 
+// The finalized Conv2dParams of conv node `node` reading a `batch` of `in`
+// and writing `out_channels` channels. Throws Error naming the node.
+Conv2dParams conv2d_params_for(const Node& node, const TensorShape& in, int out_channels, int batch);
+
 class ConvLayer : public Layer {
  public:
   ConvLayer(const Node& node, const ModelFile& model, const std::map<std::string, TensorShape>& shapes,

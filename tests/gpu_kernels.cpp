@@ -17,6 +17,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/upsample_nearest.h"
 #include "kernels/yolo_box.h"
+#include "layers/conv_layer.h"
 #include "tests/gpu_test_util.h"
 #include "tests/test_util.h"
 #include "weights/architecture.h"
@@ -219,38 +220,21 @@ TEST(GpuConv2d, WritesOnlyItsConcatSlice) {
 // at 320 and 608, from the graph.
 TEST(GpuConv2d, EveryModelLayerShapeAt320And608) {
   SKIP_WITHOUT_GPU();
-  std::set<std::tuple<int, int, int, int, int, int, int>> seen;
   int checked = 0;
   std::uint32_t seed = 1000;
-  for (bool separable : {false, true}) {
-    ArchitectureSpec spec;
-    spec.separable_head = separable;
-    const ArchitectureGraph arch = build_yolov3_mobilenet_v1(spec);
-    WeightShapes weights;
-    for (const auto& t : arch.weights) weights[t.first] = t.second;
-    for (int size : {320, 608}) {
-      const auto shapes = infer_shapes(arch.graph, weights, size, size);
-      for (const Node& n : arch.graph.nodes) {
-        if (n.op != OpKind::kConv2d) continue;
-        const TensorShape& in = shapes.at(n.inputs[0]);
-        const int cout = conv_out_channels(n, weights);
-        if (!seen.insert(std::make_tuple(in.c, in.h, in.w, cout, n.conv.kernel_h, n.conv.stride_h, n.conv.groups)).second)
-          continue;
-        const Conv2dParams p = params(1, in.c, in.h, in.w, cout, n.conv.kernel_h, n.conv.kernel_w, n.conv.stride_h,
-                                      n.conv.stride_w, n.conv.pad_h, n.conv.pad_w, n.conv.groups, n.conv.activation);
-        // Every tactic a layer may choose (engine/tactics.h) at every real shape.
-        for (Conv2dCudaKernel k : kConv2dCudaTactics) {
-          if (conv2d_cuda_supports(p, k)) {
-            if (!conv2d_cuda_kernel_needs_fp16_storage(k)) {
-              EXPECT_TRUE(conv_matches(p, k, seed += 7)) << n.name << " at " << size << " " << conv2d_cuda_kernel_name(k);
-            }
-            EXPECT_TRUE(conv_matches(p, k, seed += 7, true))
-                << n.name << " at " << size << " " << conv2d_cuda_kernel_name(k) << " fp16 storage";
-          }
+  for (const ConvShape& shape : distinct_conv_shapes({320, 608})) {
+    const Conv2dParams p = conv2d_params_for(shape.node, shape.in, shape.out_channels, 1);
+    // Every tactic a layer may choose (engine/tactics.h) at every real shape.
+    for (Conv2dCudaKernel k : kConv2dCudaTactics) {
+      if (conv2d_cuda_supports(p, k)) {
+        if (!conv2d_cuda_kernel_needs_fp16_storage(k)) {
+          EXPECT_TRUE(conv_matches(p, k, seed += 7)) << shape.name << " " << conv2d_cuda_kernel_name(k);
         }
-        ++checked;
+        EXPECT_TRUE(conv_matches(p, k, seed += 7, true)) << shape.name << " " << conv2d_cuda_kernel_name(k)
+                                                         << " fp16 storage";
       }
     }
+    ++checked;
   }
   EXPECT_GT(checked, 40);
   std::printf("checked %d distinct conv shapes\n", checked);

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "layers/conv_layer.h"
 #include "tests/test_util.h"
 #include "weights/architecture.h"
 #include "weights/graph.h"
@@ -274,20 +275,7 @@ TEST(Conv2dSplitK, PlanCoversTheReductionAndSplitsOnlyIdleGpus) {
       for (const Node& n : g.graph.nodes) {
         if (n.op != OpKind::kConv2d) continue;
         for (int batch : {1, 8}) {
-          Conv2dParams p;
-          p.batch = batch;
-          p.in_channels = shapes.at(n.inputs[0]).c;
-          p.in_h = shapes.at(n.inputs[0]).h;
-          p.in_w = shapes.at(n.inputs[0]).w;
-          p.out_channels = conv_out_channels(n, weights);
-          p.kernel_h = n.conv.kernel_h;
-          p.kernel_w = n.conv.kernel_w;
-          p.stride_h = n.conv.stride_h;
-          p.stride_w = n.conv.stride_w;
-          p.pad_h = n.conv.pad_h;
-          p.pad_w = n.conv.pad_w;
-          p.groups = n.conv.groups;
-          finalize_conv2d_params(p);
+          const Conv2dParams p = conv2d_params_for(n, shapes.at(n.inputs[0]), conv_out_channels(n, weights), batch);
           const long long K = static_cast<long long>(p.in_channels / p.groups) * p.kernel_h * p.kernel_w;
           const long long tiles = static_cast<long long>((p.out_h * p.out_w + 63) / 64) *
                                   ((p.out_channels / p.groups + 63) / 64) * batch * p.groups;

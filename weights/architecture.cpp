@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <set>
 
 #include "core/error.h"
 
@@ -201,6 +202,34 @@ std::vector<std::pair<std::string, HostTensor>> make_random_weights(const Archit
     for (auto& t : out) {
       if (t.first != n.bias) continue;
       for (std::size_t k = 4; k < t.second.data.size(); k += per_anchor) t.second.data[k] -= kRandomObjectnessShift;
+    }
+  }
+  return out;
+}
+
+ConvShapeKey conv_shape_key(const TensorShape& in, int out_channels, const Node& n) {
+  return std::make_tuple(in.c, in.h, in.w, out_channels, n.conv.kernel_h, n.conv.stride_h, n.conv.groups);
+}
+
+std::vector<ConvShape> distinct_conv_shapes(const std::vector<int>& sizes) {
+  std::vector<ConvShape> out;
+  std::set<ConvShapeKey> seen;
+  for (int size : sizes) {
+    for (bool separable : {false, true}) {
+      ArchitectureSpec spec;
+      spec.separable_head = separable;
+      const ArchitectureGraph arch = build_yolov3_mobilenet_v1(spec);
+      WeightShapes w;
+      for (const auto& t : arch.weights) w[t.first] = t.second;
+      const auto shapes = infer_shapes(arch.graph, w, size, size);
+      for (const Node& n : arch.graph.nodes) {
+        if (n.op != OpKind::kConv2d) continue;
+        const TensorShape& in = shapes.at(n.inputs[0]);
+        const int cout = conv_out_channels(n, w);
+        const ConvShapeKey key = conv_shape_key(in, cout, n);
+        if (!seen.insert(key).second) continue;
+        out.push_back({cat(n.name, "@", size), n, in, cout, key});
+      }
     }
   }
   return out;

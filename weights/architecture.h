@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -63,5 +64,20 @@ ArchitectureGraph build_yolov3_mobilenet_v1(const ArchitectureSpec& spec);
 // demo model only; a trained model comes from `tx2yolo convert`.
 std::vector<std::pair<std::string, HostTensor>> make_random_weights(const ArchitectureGraph& arch,
                                                                     std::uint32_t seed);
+
+// The distinct conv layer shapes of the full-width template (VOC, 20 classes;
+// standard and separable head) at the given input sizes, each named after its
+// first layer ("<node>@<size>"): what the CUDA kernel benchmarks time, the GPU
+// tests check and the TX2 roofline reads back.
+using ConvShapeKey = std::tuple<int, int, int, int, int, int, int>;  // C_in, H, W, C_out, kernel, stride, groups
+ConvShapeKey conv_shape_key(const TensorShape& in, int out_channels, const Node& n);
+struct ConvShape {
+  std::string name;
+  Node node;
+  TensorShape in;
+  int out_channels = 0;
+  ConvShapeKey key;
+};
+std::vector<ConvShape> distinct_conv_shapes(const std::vector<int>& sizes = {320, 416, 608});
 
 }  // namespace tx2yolo
