@@ -65,6 +65,7 @@
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/conv2d_patch.cuh"
 #include "kernels/cuda/conv2d_wmma.h"
 #include "kernels/cuda/cuda_check.h"
 
@@ -220,9 +221,7 @@ __global__ void __launch_bounds__(kL_Threads)
   const int a_k = tid % kL_BK, a_m = tid / kL_BK;
   const int b_p = tid % kL_BN, b_k = tid / kL_BN;
   const int pix = p0 + b_p;
-  const bool pix_ok = pix < P;
-  const int oy = pix_ok ? pix / p.out_w : 0, ox = pix_ok ? pix % p.out_w : 0;
-  const int iy0 = oy * p.stride_h - p.pad_h, ix0 = ox * p.stride_w - p.pad_w;
+  const cuda::ConvPatch patch(p, pix);
   float ra[8], rb[4];
   const auto load = [&](int k0) {
     const int ka = k0 + a_k;
@@ -232,22 +231,8 @@ __global__ void __launch_bounds__(kL_Threads)
       ra[i] = (m < cout_g && ka < K) ? w_g[static_cast<long long>(m) * K + ka] : 0.f;
     }
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int k = k0 + b_k + 2 * i;
-      float v = 0.f;
-      if (k < K && pix_ok) {
-        if (kPointwise) {
-          v = cuda::load_act(in_g + static_cast<long long>(k) * in_plane + pix);
-        } else {
-          const int ci = k / khw, r = k - ci * khw;
-          const int ky = r / p.kernel_w, kx = r - ky * p.kernel_w;
-          const int iy = iy0 + ky, ix = ix0 + kx;
-          if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w)
-            v = cuda::load_act(in_g + static_cast<long long>(ci) * in_plane + static_cast<long long>(iy) * p.in_w + ix);
-        }
-      }
-      rb[i] = v;
-    }
+    for (int i = 0; i < 4; ++i)
+      rb[i] = patch.value<kPointwise>(p, in_g, in_plane, khw, K, k0 + b_k + 2 * i, pix);
   };
   const auto store = [&](int buf) {
 #pragma unroll
@@ -339,9 +324,7 @@ __global__ void __launch_bounds__(kH_Threads)
   const int a_k = tid % kH_BK, a_m = tid / kH_BK;
   const int b_p = tid % kH_BN, b_k = tid / kH_BN;
   const int pix = p0 + b_p;
-  const bool pix_ok = pix < P;
-  const int oy = pix_ok ? pix / p.out_w : 0, ox = pix_ok ? pix % p.out_w : 0;
-  const int iy0 = oy * p.stride_h - p.pad_h, ix0 = ox * p.stride_w - p.pad_w;
+  const cuda::ConvPatch patch(p, pix);
   const __half zero = __float2half_rn(0.f);
 
   float acc[4][4];
@@ -361,20 +344,8 @@ __global__ void __launch_bounds__(kH_Threads)
 #pragma unroll
     for (int i = 0; i < kH_BK * kH_BN / kH_Threads; ++i) {
       const int kk = b_k + i * (kH_Threads / kH_BN);
-      const int k = k0 + kk;
-      __half v = zero;
-      if (k < K && pix_ok) {
-        if (kPointwise) {
-          v = in_g[static_cast<long long>(k) * in_plane + pix];
-        } else {
-          const int ci = k / khw, r = k - ci * khw;
-          const int ky = r / p.kernel_w, kx = r - ky * p.kernel_w;
-          const int iy = iy0 + ky, ix = ix0 + kx;
-          if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w)
-            v = in_g[static_cast<long long>(ci) * in_plane + static_cast<long long>(iy) * p.in_w + ix];
-        }
-      }
-      Bs[kk][b_p] = v;
+      // FP16 in, FP16 out: the widening in between is exact.
+      Bs[kk][b_p] = __float2half_rn(patch.value<kPointwise>(p, in_g, in_plane, khw, K, k0 + kk, pix));
     }
     __syncthreads();
     // At most 16 products summed in FP16, then promoted.

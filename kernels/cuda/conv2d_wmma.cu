@@ -37,6 +37,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/conv2d_patch.cuh"
 #include "kernels/cuda/cuda_check.h"
 
 namespace tx2yolo {
@@ -87,9 +88,7 @@ __global__ void __launch_bounds__(kThreads)
   const int a_k = tid % kBK, a_m = tid / kBK;
   const int b_p = tid % kBN, b_k = tid / kBN;
   const int pix = p0 + b_p;
-  const bool pix_ok = pix < P;
-  const int oy = pix_ok ? pix / p.out_w : 0, ox = pix_ok ? pix % p.out_w : 0;
-  const int iy0 = oy * p.stride_h - p.pad_h, ix0 = ox * p.stride_w - p.pad_w;
+  const cuda::ConvPatch patch(p, pix);
 
   for (int k0 = 0; k0 < K; k0 += kBK) {
     const int ka = k0 + a_k;
@@ -102,20 +101,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll 4
     for (int i = 0; i < kBK * kBN / kThreads; ++i) {
       const int kk = b_k + i * (kThreads / kBN);
-      const int k = k0 + kk;
-      float v = 0.f;
-      if (k < K && pix_ok) {
-        if (kPointwise) {
-          v = cuda::load_act(in_g + static_cast<long long>(k) * in_plane + pix);
-        } else {
-          const int ci = k / khw, r = k - ci * khw;
-          const int ky = r / p.kernel_w, kx = r - ky * p.kernel_w;
-          const int iy = iy0 + ky, ix = ix0 + kx;
-          if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w)
-            v = cuda::load_act(in_g + static_cast<long long>(ci) * in_plane + static_cast<long long>(iy) * p.in_w + ix);
-        }
-      }
-      Bs[kk * kLdB + b_p] = __float2half_rn(v);
+      Bs[kk * kLdB + b_p] = __float2half_rn(patch.value<kPointwise>(p, in_g, in_plane, khw, K, k0 + kk, pix));
     }
     __syncthreads();
 #pragma unroll
@@ -141,7 +127,7 @@ __global__ void __launch_bounds__(kThreads)
       wmma::store_matrix_sync(Cs + (warp_m + 16 * i) * kLdC + warp_n + 16 * j, acc[i][j], kLdC, wmma::mem_row_major);
   __syncthreads();
   // Epilogue: bias + activation in FP32; each thread one pixel column, rows strided.
-  if (!pix_ok) return;
+  if (!patch.valid) return;
   for (int mm = b_k; mm < kBM; mm += kThreads / kBN) {
     const int m = m0 + mm;
     if (m >= cout_g) break;
