@@ -1,5 +1,7 @@
 #include "engine/cuda_backend.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/error.h"
@@ -58,7 +60,9 @@ struct CudaBackend::Impl {
     const float* weight = nullptr;
     const float* bias = nullptr;
     Conv2dCudaKernel kernel = Conv2dCudaKernel::kAuto;  // the layer's tactic
-    float weight_abs_max = 0.f;  // conv: the largest |weight|, to keep FP16 kernels off layers FP16 cannot hold
+    // conv: FP16 kernels may run it (precision fp16, and every weight within
+    // FP16's range: they are rounded to FP16 when staged)
+    bool fp16_ok = false;
   };
 
   CudaBackendOptions options;
@@ -112,12 +116,9 @@ struct CudaBackend::Impl {
 namespace {
 
 // Whether conv step `s` may run `kernel`: the device and build support it,
-// an FP16 kernel only at FP16 precision, and only where the layer's weights
-// fit FP16 (|w| <= 65504; they are rounded to FP16 when staged).
-bool tactic_allowed(const CudaBackend::Impl& m, const CudaBackend::Impl::Step& s, Conv2dCudaKernel kernel) {
-  if (!conv2d_cuda_supports(s.conv, kernel)) return false;
-  if (!conv2d_cuda_kernel_is_fp16(kernel)) return true;
-  return m.options.precision == Precision::kFp16 && s.weight_abs_max <= 65504.f;
+// and an FP16 kernel only where the step allows FP16 (Step::fp16_ok).
+bool tactic_allowed(const CudaBackend::Impl::Step& s, Conv2dCudaKernel kernel) {
+  return conv2d_cuda_supports(s.conv, kernel) && (s.fp16_ok || !conv2d_cuda_kernel_is_fp16(kernel));
 }
 
 // One conv step with kernel `kernel`, input and output at plan offsets, on
@@ -202,10 +203,10 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
         s.conv.out_channels_total = out.channels_total;
         finalize_conv2d_params(s.conv);
         s.weight = m.weights.data() + weight_offset.at(node.weight);
-        {
+        if (m.half) {
           const float* w = model.tensor_data(node.weight);
-          const TensorInfo& info = model.tensor(node.weight);
-          for (long long i = 0; i < info.numel(); ++i) s.weight_abs_max = std::max(s.weight_abs_max, std::fabs(w[i]));
+          const long long count = model.tensor(node.weight).numel();
+          s.fp16_ok = std::all_of(w, w + count, [](float x) { return std::fabs(x) <= 65504.f; });
         }
         s.bias = node.bias.empty() ? nullptr : m.weights.data() + weight_offset.at(node.bias);
         break;
@@ -246,7 +247,7 @@ void CudaBackend::choose_tactics() {
     for (Conv2dCudaKernel c : kConv2dCudaTactics) {
       bool offered = false;
       for (const Impl::Step& s : m.steps)
-        offered = offered || (s.op == OpKind::kConv2d && tactic_allowed(m, s, c));
+        offered = offered || (s.op == OpKind::kConv2d && tactic_allowed(s, c));
       if (offered) key.candidates += cat(key.candidates.empty() ? "" : ",", conv2d_cuda_kernel_name(c));
     }
     const std::string path = m.options.tactics_cache.empty() ? default_tactic_cache_path() : m.options.tactics_cache;
@@ -265,7 +266,7 @@ void CudaBackend::choose_tactics() {
     for (const Impl::Step& s : m.steps)
       if (s.op == OpKind::kConv2d)
         for (Conv2dCudaKernel c : kConv2dCudaTactics)
-          if (tactic_allowed(m, s, c)) need = std::max(need, conv2d_cuda_workspace_floats(s.conv, c));
+          if (tactic_allowed(s, c)) need = std::max(need, conv2d_cuda_workspace_floats(s.conv, c));
     if (need > 0) m.workspace = DeviceBuffer<float>(need);
   }
   int timed = 0, from_cache = 0;
@@ -274,16 +275,15 @@ void CudaBackend::choose_tactics() {
     const Node& node = s.layer->node();
     LayerTactic t;
     t.layer = node.name;
-    const bool fp16 = m.options.precision == Precision::kFp16;
     if (mode == TacticMode::kHeuristic) {
-      s.kernel = conv2d_cuda_choose(s.conv, fp16 && s.weight_abs_max <= 65504.f);
+      s.kernel = conv2d_cuda_choose(s.conv, s.fp16_ok);
       t.tactic = conv2d_cuda_kernel_name(s.kernel);
       m.tactics.push_back(t);
       continue;
     }
     const auto hit = cached.find(node.name);
     Conv2dCudaKernel k = Conv2dCudaKernel::kAuto;
-    if (hit != cached.end() && conv2d_cuda_kernel_from_name(hit->second.tactic, &k) && tactic_allowed(m, s, k)) {
+    if (hit != cached.end() && conv2d_cuda_kernel_from_name(hit->second.tactic, &k) && tactic_allowed(s, k)) {
       s.kernel = k;
       m.tactics.push_back(hit->second);
       ++from_cache;
@@ -293,7 +293,7 @@ void CudaBackend::choose_tactics() {
     const std::size_t out_off = plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)];
     double best = -1;
     for (Conv2dCudaKernel c : kConv2dCudaTactics) {
-      if (!tactic_allowed(m, s, c)) continue;
+      if (!tactic_allowed(s, c)) continue;
       try {
         for (int i = 0; i < kWarm; ++i) launch_conv(m, s, in_off, out_off, c);
         CUDA_CHECK(cudaEventRecord(m.events[0], m.stream));

@@ -539,8 +539,12 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
     case Conv2dCudaKernel::kGemmSplitK:
       return splitk_splits(p) > 1;
     case Conv2dCudaKernel::kGemmLarge: {
-      const char* unverified = std::getenv("TX2YOLO_UNVERIFIED_KERNELS");
-      return unverified != nullptr && std::string(unverified) == "1";
+      // Read once: conv2d_cuda asks at every launch.
+      static const bool unverified = [] {
+        const char* v = std::getenv("TX2YOLO_UNVERIFIED_KERNELS");
+        return v != nullptr && std::string(v) == "1";
+      }();
+      return unverified;
     }
     case Conv2dCudaKernel::kWmmaFp16:
       return conv2d_wmma_available();
