@@ -1,5 +1,6 @@
 // Options and defaults shared by the tx2yolo subcommands (tools/commands.h).
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/file_util.h"
 #include "engine/detector.h"
@@ -34,6 +35,11 @@ void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
   options->cuda_graph = !args.no_cuda_graph;
   options->tactics = tactic_mode_from_string(args.tactics);
   options->tactics_cache = args.tactics_cache;
+}
+
+void write_json_file(const std::string& path, const nlohmann::json& j) {
+  const std::string text = j.dump(2) + "\n";
+  write_file_atomic(path, text.data(), text.size());
 }
 
 std::string default_model_path() { return path_join(TX2YOLO_DATA_DIR, "models/demo.safetensors"); }

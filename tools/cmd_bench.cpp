@@ -148,11 +148,6 @@ nlohmann::json to_json(const Measurement& m, const std::string& model, int itera
   return j;
 }
 
-void write_json(const std::string& path, const nlohmann::json& j) {
-  const std::string text = j.dump(2) + "\n";
-  write_file_atomic(path, text.data(), text.size());
-}
-
 // --sweep: every size x batch x precision, one table row each.
 int run_sweep(const BenchArgs& a, const std::string& model, const std::string& image_path, const cv::Mat& image,
               DetectorOptions o) {
@@ -190,7 +185,7 @@ int run_sweep(const BenchArgs& a, const std::string& model, const std::string& i
         std::fflush(stdout);
         all["rows"].push_back(to_json(m, model, a.iterations, a.warmup));
       }
-  if (!a.json.empty()) write_json(a.json, all);
+  if (!a.json.empty()) write_json_file(a.json, all);
   return 0;
 }
 
@@ -241,7 +236,7 @@ int run_bench(const BenchArgs& a) {
     std::printf("device memory: %.1f MiB peak for the detector (cudaMemGetInfo, in use after minus before; "
                 "includes allocator rounding and any other process's allocations meanwhile)\n",
                 m.device_mib);
-  if (!a.json.empty()) write_json(a.json, to_json(m, model, a.iterations, a.warmup));
+  if (!a.json.empty()) write_json_file(a.json, to_json(m, model, a.iterations, a.warmup));
   return 0;
 }
 

@@ -35,8 +35,7 @@ int run_compare(CompareArgs& a) {
   const ParityReport r = compare_with_reference(a.model, ref, a.options, image.empty() ? nullptr : &image);
   print_parity_report(r, stdout);
   if (!a.json.empty()) {
-    const std::string text = parity_report_to_json(r).dump(2) + "\n";
-    write_file_atomic(a.json, text.data(), text.size());
+    write_json_file(a.json, parity_report_to_json(r));
   }
   return r.passed ? 0 : 1;
 }

@@ -33,11 +33,6 @@ struct EvalArgs {
   int device = 0;
 };
 
-void write_json(const std::string& path, const nlohmann::json& j) {
-  const std::string text = j.dump(2) + "\n";
-  write_file_atomic(path, text.data(), text.size());
-}
-
 int run_eval(const EvalArgs& a) {
   for (const std::string* out : {&a.detections_json, &a.ap_json}) {
     TX2_REQUIRE(out->empty() || !is_directory(*out), *out, ": is a folder, expected a file name");
@@ -97,8 +92,8 @@ int run_eval(const EvalArgs& a) {
     }
     table[r->map_type] = {{"mAP", r->map}, {"per_class", per}};
   }
-  if (!a.detections_json.empty()) write_json(a.detections_json, results);
-  if (!a.ap_json.empty()) write_json(a.ap_json, table);
+  if (!a.detections_json.empty()) write_json_file(a.detections_json, results);
+  if (!a.ap_json.empty()) write_json_file(a.ap_json, table);
   return 0;
 }
 

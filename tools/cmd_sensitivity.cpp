@@ -219,8 +219,7 @@ int run_sensitivity(const SensitivityArgs& a) {
     j["max_loss"] = a.max_loss;
     j["max_ratio"] = a.cap;
   }
-  const std::string json_text = j.dump(2) + "\n";
-  write_file_atomic(a.output + ".json", json_text.data(), json_text.size());
+  write_json_file(a.output + ".json", j);
   write_file_atomic(a.output + ".csv", csv.data(), csv.size());
   write_plot(a.output + ".png", table, layers,
              cat("sensitivity (", a.criterion, "): relative ", a.metric, " mAP loss vs pruned ratio; baseline mAP ",

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace CLI {
 class App;
 }
@@ -42,6 +44,10 @@ struct CudaRunArgs {
 extern const char* const kPrecisionHelp;
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args);
 void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options);
+// Writes `j` (indented, newline-terminated) to `path` atomically: a temporary
+// file renamed into place, so a failure leaves no partial file.
+void write_json_file(const std::string& path, const nlohmann::json& j);
+
 // The bundled demo model and image (under TX2YOLO_DATA_DIR, set at build time).
 std::string default_model_path();
 std::string default_image_path();
