@@ -63,6 +63,7 @@ struct CudaBackend::Impl {
     // conv: FP16 kernels may run it (precision fp16, and every weight within
     // FP16's range: they are rounded to FP16 when staged)
     bool fp16_ok = false;
+    std::vector<Conv2dCudaKernel> candidates;  // conv: the kernels it may run (choose_tactics)
   };
 
   CudaBackendOptions options;
@@ -114,12 +115,6 @@ struct CudaBackend::Impl {
 };
 
 namespace {
-
-// Whether conv step `s` may run `kernel`: the device and build support it,
-// and an FP16 kernel only where the step allows FP16 (Step::fp16_ok).
-bool tactic_allowed(const CudaBackend::Impl::Step& s, Conv2dCudaKernel kernel) {
-  return conv2d_cuda_supports(s.conv, kernel) && (s.fp16_ok || !conv2d_cuda_kernel_is_fp16(kernel));
-}
 
 // One conv step with kernel `kernel`, input and output at plan offsets, on
 // the backend's activation storage.
@@ -232,6 +227,12 @@ void CudaBackend::choose_tactics() {
   std::unique_ptr<TacticCache> cache;
   std::map<std::string, LayerTactic> cached;
   TacticKey key;
+  // Each conv step's candidates: the kernels the device and build support
+  // for it, the FP16 ones only where the step allows FP16 (Step::fp16_ok).
+  for (Impl::Step& s : m.steps)
+    if (s.op == OpKind::kConv2d)
+      for (Conv2dCudaKernel c : kConv2dCudaTactics)
+        if (conv2d_cuda_supports(s.conv, c) && (s.fp16_ok || !conv2d_cuda_kernel_is_fp16(c))) s.candidates.push_back(c);
   if (mode != TacticMode::kHeuristic) {
     const TensorShape& in = m.shapes.at(m.input_name);
     key.gpu = m.device.name;
@@ -242,12 +243,11 @@ void CudaBackend::choose_tactics() {
     key.input_w = in.w;
     key.batch = m.options.batch;
     key.precision = precision_name(m.options.precision);
-    // The kernels that are candidates here: allowed at this precision and
-    // runnable for at least one layer on this device and build.
+    // The kernels that are a candidate for at least one layer.
     for (Conv2dCudaKernel c : kConv2dCudaTactics) {
-      bool offered = false;
-      for (const Impl::Step& s : m.steps)
-        offered = offered || (s.op == OpKind::kConv2d && tactic_allowed(s, c));
+      const bool offered = std::any_of(m.steps.begin(), m.steps.end(), [c](const Impl::Step& s) {
+        return std::find(s.candidates.begin(), s.candidates.end(), c) != s.candidates.end();
+      });
       if (offered) key.candidates += cat(key.candidates.empty() ? "" : ",", conv2d_cuda_kernel_name(c));
     }
     const std::string path = m.options.tactics_cache.empty() ? default_tactic_cache_path() : m.options.tactics_cache;
@@ -264,9 +264,7 @@ void CudaBackend::choose_tactics() {
     // Room for every candidate while timing; shrunk below to what the chosen ones need.
     std::size_t need = 0;
     for (const Impl::Step& s : m.steps)
-      if (s.op == OpKind::kConv2d)
-        for (Conv2dCudaKernel c : kConv2dCudaTactics)
-          if (tactic_allowed(s, c)) need = std::max(need, conv2d_cuda_workspace_floats(s.conv, c));
+      for (Conv2dCudaKernel c : s.candidates) need = std::max(need, conv2d_cuda_workspace_floats(s.conv, c));
     if (need > 0) m.workspace = DeviceBuffer<float>(need);
   }
   int timed = 0, from_cache = 0;
@@ -283,7 +281,8 @@ void CudaBackend::choose_tactics() {
     }
     const auto hit = cached.find(node.name);
     Conv2dCudaKernel k = Conv2dCudaKernel::kAuto;
-    if (hit != cached.end() && conv2d_cuda_kernel_from_name(hit->second.tactic, &k) && tactic_allowed(s, k)) {
+    if (hit != cached.end() && conv2d_cuda_kernel_from_name(hit->second.tactic, &k) &&
+        std::find(s.candidates.begin(), s.candidates.end(), k) != s.candidates.end()) {
       s.kernel = k;
       m.tactics.push_back(hit->second);
       ++from_cache;
@@ -292,8 +291,7 @@ void CudaBackend::choose_tactics() {
     const std::size_t in_off = plan_.read_offset(node.inputs[0]);
     const std::size_t out_off = plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)];
     double best = -1;
-    for (Conv2dCudaKernel c : kConv2dCudaTactics) {
-      if (!tactic_allowed(s, c)) continue;
+    for (Conv2dCudaKernel c : s.candidates) {
       try {
         for (int i = 0; i < kWarm; ++i) launch_conv(m, s, in_off, out_off, c);
         CUDA_CHECK(cudaEventRecord(m.events[0], m.stream));
@@ -379,7 +377,7 @@ bool CudaBackend::run_images(const std::vector<PreprocessParams>& params,
               "cuda backend: ", params.size(), " images (", bgr.size(), " pointers) for a batch of ", m.options.batch);
   CUDA_CHECK(cudaSetDevice(m.options.device));
   const TensorShape& in = m.shapes.at(m.input_name);
-  const std::size_t slot_floats = static_cast<std::size_t>(in.numel());
+  const std::size_t slot = static_cast<std::size_t>(in.numel());  // elements per image
   while (m.preprocess.size() < params.size()) m.preprocess.push_back(std::make_unique<PreprocessCuda>());
   m.record(0);
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -388,9 +386,9 @@ bool CudaBackend::run_images(const std::vector<PreprocessParams>& params,
                 p.dst_w, " for a network input of ", in.c, "x", in.h, "x", in.w);
     try {
       if (m.half) {
-        m.preprocess[i]->run(p, bgr[i], m.act<half_t>(plan_.read_offset(m.input_name)) + i * slot_floats, m.stream);
+        m.preprocess[i]->run(p, bgr[i], m.act<half_t>(plan_.read_offset(m.input_name)) + i * slot, m.stream);
       } else {
-        m.preprocess[i]->run(p, bgr[i], m.act<float>(plan_.read_offset(m.input_name)) + i * slot_floats, m.stream);
+        m.preprocess[i]->run(p, bgr[i], m.act<float>(plan_.read_offset(m.input_name)) + i * slot, m.stream);
       }
       if (m.options.debug_sync) CUDA_CHECK(cudaStreamSynchronize(m.stream));
     } catch (const Error& e) {
