@@ -4,6 +4,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
+
 #include "core/activation.h"
 
 namespace tx2yolo {
@@ -16,6 +18,35 @@ __host__ __device__ inline long long ceil_div_ll(long long a, long long b) { ret
 inline unsigned grid_for(long long n, int threads, unsigned cap = 65535u * 8u) {
   const long long blocks = ceil_div_ll(n, threads);
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
+}
+
+// The current device's compute capability (e.g. 62) when the code of
+// `kernel` that the runtime loaded for it is at least `min_cc` code (both
+// its PTX and binary versions: a build whose targets are all older has its
+// PTX JIT-compiled, and kernels that guard their body by __CUDA_ARCH__ are
+// empty there); else 0, and 0 without a device (the error is cleared).
+// `cache` remembers the answer per device (one array per kernel and minimum):
+// conv2d_cuda asks at every launch.
+inline int device_cc_if_code_at_least(const void* kernel, int min_cc, std::atomic<int> (&cache)[64]) {
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  const bool cacheable = device >= 0 && device < 64;
+  if (cacheable && cache[device].load() != 0) return cache[device].load() - 1;
+  int major = 0, minor = 0, result = 0;
+  cudaFuncAttributes attr{};
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess ||
+      (major * 10 + minor >= min_cc && cudaFuncGetAttributes(&attr, kernel) != cudaSuccess)) {
+    (void)cudaGetLastError();
+  } else {
+    const int cc = major * 10 + minor;
+    result = cc >= min_cc && attr.ptxVersion >= min_cc && attr.binaryVersion >= min_cc ? cc : 0;
+  }
+  if (cacheable) cache[device].store(result + 1);
+  return result;
 }
 
 // Activation storage (float, or __half at FP16 storage): loads widen to

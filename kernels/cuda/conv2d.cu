@@ -506,26 +506,8 @@ namespace {
 // code loaded for it is sm_53+ code (half2 arithmetic), else 0. A build whose
 // targets are all older has the trapping empty body, never to be chosen.
 int half2_compute_capability() {
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 0;
-  }
-  // Once per device (conv2d_cuda asks at every launch).
-  static std::atomic<int> cache[64];  // result + 1; 0: not asked yet
-  if (device >= 0 && device < 64 && cache[device].load() != 0) return cache[device].load() - 1;
-  int major = 0, minor = 0, result = 0;
-  cudaFuncAttributes attr{};
-  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess ||
-      cudaFuncGetAttributes(&attr, conv2d_gemm_half2_kernel<false>) != cudaSuccess) {
-    (void)cudaGetLastError();
-  } else {
-    const int cc = major * 10 + minor;
-    result = cc >= 53 && attr.ptxVersion >= 53 && attr.binaryVersion >= 53 ? cc : 0;
-  }
-  if (device >= 0 && device < 64) cache[device].store(result + 1);
-  return result;
+  static std::atomic<int> cache[64];
+  return cuda::device_cc_if_code_at_least(reinterpret_cast<const void*>(conv2d_gemm_half2_kernel<false>), 53, cache);
 }
 }  // namespace
 

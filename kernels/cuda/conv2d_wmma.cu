@@ -144,28 +144,10 @@ __global__ void __launch_bounds__(kThreads)
 }  // namespace
 
 bool conv2d_wmma_available() {
-  // The device must have tensor cores, and the code loaded for it must be
-  // sm_70+ code: a build whose newest target is older (its PTX JIT-compiled
-  // for this device) has the empty body, which must never be chosen.
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) {
-    (void)cudaGetLastError();  // no device: not available, and no error left behind
-    return false;
-  }
-  // Once per device (conv2d_cuda asks at every launch).
-  static std::atomic<int> cache[64];  // 1: no, 2: yes; 0: not asked yet
-  if (device >= 0 && device < 64 && cache[device].load() != 0) return cache[device].load() == 2;
-  int major = 0;
-  cudaFuncAttributes attr{};
-  bool available = false;
-  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-      (major >= 7 && cudaFuncGetAttributes(&attr, conv2d_wmma_kernel<false, float>) != cudaSuccess)) {
-    (void)cudaGetLastError();
-  } else {
-    available = major >= 7 && attr.ptxVersion >= 70 && attr.binaryVersion >= 70;
-  }
-  if (device >= 0 && device < 64) cache[device].store(available ? 2 : 1);
-  return available;
+  // Tensor cores, and sm_70+ code loaded for them (common.cuh).
+  static std::atomic<int> cache[64];
+  return cuda::device_cc_if_code_at_least(reinterpret_cast<const void*>(conv2d_wmma_kernel<false, float>), 70,
+                                          cache) != 0;
 }
 
 template <typename T>
