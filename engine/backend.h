@@ -49,6 +49,18 @@ class Backend {
                       const MulticlassNmsParams& nms, int image, std::vector<Detection>* out, long long* overflow) {
     return false;
   }
+  // The whole frame on the backend's device: preprocessing of up to
+  // batch() 8-bit BGR images (bgr[i] with params[i], into batch slot i),
+  // the network, and decode (levels[i]: image i's levels) + NMS of each
+  // image, with only the detections coming back; (*out)[i] and
+  // (*overflow)[i] are image i's. Returns false when the backend cannot do
+  // all of it this way (the Detector then runs the stages one by one).
+  virtual bool detect_frame(const std::vector<PreprocessParams>& params, const std::vector<const std::uint8_t*>& bgr,
+                            const std::vector<std::vector<YoloBoxParams>>& levels,
+                            const std::vector<std::string>& heads, const MulticlassNmsParams& nms,
+                            std::vector<std::vector<Detection>>* out, std::vector<long long>* overflow) {
+    return false;
+  }
   // Device-side times of the last run in ms (preprocess, network, decode +
   // NMS of every image; 0 for a stage the device did not do), measured with
   // events on the device's stream; false when the backend has none (then the

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 #include "core/error.h"
 #include "kernels/concat.h"
@@ -19,35 +20,6 @@
 #include "layers/upsample_layer.h"
 
 namespace tx2yolo {
-
-namespace {
-
-// Page-locked host memory, for asynchronous copies.
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  ~PinnedBuffer() {
-    if (ptr_) cudaFreeHost(ptr_);
-  }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  float* reserve(std::size_t count) {
-    if (count > count_) {
-      if (ptr_) CUDA_CHECK(cudaFreeHost(ptr_));
-      ptr_ = nullptr;
-      count_ = 0;
-      CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&ptr_), count * sizeof(float)));
-      count_ = count;
-    }
-    return ptr_;
-  }
-
- private:
-  float* ptr_ = nullptr;
-  std::size_t count_ = 0;
-};
-
-}  // namespace
 
 struct CudaBackend::Impl {
   struct Step {
@@ -76,8 +48,8 @@ struct CudaBackend::Impl {
   DeviceBuffer<float> workspace;  // split-K partial sums (the largest any chosen tactic needs)
   std::vector<std::unique_ptr<Layer>> layers;
   std::vector<Step> steps;
-  PinnedBuffer pinned_input;
-  PinnedBuffer pinned_decode;
+  PinnedBuffer<float> pinned_input;
+  PinnedBuffer<float> pinned_decode;
   DeviceBuffer<float> decoded;  // boxes [M, 4] then scores [C, M]
   std::unique_ptr<MulticlassNmsCuda> nms;
   std::vector<std::unique_ptr<PreprocessCuda>> preprocess;  // one per batch slot (own staging and tables)
@@ -90,11 +62,39 @@ struct CudaBackend::Impl {
   std::string graph_unavailable;  // why the launches run directly, once known
   std::vector<LayerTactic> tactics;  // one per conv step, in graph order
   std::string tactics_note;          // how they were chosen, for description()
+  // The whole frame as one captured graph (detect_frame): what it was
+  // captured for, and the buffers it uses, fixed while it lives.
+  struct FrameGraph {
+    cudaGraphExec_t exec = nullptr;
+    std::vector<PreprocessParams> params;
+    std::vector<std::vector<YoloBoxParams>> levels;
+    std::vector<std::string> heads;
+    std::vector<unsigned long long> generations;  // of each preprocess slot
+    std::string failure;  // capture failed for this key: the frame runs stage by stage
+    bool events_inside = false;  // the stage events are nodes of the graph
+    ~FrameGraph() {
+      if (exec) cudaGraphExecDestroy(exec);
+    }
+  };
+  std::unique_ptr<FrameGraph> frame;
+  DeviceBuffer<float> frame_boxes;  // the frame graph's decoded boxes [M, 4]
+  bool frame_unsplit = false;       // the last run was a frame graph without stage events
   // Events around preprocess, the layers and the post-processing.
   cudaEvent_t events[4] = {nullptr, nullptr, nullptr, nullptr};
   bool preprocessed_on_device = false;
   bool postprocessed_on_device = false;
   void record(int i) { CUDA_CHECK(cudaEventRecord(events[i], stream)); }
+  // Inside a stream capture: the event as a node of the graph (CUDA 11.1+;
+  // false when this CUDA cannot, and nothing is recorded).
+  bool record_in_capture(int i) {
+#if CUDART_VERSION >= 11010
+    CUDA_CHECK(cudaEventRecordWithFlags(events[i], stream, cudaEventRecordExternal));
+    return true;
+#else
+    (void)i;
+    return false;
+#endif
+  }
 
   // FP16 activation storage (precision fp16). The memory plan is laid out
   // for 4-byte elements; with 2-byte elements every offset simply halves.
@@ -411,39 +411,42 @@ cudaError_t instantiate_graph(cudaGraphExec_t* exec, cudaGraph_t graph) {
 #endif
 }
 
+// Captures what `enqueue` queues on `stream` into *exec. Returns why it
+// failed ("" on success). A failure inside the capture still ends it (the
+// stream must leave capture mode), and the non-sticky error it leaves is
+// cleared; the caller then runs the launches directly, which report any
+// real launch error with its layer's name.
+std::string capture_graph(cudaStream_t stream, const std::function<void()>& enqueue, cudaGraphExec_t* exec) {
+  *exec = nullptr;
+  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  std::string failure;
+  try {
+    enqueue();
+  } catch (const Error& e) {
+    failure = e.what();
+  }
+  cudaGraph_t graph = nullptr;
+  const cudaError_t end = cudaStreamEndCapture(stream, &graph);
+  if (failure.empty() && end != cudaSuccess) failure = cat("cudaStreamEndCapture: ", cudaGetErrorString(end));
+  if (failure.empty()) {
+    const cudaError_t inst = instantiate_graph(exec, graph);
+    if (inst != cudaSuccess) {
+      *exec = nullptr;
+      failure = cat("cudaGraphInstantiate: ", cudaGetErrorString(inst));
+    }
+  }
+  if (graph) cudaGraphDestroy(graph);
+  if (!failure.empty()) cudaGetLastError();
+  return failure;
+}
+
 }  // namespace
 
 void CudaBackend::run_layers() {
   Impl& m = *impl_;
   m.host_cache.clear();
   const bool want_graph = m.options.cuda_graph && !m.options.debug_sync && m.graph_unavailable.empty();
-  if (want_graph && !m.graph) {
-    // Capture the launches once. A failure inside the capture ends it (the
-    // stream must leave capture mode) and falls back to direct launches,
-    // which then report any real launch error with the layer's name.
-    CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
-    std::string failure;
-    try {
-      enqueue_layers();
-    } catch (const Error& e) {
-      failure = e.what();
-    }
-    cudaGraph_t graph = nullptr;
-    const cudaError_t end = cudaStreamEndCapture(m.stream, &graph);
-    if (failure.empty() && end != cudaSuccess) failure = cat("cudaStreamEndCapture: ", cudaGetErrorString(end));
-    if (failure.empty()) {
-      const cudaError_t inst = instantiate_graph(&m.graph, graph);
-      if (inst != cudaSuccess) {
-        m.graph = nullptr;
-        failure = cat("cudaGraphInstantiate: ", cudaGetErrorString(inst));
-      }
-    }
-    if (graph) cudaGraphDestroy(graph);
-    if (!failure.empty()) {
-      cudaGetLastError();  // a failed capture leaves a non-sticky error behind
-      m.graph_unavailable = failure;
-    }
-  }
+  if (want_graph && !m.graph) m.graph_unavailable = capture_graph(m.stream, [&] { enqueue_layers(); }, &m.graph);
   if (want_graph && m.graph) {
     CUDA_CHECK(cudaGraphLaunch(m.graph, m.stream));
   } else {
@@ -451,6 +454,7 @@ void CudaBackend::run_layers() {
   }
   m.record(2);
   m.postprocessed_on_device = false;
+  m.frame_unsplit = false;
   m.has_run = true;
 }
 
@@ -540,23 +544,37 @@ std::size_t launch_decode(CudaBackend::Impl& m, const MemoryPlan& plan, const st
 }
 }  // namespace
 
+namespace {
+// The GPU NMS for these settings, made (or remade, when they changed) on
+// first use; false when the GPU path cannot reproduce the CPU for them (the
+// reason is kept for description()).
+bool ensure_gpu_nms(CudaBackend::Impl& m, const MulticlassNmsParams& nms, int num_boxes, int num_classes) {
+  if (!m.options.gpu_nms) return false;
+  if (m.nms && m.nms->params() == nms && m.nms->num_boxes() == num_boxes && m.nms->num_classes() == num_classes)
+    return true;
+  const int capacity = m.options.nms_capacity > 0 ? m.options.nms_capacity : kDefaultNmsCapacity;
+  std::string why;
+  if (!multiclass_nms_cuda_supports(nms, num_boxes, num_classes, capacity, &why)) {
+    m.nms_unsupported = why;
+    return false;
+  }
+  CUDA_CHECK(cudaStreamSynchronize(m.stream));  // the old one's buffers may still be in use
+  m.frame.reset();                              // a captured frame refers to them
+  m.nms = std::make_unique<MulticlassNmsCuda>(nms, num_boxes, num_classes, capacity, m.options.batch);
+  m.nms_unsupported.clear();
+  return true;
+}
+}  // namespace
+
 bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
                          const MulticlassNmsParams& nms, int image, std::vector<Detection>* out,
                          long long* overflow) {
   Impl& m = *impl_;
-  if (!m.options.gpu_nms || !m.nms_unsupported.empty() || levels.empty()) return false;
+  if (levels.empty()) return false;
   TX2_REQUIRE(m.has_run, "cuda backend: detect before any run");
   TX2_REQUIRE(levels.size() == heads.size(), "cuda backend: ", levels.size(), " levels for ", heads.size(), " heads");
-  const int num_boxes = levels[0].score_stride, num_classes = levels[0].num_classes;
-  const int capacity = m.options.nms_capacity > 0 ? m.options.nms_capacity : kDefaultNmsCapacity;
-  if (!m.nms) {
-    std::string why;
-    if (!multiclass_nms_cuda_supports(nms, num_boxes, num_classes, capacity, &why)) {
-      m.nms_unsupported = why;
-      return false;
-    }
-    m.nms = std::make_unique<MulticlassNmsCuda>(nms, num_boxes, num_classes, capacity);
-  }
+  const int num_boxes = levels[0].score_stride;
+  if (!ensure_gpu_nms(m, nms, num_boxes, levels[0].num_classes)) return false;
   // The decode offers NMS candidates itself; no dense scores are written.
   const NmsCandidateSink sink = m.nms->begin(m.stream);
   const std::size_t box_floats = static_cast<std::size_t>(num_boxes) * 4;
@@ -566,6 +584,118 @@ bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::ve
   m.postprocessed_on_device = true;
   return true;
 }
+
+// Everything one frame queues, in stream order: the uploads and the
+// preprocessing of each image, the network, then decode + NMS of each
+// image with its detections copied into the NMS's host slot. `mark(i)`
+// records stage event i.
+void CudaBackend::enqueue_frame(const std::function<void(int)>& mark) {
+  Impl& m = *impl_;
+  const Impl::FrameGraph& f = *m.frame;
+  const MemoryPlan& plan = plan_;
+  const std::size_t slot = static_cast<std::size_t>(m.shapes.at(m.input_name).numel());
+  mark(0);
+  for (std::size_t i = 0; i < f.params.size(); ++i) {
+    if (m.half) {
+      m.preprocess[i]->enqueue(f.params[i], m.act<half_t>(plan.read_offset(m.input_name)) + i * slot, m.stream);
+    } else {
+      m.preprocess[i]->enqueue(f.params[i], m.act<float>(plan.read_offset(m.input_name)) + i * slot, m.stream);
+    }
+  }
+  mark(1);
+  enqueue_layers();
+  mark(2);
+  for (std::size_t i = 0; i < f.params.size(); ++i) {
+    const NmsCandidateSink sink = m.nms->begin(m.stream);
+    decode_heads(m, plan, f.levels[i], f.heads, static_cast<int>(i), m.frame_boxes.data(), nullptr, &sink);
+    m.nms->finish_async(m.frame_boxes.data(), m.stream, static_cast<int>(i));
+  }
+  mark(3);
+}
+
+bool CudaBackend::detect_frame(const std::vector<PreprocessParams>& params,
+                               const std::vector<const std::uint8_t*>& bgr,
+                               const std::vector<std::vector<YoloBoxParams>>& levels,
+                               const std::vector<std::string>& heads, const MulticlassNmsParams& nms,
+                               std::vector<std::vector<Detection>>* out, std::vector<long long>* overflow) {
+  Impl& m = *impl_;
+  if (!m.options.gpu_preprocess || !m.options.cuda_graph || m.options.debug_sync) return false;
+  TX2_REQUIRE(!params.empty() && params.size() == bgr.size() && params.size() == levels.size() &&
+                  static_cast<int>(params.size()) <= m.options.batch,
+              "cuda backend: ", params.size(), " images (", bgr.size(), " pointers, ", levels.size(),
+              " level sets) for a batch of ", m.options.batch);
+  TX2_REQUIRE(!heads.empty(), "cuda backend: no heads to decode");
+  const TensorShape& in = m.shapes.at(m.input_name);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const PreprocessParams& p = params[i];
+    TX2_REQUIRE(in.c == 3 && in.h == p.dst_h && in.w == p.dst_w, "cuda backend: preprocessing to ", p.dst_h, "x",
+                p.dst_w, " for a network input of ", in.c, "x", in.h, "x", in.w);
+    TX2_REQUIRE(levels[i].size() == heads.size(), "cuda backend: ", levels[i].size(), " levels for ", heads.size(),
+                " heads");
+    TX2_REQUIRE(levels[i][0].score_stride == levels[0][0].score_stride &&
+                    levels[i][0].num_classes == levels[0][0].num_classes,
+                "cuda backend: image ", i, " decodes ", levels[i][0].score_stride, " boxes of ",
+                levels[i][0].num_classes, " classes, image 0 ", levels[0][0].score_stride, " of ",
+                levels[0][0].num_classes);
+  }
+  CUDA_CHECK(cudaSetDevice(m.options.device));
+  const int num_boxes = levels[0][0].score_stride;
+  if (!ensure_gpu_nms(m, nms, num_boxes, levels[0][0].num_classes)) return false;
+  while (m.preprocess.size() < params.size()) m.preprocess.push_back(std::make_unique<PreprocessCuda>());
+  for (std::size_t i = 0; i < params.size(); ++i) m.preprocess[i]->prepare(params[i], m.stream);
+  std::vector<unsigned long long> generations;
+  for (std::size_t i = 0; i < params.size(); ++i) generations.push_back(m.preprocess[i]->generation());
+
+  // The graph is captured once for each set of sizes (and settings) and
+  // replayed for every frame that has them.
+  const bool same = m.frame && m.frame->params == params && m.frame->levels == levels && m.frame->heads == heads &&
+                    m.frame->generations == generations;
+  if (!same) {
+    CUDA_CHECK(cudaStreamSynchronize(m.stream));  // the old graph may still run
+    m.frame = std::make_unique<Impl::FrameGraph>();
+    Impl::FrameGraph& f = *m.frame;
+    f.params = params;
+    f.levels = levels;
+    f.heads = heads;
+    f.generations = generations;
+    const std::size_t box_floats = static_cast<std::size_t>(num_boxes) * 4;
+    if (m.frame_boxes.size() < box_floats) m.frame_boxes = DeviceBuffer<float>(box_floats);
+    // Where this CUDA cannot put events into a graph, the stage split of
+    // the frame's time is not measured (the total still is).
+    f.events_inside = true;
+    f.failure = capture_graph(
+        m.stream,
+        [&] {
+          enqueue_frame([&](int i) {
+            if (!m.record_in_capture(i)) f.events_inside = false;
+          });
+        },
+        &f.exec);
+  }
+  // A capture that failed for these sizes: the stages run one by one
+  // (they report a real error with its layer's name).
+  if (!m.frame->failure.empty()) return false;
+
+  // The previous frame finished (each frame ends with a synchronisation),
+  // so nothing reads the staging buffers while they are refilled.
+  for (std::size_t i = 0; i < params.size(); ++i) m.preprocess[i]->stage(params[i], bgr[i]);
+  m.host_cache.clear();
+  if (!m.frame->events_inside) m.record(0);
+  CUDA_CHECK(cudaGraphLaunch(m.frame->exec, m.stream));
+  if (!m.frame->events_inside) m.record(3);
+  CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  out->assign(params.size(), {});
+  overflow->assign(params.size(), 0);
+  for (std::size_t i = 0; i < params.size(); ++i)
+    (*out)[i] = m.nms->result(static_cast<int>(i), &(*overflow)[i]);
+  m.has_run = true;
+  m.preprocessed_on_device = true;
+  m.postprocessed_on_device = true;
+  m.frame_unsplit = !m.frame->events_inside;
+  return true;
+}
+
+bool CudaBackend::uses_frame_graph() const { return impl_->frame && impl_->frame->exec; }
 
 bool CudaBackend::decode(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads, int image,
                          float* boxes, float* scores) {
@@ -584,6 +714,7 @@ bool CudaBackend::decode(const std::vector<YoloBoxParams>& levels, const std::ve
 bool CudaBackend::device_timings(double* preprocess_ms, double* network_ms, double* postprocess_ms) const {
   const Impl& m = *impl_;
   if (!m.has_run) return false;
+  if (m.frame_unsplit) return false;  // a frame graph without its stage events (CUDA < 11.1)
   float ms[3] = {0.f, 0.f, 0.f};
   CUDA_CHECK(cudaEventSynchronize(m.events[2]));
   CUDA_CHECK(cudaEventElapsedTime(&ms[0], m.events[0], m.events[1]));
@@ -611,6 +742,8 @@ std::string CudaBackend::description() const {
                 m.options.debug_sync ? "; debug sync" : "");
   std::string d = buf;
   d += "; " + m.tactics_note;
+  if (m.frame && m.frame->exec) d += "; whole frame replayed as a CUDA graph";
+  else if (m.frame && !m.frame->failure.empty()) d += "; no whole-frame CUDA graph: " + m.frame->failure;
   if (m.graph) d += "; network replayed as a CUDA graph";
   else if (!m.graph_unavailable.empty()) d += "; no CUDA graph: " + m.graph_unavailable;
   else if (!m.options.cuda_graph || m.options.debug_sync) d += "; no CUDA graph (off)";

@@ -5,8 +5,9 @@
 //  * Everything runs on one stream with no host synchronisation between
 //    layers; the decoded boxes and scores are copied back once per frame.
 //  * Batch (options.batch): every kernel runs over the whole batch; decode
-//    and NMS run per image, each with its own copy back (a batch of N has N
-//    host synchronisations after the network, not one).
+//    and NMS run per image. In the frame graph the images' decode + NMS run
+//    one after another in the graph with one synchronisation for all;
+//    outside it each image has its own copy back and synchronisation.
 //  * Every launch is checked. With debug_sync, the stream is synchronised
 //    after each layer and a failure names that layer.
 //  * Decode and NMS run on the GPU (MulticlassNmsCuda, the CPU's exact
@@ -15,17 +16,23 @@
 //    and the CPU runs NMS.
 //  * Preprocessing (upload of the uint8 image, cubic resize, normalise, NCHW)
 //    runs on the GPU too; run() takes an already preprocessed input instead.
-//  * CUDA graph (cuda_graph, default on): the network's launches (every conv,
-//    upsample and non-elided concat) are captured once into a CUDA graph at
-//    the first run and replayed with one cudaGraphLaunch per frame. The
-//    backend's shapes and arena addresses never change, so one capture is
-//    valid for its lifetime. Preprocessing and decode + NMS stay ordinary
-//    stream work (they are a handful of launches and their NMS output goes
-//    through host memory), so "the whole frame" is NOT one graph yet.
-//    debug_sync turns the graph off (it needs a sync after each layer). If
-//    capture or instantiation fails, the backend says why in description()
-//    and runs the launches directly.
-//    Not yet run on a GPU (no device was lent to the session that wrote it).
+//  * CUDA graphs (cuda_graph, default on), two of them:
+//    - the whole frame (detect_frame): for each image of the batch, the
+//      upload from its pinned staging buffer and the preprocessing; the
+//      network; for each image, decode + NMS and the copy of its detections
+//      into pinned host memory; and (CUDA 11.1+) the four stage events. It
+//      is captured once for each set of image sizes and settings and
+//      replayed with one cudaGraphLaunch and one synchronisation per frame;
+//      between frames the host only copies the images into the staging
+//      buffers and reads the detections. Written 2026-11-28 without a GPU:
+//      not yet run on one.
+//    - the network alone (run(), run_images(), and detect_frame's fallback):
+//      every conv, upsample and non-elided concat, captured at the first
+//      run. Run on H100 and H200 (tests/gpu_backend.cpp).
+//    The backend's shapes and arena addresses never change, so a capture
+//    stays valid while its key does. debug_sync turns both off (it needs a
+//    sync after each layer). If a capture or instantiation fails, the
+//    backend says why in description() and runs the launches directly.
 //  * Tactics (options.tactics): each conv layer runs the fastest of the
 //    hand-written kernels that apply to it (gemm64, gemm32, depthwise),
 //    timed with events on this device at construction, on the arena's real
@@ -35,6 +42,7 @@
 //    link them). Not yet run on a GPU either.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -84,6 +92,10 @@ class CudaBackend : public Backend {
               float* boxes, float* scores) override;
   bool detect(const std::vector<YoloBoxParams>& levels, const std::vector<std::string>& heads,
               const MulticlassNmsParams& nms, int image, std::vector<Detection>* out, long long* overflow) override;
+  bool detect_frame(const std::vector<PreprocessParams>& params, const std::vector<const std::uint8_t*>& bgr,
+                    const std::vector<std::vector<YoloBoxParams>>& levels, const std::vector<std::string>& heads,
+                    const MulticlassNmsParams& nms, std::vector<std::vector<Detection>>* out,
+                    std::vector<long long>* overflow) override;
   bool device_timings(double* preprocess_ms, double* network_ms, double* postprocess_ms) const override;
   std::string description() const override;
   std::vector<LayerTactic> tactics() const override;
@@ -91,6 +103,8 @@ class CudaBackend : public Backend {
   const MemoryPlan& memory_plan() const { return plan_; }
   // True once the network runs as a replayed CUDA graph.
   bool uses_cuda_graph() const;
+  // True once detect_frame() replays the whole frame as one CUDA graph.
+  bool uses_frame_graph() const;
   std::size_t weight_bytes() const { return weight_bytes_; }
 
   struct Impl;  // opaque: the device state, defined in cuda_backend.cpp
@@ -98,6 +112,7 @@ class CudaBackend : public Backend {
  private:
   void run_layers();
   void enqueue_layers();
+  void enqueue_frame(const std::function<void(int)>& mark);
   void choose_tactics();
   std::unique_ptr<Impl> impl_;
   MemoryPlan plan_;

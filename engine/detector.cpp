@@ -193,6 +193,26 @@ std::vector<std::vector<Detection>> Detector::detect_batch(const std::vector<cv:
     pp.push_back(preprocess_params(bgr.back().rows, bgr.back().cols));
     pixels.push_back(bgr.back().ptr<std::uint8_t>(0));
   }
+  const DetectionOutput& post = *post_->output;
+  std::vector<std::string> head_names;
+  for (const HeadConfig& h : config_.heads) head_names.push_back(h.tensor);
+  std::vector<std::vector<YoloBoxParams>> levels;
+  for (const cv::Mat& b : bgr) levels.push_back(post.level_params(b.rows, b.cols));
+  std::vector<std::vector<Detection>> results(images.size());
+
+  // The whole frame on the device in one go (CUDA: one replayed graph, one
+  // synchronisation), where the backend can.
+  std::vector<long long> overflows;
+  if (backend_->detect_frame(pp, pixels, levels, head_names, post.nms_params(), &results, &overflows)) {
+    timings_.total_ms = ms_since(t0);
+    timings_.nms_overflow = 0;
+    for (long long o : overflows) timings_.nms_overflow += o;
+    // The device's stage times where it measured them; otherwise only the
+    // total is known, and the stages read 0.
+    if (!backend_->device_timings(&timings_.preprocess_ms, &timings_.network_ms, &timings_.postprocess_ms))
+      timings_.preprocess_ms = timings_.network_ms = timings_.postprocess_ms = 0;
+    return results;
+  }
   // On a device backend, preprocessing and the network are only queued here;
   // the device's own event times (below) replace these host times.
   const bool preprocessed_on_device = backend_->run_images(pp, pixels);
@@ -211,19 +231,14 @@ std::vector<std::vector<Detection>> Detector::detect_batch(const std::vector<cv:
   // Decode and NMS on the backend's device when it can (this also waits for
   // the network); else decode there or on the CPU, and NMS on the CPU.
   const auto t2 = Clock::now();
-  const DetectionOutput& post = *post_->output;
-  std::vector<std::string> head_names;
-  for (const HeadConfig& h : config_.heads) head_names.push_back(h.tensor);
-  std::vector<std::vector<Detection>> results(images.size());
   timings_.nms_overflow = 0;
   for (std::size_t i = 0; i < images.size(); ++i) {
     const int image = static_cast<int>(i);
-    const std::vector<YoloBoxParams> levels = post.level_params(bgr[i].rows, bgr[i].cols);
     long long overflow = 0;
-    if (!backend_->detect(levels, head_names, post.nms_params(), image, &results[i], &overflow)) {
+    if (!backend_->detect(levels[i], head_names, post.nms_params(), image, &results[i], &overflow)) {
       post_->boxes.resize(static_cast<std::size_t>(post.num_boxes()) * 4);
       post_->scores.resize(static_cast<std::size_t>(post.num_boxes()) * post.num_classes());
-      if (!backend_->decode(levels, head_names, image, post_->boxes.data(), post_->scores.data())) {
+      if (!backend_->decode(levels[i], head_names, image, post_->boxes.data(), post_->scores.data())) {
         std::vector<const float*> heads;
         for (const std::string& h : head_names)
           heads.push_back(backend_->output(h) + i * static_cast<std::size_t>(post_->shapes.at(h).numel()));

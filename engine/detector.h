@@ -44,7 +44,10 @@ struct DetectorOptions {
   bool gpu_preprocess = true;  // CUDA: resize and normalise on the GPU (cv::resize within +-1 level)
   int nms_capacity = 0;     // CUDA: NMS candidate capacity, a power of two >= 2048; 0: default
   bool keep_all_tensors = false;  // CUDA: no memory reuse, so tensor() can read every layer's output
-  bool cuda_graph = true;   // CUDA: replay the network as one captured CUDA graph
+  // CUDA: replay the whole frame (upload, preprocessing, network, decode,
+  // NMS, copy back) as one CUDA graph captured per image size; where that
+  // is not possible (CPU preprocessing or NMS), the network alone.
+  bool cuda_graph = true;
   // CUDA: how conv layers choose their kernel (engine/tactics.h): timed at
   // first use and cached (kCached), the heuristic, or timed again (kRetune).
   TacticMode tactics = TacticMode::kCached;
@@ -59,6 +62,10 @@ struct DetectorOptions {
   std::optional<int> keep_top_k;
 };
 
+// A frame's times in ms. On CUDA the stages are the device's event times;
+// where the whole frame ran as one CUDA graph on a CUDA older than 11.1
+// (which cannot put events into a graph) only total_ms is measured and the
+// three stages read 0.
 struct FrameTimings {
   double preprocess_ms = 0;
   double network_ms = 0;

@@ -36,6 +36,9 @@ struct Detection {
 };
 
 void validate_multiclass_nms_params(const MulticlassNmsParams& p);
+// Field by field.
+bool operator==(const MulticlassNmsParams& a, const MulticlassNmsParams& b);
+inline bool operator!=(const MulticlassNmsParams& a, const MulticlassNmsParams& b) { return !(a == b); }
 
 // Paddle's JaccardOverlap on (x1, y1, x2, y2) boxes.
 float nms_iou(const float* a, const float* b, bool normalized);
@@ -68,8 +71,10 @@ bool multiclass_nms_cuda_supports(const MulticlassNmsParams& p, int num_boxes, i
 class MulticlassNmsCuda {
  public:
   // Allocates the device workspace; throws Error if the settings are not supported.
+  // `slots`: how many results finish_async() can hold at once (one per
+  // image of a batch), each in page-locked host memory.
   MulticlassNmsCuda(const MulticlassNmsParams& p, int num_boxes, int num_classes,
-                    int capacity = kDefaultNmsCapacity);
+                    int capacity = kDefaultNmsCapacity, int slots = 1);
   ~MulticlassNmsCuda();
   MulticlassNmsCuda(const MulticlassNmsCuda&) = delete;
   MulticlassNmsCuda& operator=(const MulticlassNmsCuda&) = delete;
@@ -86,7 +91,20 @@ class MulticlassNmsCuda {
   NmsCandidateSink begin(cudaStream_t stream);
   std::vector<Detection> finish(const float* boxes, cudaStream_t stream, long long* overflow,
                                 cudaEvent_t done = nullptr);
+  // finish() without the synchronisation, for a caller that captures the
+  // frame in a CUDA graph: queues the NMS and the copy of the detections
+  // into host slot `slot` (0 <= slot < slots()); once the stream has passed
+  // that point, result(slot) reads them. Every address it queues is fixed
+  // for the object's lifetime. Between begin() and finish_async() of one
+  // image no other image may begin() (they share the candidate buffer);
+  // in stream order, images one after another is fine.
+  void finish_async(const float* boxes, cudaStream_t stream, int slot, cudaEvent_t done = nullptr);
+  std::vector<Detection> result(int slot, long long* overflow) const;
   int capacity() const { return capacity_; }
+  int slots() const { return slots_; }
+  const MulticlassNmsParams& params() const { return params_; }
+  int num_boxes() const { return num_boxes_; }
+  int num_classes() const { return num_classes_; }
 
  private:
   struct Buffers;
@@ -96,6 +114,7 @@ class MulticlassNmsCuda {
   int capacity_ = 0;
   int words_ = 0;
   int max_rows_ = 0;
+  int slots_ = 1;
   std::unique_ptr<Buffers> buffers_;
 };
 #endif

@@ -38,6 +38,9 @@ struct PreprocessParams {
 
 // Throws Error on empty sizes or a zero std.
 void validate_preprocess_params(const PreprocessParams& p);
+// Field by field.
+bool operator==(const PreprocessParams& a, const PreprocessParams& b);
+inline bool operator!=(const PreprocessParams& a, const PreprocessParams& b) { return !(a == b); }
 
 // out: [3, dst_h, dst_w] float32.
 void preprocess_cpu(const PreprocessParams& p, const std::uint8_t* bgr, float* out);
@@ -58,8 +61,24 @@ class PreprocessCuda {
   // above, then rounded to FP16 once.
   void run(const PreprocessParams& p, const std::uint8_t* bgr, half_t* out, cudaStream_t stream);
 
+  // The split form, for a caller that captures the upload and the kernel in
+  // a CUDA graph (run() is prepare, a stream sync, stage, enqueue):
+  //  * prepare() sizes the resize tables, the device image and the pinned
+  //    staging buffer for p's sizes; where it must replace ones in use it
+  //    synchronises `stream` first and bumps generation();
+  //  * stage() copies the image into the staging buffer on the host; the
+  //    caller makes sure no upload from it is still queued;
+  //  * enqueue() queues the upload from the staging buffer and the kernel.
+  // What enqueue() queues uses only addresses that stay valid until
+  // generation() changes, so a captured graph of it can be replayed with
+  // stage() alone in between.
+  void prepare(const PreprocessParams& p, cudaStream_t stream);
+  void stage(const PreprocessParams& p, const std::uint8_t* bgr);
+  void enqueue(const PreprocessParams& p, float* out, cudaStream_t stream);
+  void enqueue(const PreprocessParams& p, half_t* out, cudaStream_t stream);
+  unsigned long long generation() const;
+
  private:
-  void upload(const PreprocessParams& p, const std::uint8_t* bgr, cudaStream_t stream);
   template <typename T>
   void launch(const PreprocessParams& p, T* out, cudaStream_t stream);
   struct State;

@@ -43,6 +43,9 @@ struct YoloBoxParams {
 
 // Validates sizes and the score slice; throws Error.
 void validate_yolo_box_params(const YoloBoxParams& p);
+// Field by field (all anchors included), never bytewise: the struct has padding.
+bool operator==(const YoloBoxParams& a, const YoloBoxParams& b);
+inline bool operator!=(const YoloBoxParams& a, const YoloBoxParams& b) { return !(a == b); }
 
 // The original-image extent Paddle's dygraph/exported model hands to yolo_box:
 // int32(float32(input_extent) / float32(input_extent / (double)original_extent)),

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "kernels/multiclass_nms.h"
+#include "tests/test_util.h"
 
 namespace tx2yolo {
 namespace {
@@ -369,6 +370,17 @@ TEST(MulticlassNms, InvalidParamsThrow) {
   EXPECT_THROW(multiclass_nms_cpu(default_params(), nullptr, score, 1, 1), Error);
   p.background_label = -2;
   EXPECT_THROW(multiclass_nms_cpu(p, box, score, 1, 1), Error);
+}
+
+// The CUDA backend remakes its GPU NMS when these change: every field must count.
+TEST(MulticlassNms, ParamsCompareFieldByField) {
+  using Change = void (*)(MulticlassNmsParams*);
+  const std::vector<Change> changes = {
+      [](MulticlassNmsParams* q) { q->score_threshold = 0.5f; }, [](MulticlassNmsParams* q) { q->nms_top_k = 7; },
+      [](MulticlassNmsParams* q) { q->keep_top_k = 7; },         [](MulticlassNmsParams* q) { q->nms_threshold = 0.5f; },
+      [](MulticlassNmsParams* q) { q->normalized = false; },     [](MulticlassNmsParams* q) { q->nms_eta = 0.5f; },
+      [](MulticlassNmsParams* q) { q->background_label = 0; }};
+  testing_util::expect_field_wise_equality(MulticlassNmsParams{}, changes);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "kernels/preprocess.h"
+#include "tests/test_util.h"
 
 namespace tx2yolo {
 namespace {
@@ -67,6 +68,21 @@ TEST(Preprocess, RejectsEmptyImagesAndZeroStd) {
   p.src_h = p.src_w = 1;
   p.std[1] = 0.0;
   EXPECT_THROW(preprocess_cpu(p, pixel, out.data()), Error);
+}
+
+// The CUDA frame graph is keyed by these params: every field must count.
+TEST(Preprocess, ParamsCompareFieldByField) {
+  PreprocessParams p;
+  p.src_h = p.src_w = 100;
+  p.dst_h = p.dst_w = 320;
+  using Change = void (*)(PreprocessParams*);
+  const std::vector<Change> changes = {
+      [](PreprocessParams* q) { q->src_h = 99; },   [](PreprocessParams* q) { q->src_w = 99; },
+      [](PreprocessParams* q) { q->dst_h = 416; },  [](PreprocessParams* q) { q->dst_w = 416; },
+      [](PreprocessParams* q) { q->mean[0] = 0; },  [](PreprocessParams* q) { q->mean[2] = 0; },
+      [](PreprocessParams* q) { q->std[1] = 1; },   [](PreprocessParams* q) { q->std[2] = 1; },
+      [](PreprocessParams* q) { q->scale = 1.0; },  [](PreprocessParams* q) { q->swap_rb = false; }};
+  testing_util::expect_field_wise_equality(p, changes);
 }
 
 }  // namespace

@@ -65,5 +65,21 @@ std::string write_random_model(const TempDir& dir, const ArchitectureSpec& spec,
 ::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,
                                      float atol, float rtol);
 
+// A params struct's operator==: a copy equals the original, and each one
+// of `changes` (one field each) makes it differ, both ways round.
+template <typename P, typename Change>
+void expect_field_wise_equality(const P& base, const std::vector<Change>& changes) {
+  P copy = base;
+  EXPECT_TRUE(copy == base);
+  EXPECT_FALSE(copy != base);
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    P changed = base;
+    changes[i](&changed);
+    EXPECT_FALSE(changed == base) << "change " << i;
+    EXPECT_FALSE(base == changed) << "change " << i;
+    EXPECT_TRUE(changed != base) << "change " << i;
+  }
+}
+
 }  // namespace testing_util
 }  // namespace tx2yolo

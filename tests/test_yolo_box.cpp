@@ -436,5 +436,24 @@ TEST(YoloBox, InvalidParamsThrow) {
   EXPECT_THROW(yolo_box_cpu(good, nullptr, buf.data(), buf.data()), Error);
 }
 
+// The CUDA frame graph is keyed by these params: every field must count.
+TEST(YoloBox, ParamsCompareFieldByField) {
+  YoloBoxParams p;
+  p.grid_h = p.grid_w = 10;
+  p.num_anchors = 3;
+  p.num_classes = 80;
+  p.anchors[5] = 12.f;
+  using Change = void (*)(YoloBoxParams*);
+  const std::vector<Change> changes = {
+      [](YoloBoxParams* q) { q->grid_h = 11; },      [](YoloBoxParams* q) { q->grid_w = 11; },
+      [](YoloBoxParams* q) { q->num_anchors = 2; },  [](YoloBoxParams* q) { q->num_classes = 79; },
+      [](YoloBoxParams* q) { q->anchors[0] = 1.f; }, [](YoloBoxParams* q) { q->anchors[15] = 1.f; },
+      [](YoloBoxParams* q) { q->downsample = 16; },  [](YoloBoxParams* q) { q->conf_thresh = 0.1f; },
+      [](YoloBoxParams* q) { q->clip_bbox = false; }, [](YoloBoxParams* q) { q->scale_x_y = 1.05f; },
+      [](YoloBoxParams* q) { q->img_h = 7; },        [](YoloBoxParams* q) { q->img_w = 7; },
+      [](YoloBoxParams* q) { q->score_stride = 9; }, [](YoloBoxParams* q) { q->score_offset = 9; }};
+  testing_util::expect_field_wise_equality(p, changes);
+}
+
 }  // namespace
 }  // namespace tx2yolo

@@ -65,6 +65,12 @@ struct Kept {
 
 }  // namespace
 
+bool operator==(const MulticlassNmsParams& a, const MulticlassNmsParams& b) {
+  return a.score_threshold == b.score_threshold && a.nms_top_k == b.nms_top_k && a.keep_top_k == b.keep_top_k &&
+         a.nms_threshold == b.nms_threshold && a.normalized == b.normalized && a.nms_eta == b.nms_eta &&
+         a.background_label == b.background_label;
+}
+
 void validate_multiclass_nms_params(const MulticlassNmsParams& p) {
   TX2_REQUIRE(!std::isnan(p.score_threshold), "multiclass_nms: score_threshold is NaN");
   TX2_REQUIRE(!std::isnan(p.nms_threshold), "multiclass_nms: nms_threshold is NaN");

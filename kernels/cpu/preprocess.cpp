@@ -8,6 +8,13 @@
 
 namespace tx2yolo {
 
+bool operator==(const PreprocessParams& a, const PreprocessParams& b) {
+  for (int c = 0; c < 3; ++c)
+    if (a.mean[c] != b.mean[c] || a.std[c] != b.std[c]) return false;
+  return a.src_h == b.src_h && a.src_w == b.src_w && a.dst_h == b.dst_h && a.dst_w == b.dst_w &&
+         a.scale == b.scale && a.swap_rb == b.swap_rb;
+}
+
 void validate_preprocess_params(const PreprocessParams& p) {
   TX2_REQUIRE(p.src_h > 0 && p.src_w > 0, "preprocess: empty source image (", p.src_w, "x", p.src_h, ")");
   TX2_REQUIRE(p.dst_h > 0 && p.dst_w > 0, "preprocess: bad target size ", p.dst_w, "x", p.dst_h);

@@ -51,6 +51,15 @@ inline float paddle_sigmoid(float x) {
 
 }  // namespace
 
+bool operator==(const YoloBoxParams& a, const YoloBoxParams& b) {
+  for (int i = 0; i < 2 * kMaxAnchorsPerLevel; ++i)
+    if (a.anchors[i] != b.anchors[i]) return false;
+  return a.grid_h == b.grid_h && a.grid_w == b.grid_w && a.num_anchors == b.num_anchors &&
+         a.num_classes == b.num_classes && a.downsample == b.downsample && a.conf_thresh == b.conf_thresh &&
+         a.clip_bbox == b.clip_bbox && a.scale_x_y == b.scale_x_y && a.img_h == b.img_h && a.img_w == b.img_w &&
+         a.score_stride == b.score_stride && a.score_offset == b.score_offset;
+}
+
 void validate_yolo_box_params(const YoloBoxParams& p) {
   TX2_REQUIRE(p.grid_h > 0 && p.grid_w > 0, "yolo_box: grid ", p.grid_h, "x", p.grid_w,
               " must be positive");

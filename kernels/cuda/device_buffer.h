@@ -1,5 +1,7 @@
 // DeviceBuffer<T>: a move-only owner of one cudaMalloc allocation, with
-// checked copies to and from host memory. Host header (runtime API only).
+// checked copies to and from host memory. PinnedBuffer<T>: page-locked host
+// memory (cudaMallocHost), for asynchronous copies and for copies a CUDA
+// graph can capture. Host header (runtime API only).
 #pragma once
 
 #include <cstddef>
@@ -47,6 +49,37 @@ class DeviceBuffer {
     if (count_ > 0) CUDA_CHECK(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost));
     return host;
   }
+
+ private:
+  T* ptr_ = nullptr;
+  std::size_t count_ = 0;
+};
+
+template <typename T>
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  ~PinnedBuffer() {
+    if (ptr_) cudaFreeHost(ptr_);
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  // At least `count` elements; a larger request reallocates, so the caller
+  // must know that no copy from the old memory is still queued. Contents
+  // are not kept.
+  T* reserve(std::size_t count) {
+    if (count > count_) {
+      if (ptr_) CUDA_CHECK(cudaFreeHost(ptr_));
+      ptr_ = nullptr;
+      count_ = 0;
+      CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&ptr_), count * sizeof(T)));
+      count_ = count;
+    }
+    return ptr_;
+  }
+  T* data() { return ptr_; }
+  const T* data() const { return ptr_; }
+  std::size_t size() const { return count_; }
 
  private:
   T* ptr_ = nullptr;

@@ -303,14 +303,17 @@ struct MulticlassNmsCuda::Buffers {
   DeviceBuffer<u64> keys, list, mask;
   DeviceBuffer<int> counter, seg_begin, seg_end, kept_rank, kept_count, offsets, total, header;
   DeviceBuffer<OutRow> rows;
-  std::vector<int> host_header;
-  std::vector<OutRow> host_rows;
+  // Per slot: the header (count, candidates seen) and max_rows_ rows.
+  PinnedBuffer<int> host_header;
+  PinnedBuffer<OutRow> host_rows;
 };
 
-MulticlassNmsCuda::MulticlassNmsCuda(const MulticlassNmsParams& p, int num_boxes, int num_classes, int capacity)
-    : params_(p), num_boxes_(num_boxes), num_classes_(num_classes), capacity_(capacity),
+MulticlassNmsCuda::MulticlassNmsCuda(const MulticlassNmsParams& p, int num_boxes, int num_classes, int capacity,
+                                     int slots)
+    : params_(p), num_boxes_(num_boxes), num_classes_(num_classes), capacity_(capacity), slots_(slots),
       buffers_(std::make_unique<Buffers>()) {
   validate_multiclass_nms_params(p);
+  TX2_REQUIRE(slots >= 1 && slots <= 4096, "multiclass_nms on the GPU: ", slots, " result slots");
   std::string why;
   TX2_REQUIRE(multiclass_nms_cuda_supports(p, num_boxes, num_classes, capacity, &why),
               "multiclass_nms on the GPU: ", why);
@@ -330,8 +333,9 @@ MulticlassNmsCuda::MulticlassNmsCuda(const MulticlassNmsParams& p, int num_boxes
   b.total = DeviceBuffer<int>(1);
   b.header = DeviceBuffer<int>(2);
   b.rows = DeviceBuffer<OutRow>(static_cast<std::size_t>(max_rows_));
-  b.host_header.resize(2);
-  b.host_rows.resize(static_cast<std::size_t>(max_rows_));
+  b.host_header.reserve(2 * static_cast<std::size_t>(slots));
+  b.host_rows.reserve(static_cast<std::size_t>(max_rows_) * static_cast<std::size_t>(slots));
+  std::memset(b.host_header.data(), 0, 2 * static_cast<std::size_t>(slots) * sizeof(int));  // empty until filled
   // run() copies all max_rows_ rows back in one go (one synchronisation);
   // rows past the count are never used, but zero them once so the copy never
   // reads uninitialised memory (compute-sanitizer initcheck).
@@ -365,6 +369,13 @@ std::vector<Detection> MulticlassNmsCuda::run(const float* boxes, const float* s
 
 std::vector<Detection> MulticlassNmsCuda::finish(const float* boxes, cudaStream_t stream, long long* overflow,
                                                  cudaEvent_t done) {
+  finish_async(boxes, stream, 0, done);
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  return result(0, overflow);
+}
+
+void MulticlassNmsCuda::finish_async(const float* boxes, cudaStream_t stream, int slot, cudaEvent_t done) {
+  TX2_REQUIRE(slot >= 0 && slot < slots_, "multiclass_nms on the GPU: result slot ", slot, " of ", slots_);
   Buffers& b = *buffers_;
   const int C = num_classes_;
   const int top_k = std::max(params_.nms_top_k, 1);
@@ -401,15 +412,27 @@ std::vector<Detection> MulticlassNmsCuda::finish(const float* boxes, cudaStream_
       b.counter.data(), top_k, params_.keep_top_k, max_rows_, b.header.data(), b.rows.data());
   CUDA_CHECK_LAUNCH("output_kernel");
   if (done) CUDA_CHECK(cudaEventRecord(done, stream));
-  CUDA_CHECK(cudaMemcpyAsync(b.host_header.data(), b.header.data(), 2 * sizeof(int), cudaMemcpyDeviceToHost, stream));
-  CUDA_CHECK(cudaMemcpyAsync(b.host_rows.data(), b.rows.data(), b.rows.bytes(), cudaMemcpyDeviceToHost, stream));
-  CUDA_CHECK(cudaStreamSynchronize(stream));
-  const int count = b.host_header[0];
-  const long long seen = b.host_header[1];
+  CUDA_CHECK(cudaMemcpyAsync(b.host_header.data() + 2 * slot, b.header.data(), 2 * sizeof(int),
+                             cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaMemcpyAsync(b.host_rows.data() + static_cast<std::size_t>(max_rows_) * slot, b.rows.data(),
+                             b.rows.bytes(), cudaMemcpyDeviceToHost, stream));
+}
+
+std::vector<Detection> MulticlassNmsCuda::result(int slot, long long* overflow) const {
+  TX2_REQUIRE(slot >= 0 && slot < slots_, "multiclass_nms on the GPU: result slot ", slot, " of ", slots_);
+  const Buffers& b = *buffers_;
+  const int* header = b.host_header.data() + 2 * slot;
+  const OutRow* rows = b.host_rows.data() + static_cast<std::size_t>(max_rows_) * slot;
+  const int count = header[0];
+  const long long seen = header[1];
+  // The device writes count <= max_rows_; a value outside it means the
+  // slot was never filled (or memory went bad), never a short read.
+  TX2_REQUIRE(count >= 0 && count <= max_rows_, "multiclass_nms on the GPU: result slot ", slot, " holds ", count,
+              " rows of at most ", max_rows_);
   if (overflow) *overflow = seen > capacity_ ? seen - capacity_ : 0;
   std::vector<Detection> out(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
-    const OutRow& r = b.host_rows[static_cast<std::size_t>(i)];
+    const OutRow& r = rows[static_cast<std::size_t>(i)];
     out[static_cast<std::size_t>(i)] = Detection{r.class_id, r.score, r.x1, r.y1, r.x2, r.y2, r.box_index};
   }
   return out;

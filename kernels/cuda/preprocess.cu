@@ -123,60 +123,75 @@ struct PreprocessCuda::State {
   DeviceBuffer<unsigned char> image;
   DeviceBuffer<Taps> xtaps, ytaps;
   int src_h = 0, src_w = 0, dst_h = 0, dst_w = 0;
-  unsigned char* pinned = nullptr;
-  std::size_t pinned_bytes = 0;
-  ~State() {
-    if (pinned) cudaFreeHost(pinned);
-  }
+  PinnedBuffer<unsigned char> pinned;
+  unsigned long long generation = 0;
 };
 
 PreprocessCuda::PreprocessCuda() : state_(std::make_unique<State>()) {}
 PreprocessCuda::~PreprocessCuda() = default;
 
 void PreprocessCuda::run(const PreprocessParams& p, const std::uint8_t* bgr, float* out, cudaStream_t stream) {
-  upload(p, bgr, stream);
-  launch(p, out, stream);
+  prepare(p, stream);
+  CUDA_CHECK(cudaStreamSynchronize(stream));  // the previous upload from the staging buffer is done
+  stage(p, bgr);
+  enqueue(p, out, stream);
 }
 
 void PreprocessCuda::run(const PreprocessParams& p, const std::uint8_t* bgr, half_t* out, cudaStream_t stream) {
-  upload(p, bgr, stream);
-  launch(p, reinterpret_cast<__half*>(out), stream);
+  prepare(p, stream);
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  stage(p, bgr);
+  enqueue(p, out, stream);
 }
 
-void PreprocessCuda::upload(const PreprocessParams& p, const std::uint8_t* bgr, cudaStream_t stream) {
+unsigned long long PreprocessCuda::generation() const { return state_->generation; }
+
+void PreprocessCuda::prepare(const PreprocessParams& p, cudaStream_t stream) {
   validate_preprocess_params(p);
   State& s = *state_;
   const std::size_t bytes = static_cast<std::size_t>(p.src_h) * p.src_w * 3;
-  if (s.src_h != p.src_h || s.src_w != p.src_w || s.dst_h != p.dst_h || s.dst_w != p.dst_w) {
-    CUDA_CHECK(cudaStreamSynchronize(stream));  // the old tables may still be in use
-    const auto xt = make_taps(p.dst_w, static_cast<double>(p.dst_w) / p.src_w);
-    const auto yt = make_taps(p.dst_h, static_cast<double>(p.dst_h) / p.src_h);
-    s.xtaps = DeviceBuffer<Taps>(xt.size());
-    s.xtaps.upload(xt);
-    s.ytaps = DeviceBuffer<Taps>(yt.size());
-    s.ytaps.upload(yt);
-    s.image = DeviceBuffer<unsigned char>(bytes);
-    s.src_h = p.src_h;
-    s.src_w = p.src_w;
-    s.dst_h = p.dst_h;
-    s.dst_w = p.dst_w;
-  }
-  if (s.pinned_bytes < bytes) {
-    CUDA_CHECK(cudaStreamSynchronize(stream));
-    if (s.pinned) CUDA_CHECK(cudaFreeHost(s.pinned));
-    s.pinned = nullptr;
-    s.pinned_bytes = 0;
-    CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&s.pinned), bytes));
-    s.pinned_bytes = bytes;
-  }
-  CUDA_CHECK(cudaStreamSynchronize(stream));  // the previous upload from the staging buffer is done
-  std::memcpy(s.pinned, bgr, bytes);
-  CUDA_CHECK(cudaMemcpyAsync(s.image.data(), s.pinned, bytes, cudaMemcpyHostToDevice, stream));
+  if (s.src_h == p.src_h && s.src_w == p.src_w && s.dst_h == p.dst_h && s.dst_w == p.dst_w) return;
+  CUDA_CHECK(cudaStreamSynchronize(stream));  // the old tables, image and staging may still be in use
+  const auto xt = make_taps(p.dst_w, static_cast<double>(p.dst_w) / p.src_w);
+  const auto yt = make_taps(p.dst_h, static_cast<double>(p.dst_h) / p.src_h);
+  s.xtaps = DeviceBuffer<Taps>(xt.size());
+  s.xtaps.upload(xt);
+  s.ytaps = DeviceBuffer<Taps>(yt.size());
+  s.ytaps.upload(yt);
+  s.image = DeviceBuffer<unsigned char>(bytes);
+  s.pinned.reserve(bytes);
+  s.src_h = p.src_h;
+  s.src_w = p.src_w;
+  s.dst_h = p.dst_h;
+  s.dst_w = p.dst_w;
+  ++s.generation;
+}
+
+namespace {
+void require_prepared(int src_h, int src_w, int dst_h, int dst_w, const PreprocessParams& p) {
+  TX2_REQUIRE(src_h == p.src_h && src_w == p.src_w && dst_h == p.dst_h && dst_w == p.dst_w,
+              "preprocess: prepared for ", src_h, "x", src_w, " -> ", dst_h, "x", dst_w, ", asked for ", p.src_h, "x",
+              p.src_w, " -> ", p.dst_h, "x", p.dst_w);
+}
+}  // namespace
+
+void PreprocessCuda::stage(const PreprocessParams& p, const std::uint8_t* bgr) {
+  State& s = *state_;
+  require_prepared(s.src_h, s.src_w, s.dst_h, s.dst_w, p);
+  std::memcpy(s.pinned.data(), bgr, s.image.bytes());
+}
+
+void PreprocessCuda::enqueue(const PreprocessParams& p, float* out, cudaStream_t stream) { launch(p, out, stream); }
+
+void PreprocessCuda::enqueue(const PreprocessParams& p, half_t* out, cudaStream_t stream) {
+  launch(p, reinterpret_cast<__half*>(out), stream);
 }
 
 template <typename T>
 void PreprocessCuda::launch(const PreprocessParams& p, T* out, cudaStream_t stream) {
-  const State& s = *state_;
+  State& s = *state_;
+  require_prepared(s.src_h, s.src_w, s.dst_h, s.dst_w, p);
+  CUDA_CHECK(cudaMemcpyAsync(s.image.data(), s.pinned.data(), s.image.bytes(), cudaMemcpyHostToDevice, stream));
   Normalize norm{static_cast<float>(p.scale), {p.mean[0], p.mean[1], p.mean[2]}, {p.std[0], p.std[1], p.std[2]},
                  p.swap_rb ? 1 : 0};
   const dim3 block(kPreprocessBlockX, kPreprocessBlockY);
