@@ -21,6 +21,21 @@
 
 namespace tx2yolo {
 
+// The whole frame as one captured graph (detect_frame): what it was
+// captured for, and the buffers it uses, fixed while it lives.
+struct CudaBackend::FrameGraph {
+  cudaGraphExec_t exec = nullptr;
+  std::vector<PreprocessParams> params;
+  std::vector<std::vector<YoloBoxParams>> levels;
+  std::vector<std::string> heads;
+  std::vector<unsigned long long> generations;  // of each preprocess slot
+  std::string failure;  // capture failed for this key: the frame runs stage by stage
+  bool events_inside = false;  // the stage events are nodes of the graph
+  ~FrameGraph() {
+    if (exec) cudaGraphExecDestroy(exec);
+  }
+};
+
 struct CudaBackend::Impl {
   struct Step {
     const Layer* layer = nullptr;
@@ -62,21 +77,7 @@ struct CudaBackend::Impl {
   std::string graph_unavailable;  // why the launches run directly, once known
   std::vector<LayerTactic> tactics;  // one per conv step, in graph order
   std::string tactics_note;          // how they were chosen, for description()
-  // The whole frame as one captured graph (detect_frame): what it was
-  // captured for, and the buffers it uses, fixed while it lives.
-  struct FrameGraph {
-    cudaGraphExec_t exec = nullptr;
-    std::vector<PreprocessParams> params;
-    std::vector<std::vector<YoloBoxParams>> levels;
-    std::vector<std::string> heads;
-    std::vector<unsigned long long> generations;  // of each preprocess slot
-    std::string failure;  // capture failed for this key: the frame runs stage by stage
-    bool events_inside = false;  // the stage events are nodes of the graph
-    ~FrameGraph() {
-      if (exec) cudaGraphExecDestroy(exec);
-    }
-  };
-  std::unique_ptr<FrameGraph> frame;
+  std::unique_ptr<CudaBackend::FrameGraph> frame;  // the whole frame as one captured graph
   DeviceBuffer<float> frame_boxes;  // the frame graph's decoded boxes [M, 4]
   bool frame_unsplit = false;       // the last run was a frame graph without stage events
   // Events around preprocess, the layers and the post-processing.
@@ -228,11 +229,16 @@ void CudaBackend::choose_tactics() {
   std::map<std::string, LayerTactic> cached;
   TacticKey key;
   // Each conv step's candidates: the kernels the device and build support
-  // for it, the FP16 ones only where the step allows FP16 (Step::fp16_ok).
+  // for it, the FP16 ones only where the step allows FP16 (Step::fp16_ok),
+  // and only those that run on the backend's activation storage.
   for (Impl::Step& s : m.steps)
     if (s.op == OpKind::kConv2d)
-      for (Conv2dCudaKernel c : kConv2dCudaTactics)
-        if (conv2d_cuda_supports(s.conv, c) && (s.fp16_ok || !conv2d_cuda_kernel_is_fp16(c))) s.candidates.push_back(c);
+      for (Conv2dCudaKernel c : kConv2dCudaTactics) {
+        const bool storage_ok = m.half ? !conv2d_cuda_kernel_needs_fp32_storage(c)
+                                       : !conv2d_cuda_kernel_needs_fp16_storage(c);
+        if (storage_ok && conv2d_cuda_supports(s.conv, c) && (s.fp16_ok || !conv2d_cuda_kernel_is_fp16(c)))
+          s.candidates.push_back(c);
+      }
   if (mode != TacticMode::kHeuristic) {
     const TensorShape& in = m.shapes.at(m.input_name);
     key.gpu = m.device.name;
@@ -446,13 +452,17 @@ void CudaBackend::run_layers() {
   Impl& m = *impl_;
   m.host_cache.clear();
   const bool want_graph = m.options.cuda_graph && !m.options.debug_sync && m.graph_unavailable.empty();
-  if (want_graph && !m.graph) m.graph_unavailable = capture_graph(m.stream, [&] { enqueue_layers(); }, &m.graph);
-  if (want_graph && m.graph) {
+  const bool replay = want_graph && m.graph;
+  if (replay) {
     CUDA_CHECK(cudaGraphLaunch(m.graph, m.stream));
   } else {
     enqueue_layers();
   }
   m.record(2);
+  // The first run's launches ran directly, so every kernel (and cuDNN) is
+  // loaded and initialised before the capture, as stream capture requires;
+  // the graph serves the runs after it.
+  if (want_graph && !replay) m.graph_unavailable = capture_graph(m.stream, [&] { enqueue_layers(); }, &m.graph);
   m.postprocessed_on_device = false;
   m.frame_unsplit = false;
   m.has_run = true;
@@ -589,9 +599,8 @@ bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::ve
 // preprocessing of each image, the network, then decode + NMS of each
 // image with its detections copied into the NMS's host slot. `mark(i)`
 // records stage event i.
-void CudaBackend::enqueue_frame(const std::function<void(int)>& mark) {
+void CudaBackend::enqueue_frame(const FrameGraph& f, const std::function<void(int)>& mark) {
   Impl& m = *impl_;
-  const Impl::FrameGraph& f = *m.frame;
   const MemoryPlan& plan = plan_;
   const std::size_t slot = static_cast<std::size_t>(m.shapes.at(m.input_name).numel());
   mark(0);
@@ -650,39 +659,34 @@ bool CudaBackend::detect_frame(const std::vector<PreprocessParams>& params,
   // replayed for every frame that has them.
   const bool same = m.frame && m.frame->params == params && m.frame->levels == levels && m.frame->heads == heads &&
                     m.frame->generations == generations;
-  if (!same) {
-    CUDA_CHECK(cudaStreamSynchronize(m.stream));  // the old graph may still run
-    m.frame = std::make_unique<Impl::FrameGraph>();
-    Impl::FrameGraph& f = *m.frame;
-    f.params = params;
-    f.levels = levels;
-    f.heads = heads;
-    f.generations = generations;
-    const std::size_t box_floats = static_cast<std::size_t>(num_boxes) * 4;
-    if (m.frame_boxes.size() < box_floats) m.frame_boxes = DeviceBuffer<float>(box_floats);
-    // Where this CUDA cannot put events into a graph, the stage split of
-    // the frame's time is not measured (the total still is).
-    f.events_inside = true;
-    f.failure = capture_graph(
-        m.stream,
-        [&] {
-          enqueue_frame([&](int i) {
-            if (!m.record_in_capture(i)) f.events_inside = false;
-          });
-        },
-        &f.exec);
-  }
   // A capture that failed for these sizes: the stages run one by one
   // (they report a real error with its layer's name).
-  if (!m.frame->failure.empty()) return false;
+  if (same && !m.frame->failure.empty()) return false;
 
   // The previous frame finished (each frame ends with a synchronisation),
   // so nothing reads the staging buffers while they are refilled.
   for (std::size_t i = 0; i < params.size(); ++i) m.preprocess[i]->stage(params[i], bgr[i]);
   m.host_cache.clear();
-  if (!m.frame->events_inside) m.record(0);
-  CUDA_CHECK(cudaGraphLaunch(m.frame->exec, m.stream));
-  if (!m.frame->events_inside) m.record(3);
+  std::unique_ptr<FrameGraph> fresh;
+  if (same) {
+    if (!m.frame->events_inside) m.record(0);
+    CUDA_CHECK(cudaGraphLaunch(m.frame->exec, m.stream));
+    if (!m.frame->events_inside) m.record(3);
+  } else {
+    // New sizes: this frame's launches run directly, so that every kernel
+    // (and cuDNN) is loaded and initialised before the capture below, as
+    // stream capture requires; the graph serves the frames after it.
+    CUDA_CHECK(cudaStreamSynchronize(m.stream));  // the old graph may still run
+    m.frame.reset();
+    fresh = std::make_unique<FrameGraph>();
+    fresh->params = params;
+    fresh->levels = levels;
+    fresh->heads = heads;
+    fresh->generations = generations;
+    const std::size_t box_floats = static_cast<std::size_t>(num_boxes) * 4;
+    if (m.frame_boxes.size() < box_floats) m.frame_boxes = DeviceBuffer<float>(box_floats);
+    enqueue_frame(*fresh, [&](int i) { m.record(i); });
+  }
   CUDA_CHECK(cudaStreamSynchronize(m.stream));
   out->assign(params.size(), {});
   overflow->assign(params.size(), 0);
@@ -691,7 +695,22 @@ bool CudaBackend::detect_frame(const std::vector<PreprocessParams>& params,
   m.has_run = true;
   m.preprocessed_on_device = true;
   m.postprocessed_on_device = true;
-  m.frame_unsplit = !m.frame->events_inside;
+  m.frame_unsplit = same && !m.frame->events_inside;
+  if (fresh) {
+    // Where this CUDA cannot put events into a graph, the stage split of
+    // the replayed frames is not measured (their total still is).
+    FrameGraph& f = *fresh;
+    f.events_inside = true;
+    f.failure = capture_graph(
+        m.stream,
+        [&] {
+          enqueue_frame(f, [&](int i) {
+            if (!m.record_in_capture(i)) f.events_inside = false;
+          });
+        },
+        &f.exec);
+    m.frame = std::move(fresh);
+  }
   return true;
 }
 

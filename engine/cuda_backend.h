@@ -34,12 +34,15 @@
 //    sync after each layer). If a capture or instantiation fails, the
 //    backend says why in description() and runs the launches directly.
 //  * Tactics (options.tactics): each conv layer runs the fastest of the
-//    hand-written kernels that apply to it (gemm64, gemm32, depthwise),
+//    kernels that apply to it (the hand-written gemm64, gemm32,
+//    gemm64-splitk, depthwise and, at FP16, wmma-fp16 and gemm64-half2; and
+//    cuDNN's, where libcudnn loads at run time, at FP32 storage),
 //    timed with events on this device at construction, on the arena's real
 //    buffers, and remembered in the tactics cache (engine/tactics.h) so the
 //    next run on the same GPU, CUDA, model, size, batch and precision skips
-//    the timing. cuDNN and cuBLAS are not candidates (the engine does not
-//    link them). Not yet run on a GPU either.
+//    the timing. Timed tactics ran on H100 and H200 (2026-11-28) before
+//    the cudnn tactic existed; the cudnn tactic has not yet run on a GPU.
+//    cuBLAS is not a candidate.
 #pragma once
 
 #include <functional>
@@ -112,7 +115,8 @@ class CudaBackend : public Backend {
  private:
   void run_layers();
   void enqueue_layers();
-  void enqueue_frame(const std::function<void(int)>& mark);
+  struct FrameGraph;
+  void enqueue_frame(const FrameGraph& f, const std::function<void(int)>& mark);
   void choose_tactics();
   std::unique_ptr<Impl> impl_;
   MemoryPlan plan_;

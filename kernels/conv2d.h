@@ -98,12 +98,19 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
 // 64x64 GEMM with FP16 operand tiles and paired FP16 arithmetic (half2), at
 // most 16 products summed in FP16 before each promotion to FP32
 // accumulators: the TX2's FP16 kernel.
-enum class Conv2dCudaKernel { kAuto, kGemm, kGemmSmall, kGemmSplitK, kDepthwise, kWmmaFp16, kGemmLarge, kGemmHalf2 };
+//
+// kCudnn ("cudnn", FP32 activation storage only): cudnnConvolutionForward
+// with FMA math (cuDNN's GEMM-family algorithms only) and then a bias +
+// activation kernel; offered where cuDNN can be loaded at run time (see
+// kernels/cuda/conv2d_cudnn.h). Written without a GPU: not yet run on one.
+enum class Conv2dCudaKernel {
+  kAuto, kGemm, kGemmSmall, kGemmSplitK, kDepthwise, kWmmaFp16, kGemmLarge, kGemmHalf2, kCudnn
+};
 // Every tactic, in the order they are timed.
 constexpr Conv2dCudaKernel kConv2dCudaTactics[] = {
     Conv2dCudaKernel::kGemm,      Conv2dCudaKernel::kGemmSmall, Conv2dCudaKernel::kGemmLarge,
     Conv2dCudaKernel::kGemmSplitK, Conv2dCudaKernel::kDepthwise, Conv2dCudaKernel::kWmmaFp16,
-    Conv2dCudaKernel::kGemmHalf2};
+    Conv2dCudaKernel::kGemmHalf2, Conv2dCudaKernel::kCudnn};
 // Whether `kernel` rounds its operands to FP16 (a candidate at FP16 precision only).
 constexpr bool conv2d_cuda_kernel_is_fp16(Conv2dCudaKernel kernel) {
   return kernel == Conv2dCudaKernel::kWmmaFp16 || kernel == Conv2dCudaKernel::kGemmHalf2;
@@ -111,6 +118,10 @@ constexpr bool conv2d_cuda_kernel_is_fp16(Conv2dCudaKernel kernel) {
 // Whether `kernel` runs only on FP16 activation storage (the half_t overload).
 constexpr bool conv2d_cuda_kernel_needs_fp16_storage(Conv2dCudaKernel kernel) {
   return kernel == Conv2dCudaKernel::kGemmHalf2;
+}
+// Whether `kernel` runs only on FP32 activation storage (the float overload).
+constexpr bool conv2d_cuda_kernel_needs_fp32_storage(Conv2dCudaKernel kernel) {
+  return kernel == Conv2dCudaKernel::kCudnn;
 }
 
 // Whether `kernel` can run `p` on the current device (split-K only where the
@@ -121,12 +132,12 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel);
 // device has tensor cores, else the half2 kernel (sm_53+); else kGemm.
 Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p, bool allow_fp16 = false);
 // "gemm64", "gemm32", "gemm128", "gemm64-splitk", "depthwise", "wmma-fp16",
-// "gemm64-half2" ("auto" for kAuto), and
+// "gemm64-half2", "cudnn" ("auto" for kAuto), and
 // back (false for an unknown name).
 const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel);
 bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel);
 // The device workspace `kernel` needs for `p` on the current device, in
-// floats (0 for all but kGemmSplitK).
+// floats (0 for all but kGemmSplitK and kCudnn).
 std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel kernel);
 
 // Device pointers; `p` must have been finalized. `workspace` holds at least

@@ -5,6 +5,7 @@
 // taken from the graph. Skips without a GPU.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <set>
 #include <string>
@@ -23,6 +24,7 @@
 #include "weights/architecture.h"
 
 #ifdef TX2YOLO_WITH_CUDA
+#include "kernels/cuda/conv2d_cudnn.h"
 
 namespace tx2yolo {
 namespace {
@@ -149,6 +151,7 @@ TEST(GpuConv2d, GemmMatchesCpuOnOddShapes) {
       if (k == Conv2dCudaKernel::kDepthwise || !conv2d_cuda_supports(p, k)) continue;
       for (bool half : {false, true}) {
         if (!half && conv2d_cuda_kernel_needs_fp16_storage(k)) continue;
+        if (half && conv2d_cuda_kernel_needs_fp32_storage(k)) continue;
         EXPECT_TRUE(conv_matches(p, k, seed += 10, half))
             << conv2d_cuda_kernel_name(k) << (half ? " fp16 storage " : " ") << p.in_channels << "->"
             << p.out_channels << " k" << p.kernel_h << "x" << p.kernel_w << " g" << p.groups << " b" << p.batch;
@@ -172,6 +175,48 @@ TEST(GpuConv2d, Half2KernelRefusesFloatStorage) {
     if (conv2d_cuda_supports(p, Conv2dCudaKernel::kGemmHalf2)) ADD_FAILURE() << "float storage was accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("gemm64-half2"), std::string::npos) << e.what();
+  }
+}
+
+// The cudnn tactic: offered wherever libcudnn loads (gpu-check sets
+// TX2YOLO_EXPECT_CUDNN=1 when it found one), then for every real layer
+// shape at batch 1 and for a batch-2 whole tensor, but not for a channel
+// slice at batch 2; refuses FP16 storage. Its results are checked with every
+// other tactic's (GemmMatchesCpuOnOddShapes, EveryModelLayerShapeAt320And608).
+TEST(GpuConv2d, CudnnTacticIsOfferedWhereCudnnLoads) {
+  SKIP_WITHOUT_GPU();
+  std::string why;
+  const bool available = conv2d_cudnn_available(&why);
+  std::printf("cudnn tactic: %s\n", available ? "available" : why.c_str());
+  const char* expect = std::getenv("TX2YOLO_EXPECT_CUDNN");
+  if (expect != nullptr && std::string(expect) == "1") {
+    EXPECT_TRUE(available) << why;
+  }
+  if (!available) return;
+  int offered = 0, shapes = 0;
+  for (const ConvShape& shape : distinct_conv_shapes({320, 608})) {
+    offered += conv2d_cuda_supports(conv2d_params_for(shape.node, shape.in, shape.out_channels, 1),
+                                    Conv2dCudaKernel::kCudnn);
+    ++shapes;
+  }
+  EXPECT_EQ(offered, shapes);
+  Conv2dParams whole = params(2, 8, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);
+  EXPECT_TRUE(conv2d_cuda_supports(whole, Conv2dCudaKernel::kCudnn));
+  EXPECT_TRUE(conv_matches(whole, Conv2dCudaKernel::kCudnn, 777));
+  Conv2dParams slice = whole;
+  slice.out_channel_offset = 1;
+  slice.out_channels_total = 9;
+  finalize_conv2d_params(slice);
+  EXPECT_FALSE(conv2d_cuda_supports(slice, Conv2dCudaKernel::kCudnn));
+  auto d = poisoned(8 * 63 * 2), w = poisoned(6 * 8 * 9);
+  const Conv2dParams one = params(1, 8, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, Activation::kRelu);
+  auto h = poisoned_half(8 * 63 * 2);
+  try {
+    conv2d_cuda(one, h.data(), w.data(), nullptr, h.data() + 8 * 63, nullptr, Conv2dCudaKernel::kCudnn,
+                d.data());
+    ADD_FAILURE() << "FP16 storage was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("FP32 activation storage only"), std::string::npos) << e.what();
   }
 }
 
@@ -207,7 +252,9 @@ TEST(GpuConv2d, WritesOnlyItsConcatSlice) {
         if (!conv2d_cuda_kernel_needs_fp16_storage(k)) {
           EXPECT_TRUE(conv_matches(*c, k, ++seed)) << conv2d_cuda_kernel_name(k) << " K " << c->in_channels * 9;
         }
-        EXPECT_TRUE(conv_matches(*c, k, ++seed, true)) << conv2d_cuda_kernel_name(k) << " fp16 storage";
+        if (!conv2d_cuda_kernel_needs_fp32_storage(k)) {
+          EXPECT_TRUE(conv_matches(*c, k, ++seed, true)) << conv2d_cuda_kernel_name(k) << " fp16 storage";
+        }
       }
   Conv2dParams dw = params(1, 4, 9, 7, 4, 3, 3, 2, 2, 1, 1, 4, Activation::kRelu);
   dw.out_channel_offset = 3;
@@ -230,8 +277,10 @@ TEST(GpuConv2d, EveryModelLayerShapeAt320And608) {
         if (!conv2d_cuda_kernel_needs_fp16_storage(k)) {
           EXPECT_TRUE(conv_matches(p, k, seed += 7)) << shape.name << " " << conv2d_cuda_kernel_name(k);
         }
-        EXPECT_TRUE(conv_matches(p, k, seed += 7, true)) << shape.name << " " << conv2d_cuda_kernel_name(k)
-                                                         << " fp16 storage";
+        if (!conv2d_cuda_kernel_needs_fp32_storage(k)) {
+          EXPECT_TRUE(conv_matches(p, k, seed += 7, true)) << shape.name << " " << conv2d_cuda_kernel_name(k)
+                                                           << " fp16 storage";
+        }
       }
     }
     ++checked;

@@ -15,6 +15,10 @@
 #include "weights/architecture.h"
 #include "weights/graph.h"
 
+#ifdef TX2YOLO_WITH_CUDA
+#include "kernels/cuda/conv2d_cudnn.h"
+#endif
+
 namespace tx2yolo {
 namespace {
 
@@ -70,6 +74,20 @@ std::vector<float> run(const Conv2dParams& p, const std::vector<float>& in, cons
   conv2d_cpu(p, in.data(), w.data(), bias ? bias->data() : nullptr, out.data());
   return out;
 }
+
+#ifdef TX2YOLO_WITH_CUDA
+// The cudnn tactic opens libcudnn at run time and resolves its entry points
+// by name; where the library is installed (this needs no GPU), every name
+// must resolve. Without the library the tactic is simply absent (skipped).
+TEST(Conv2d, CudnnTacticResolvesEveryEntryPointWhereLibcudnnIsInstalled) {
+  std::string why;
+  const bool available = conv2d_cudnn_available(&why);
+  if (!available && (why.find("not loaded") != std::string::npos || why.find("TX2YOLO_NO_CUDNN") != std::string::npos))
+    GTEST_SKIP() << why;
+  EXPECT_TRUE(available) << why;
+  EXPECT_TRUE(why.empty()) << why;
+}
+#endif
 
 TEST(Conv2d, OutputExtentFormula) {
   EXPECT_EQ(conv_output_extent(608, 3, 2, 1), 304);

@@ -54,6 +54,11 @@ for d in /usr/local/cuda/lib64 $pip_nvidia_libs; do
   [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
 export LD_LIBRARY_PATH
+# The cudnn conv tactic opens libcudnn at run time; where one is on the path,
+# the GPU tests require that the tactic is offered.
+for d in ${LD_LIBRARY_PATH//:/ }; do
+  if compgen -G "$d/libcudnn.so.*" >/dev/null; then export TX2YOLO_EXPECT_CUDNN=1; fi
+done
 
 declare -a rows
 status=0

@@ -49,6 +49,10 @@
 //    `out`. S = ceil(4 * SMs / tiles), at most 16 and at most one range per 4
 //    k-steps: only layers with fewer tiles than 2 per SM split at all (the
 //    late, deep layers at small inputs on big GPUs; never on a TX2's 2 SMs).
+//  * kCudnn ("cudnn", FP32 storage): cudnnConvolutionForward (cuDNN loaded
+//    at run time, kernels/cuda/conv2d_cudnn.cpp), then
+//    conv2d_bias_activation_kernel adds the bias and applies the activation
+//    in place, one thread per output element (grid-stride).
 //  * conv2d_depthwise: groups == C_in == C_out. One block computes an 8 x 32
 //    output tile of one channel; the input rows and columns it needs, with
 //    the zero padding, are staged once in shared memory and reused by all
@@ -65,6 +69,7 @@
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/conv2d_cudnn.h"
 #include "kernels/cuda/conv2d_patch.cuh"
 #include "kernels/cuda/conv2d_wmma.h"
 #include "kernels/cuda/cuda_check.h"
@@ -410,6 +415,22 @@ __global__ void __launch_bounds__(256) conv2d_splitk_reduce_kernel(Conv2dParams 
   }
 }
 
+// The cudnn tactic's epilogue, in place on the output slice:
+// out[n, off + co, pix] = act(out[n, off + co, pix] + bias[co]).
+__global__ void __launch_bounds__(256) conv2d_bias_activation_kernel(Conv2dParams p, const float* __restrict__ bias,
+                                                                     float* __restrict__ out) {
+  const long long P = static_cast<long long>(p.out_h) * p.out_w;
+  const long long count = static_cast<long long>(p.batch) * p.out_channels * P;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long pix = i % P;
+    const int co = static_cast<int>((i / P) % p.out_channels);
+    const int n = static_cast<int>(i / (P * p.out_channels));
+    float* o = out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) * P + pix;
+    *o = apply_activation(p.activation, p.alpha, *o + (bias ? bias[co] : 0.f));
+  }
+}
+
 constexpr int kDwTileH = 8;
 constexpr int kDwTileW = 32;
 constexpr int kDwThreads = kDwTileH * kDwTileW;
@@ -532,6 +553,8 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
       return conv2d_wmma_available();
     case Conv2dCudaKernel::kGemmHalf2:
       return half2_compute_capability() >= 53;
+    case Conv2dCudaKernel::kCudnn:
+      return conv2d_cudnn_supports(p);
     case Conv2dCudaKernel::kDepthwise:
       return depthwise_shape && p.kernel_h <= kDwMaxKernel && p.kernel_w <= kDwMaxKernel &&
              depthwise_shared_bytes(p) <= 32 * 1024;
@@ -550,6 +573,7 @@ Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p, bool allow_fp16) {
 }
 
 std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel kernel) {
+  if (kernel == Conv2dCudaKernel::kCudnn) return conv2d_cudnn_workspace_floats(p);
   if (kernel != Conv2dCudaKernel::kGemmSplitK) return 0;
   const int splits = splitk_splits(p);
   if (splits < 2) return 0;
@@ -578,6 +602,25 @@ void launch_gemm_half2(const Conv2dParams& p, const __half* in, const float* wei
   }
 }
 
+}  // namespace
+
+void conv2d_bias_activation_cuda(const Conv2dParams& p, const float* bias, float* out, cudaStream_t stream) {
+  const long long count = static_cast<long long>(p.batch) * p.out_channels * p.out_h * p.out_w;
+  conv2d_bias_activation_kernel<<<cuda::grid_for(count, 256), 256, 0, stream>>>(p, bias, out);
+  CUDA_CHECK_LAUNCH("conv2d_bias_activation_kernel");
+}
+
+namespace {
+
+void launch_cudnn(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
+                  cudaStream_t stream, float* workspace) {
+  conv2d_cudnn(p, in, weight, bias, out, stream, workspace);
+}
+
+void launch_cudnn(const Conv2dParams&, const __half*, const float*, const float*, __half*, cudaStream_t, float*) {
+  throw Error("conv2d_cuda: the cudnn tactic runs on FP32 activation storage only");
+}
+
 // T: the activation storage (float, or __half at FP16 storage).
 template <typename T>
 void conv2d_cuda_impl(const Conv2dParams& p, const T* in, const float* weight, const float* bias, T* out,
@@ -594,6 +637,10 @@ void conv2d_cuda_impl(const Conv2dParams& p, const T* in, const float* weight, c
   }
   if (kernel == Conv2dCudaKernel::kGemmHalf2) {
     launch_gemm_half2(p, in, weight, bias, out, stream);
+    return;
+  }
+  if (kernel == Conv2dCudaKernel::kCudnn) {
+    launch_cudnn(p, in, weight, bias, out, stream, workspace);
     return;
   }
   if (kernel == Conv2dCudaKernel::kDepthwise) {
@@ -650,6 +697,7 @@ const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel) {
     case Conv2dCudaKernel::kWmmaFp16: return "wmma-fp16";
     case Conv2dCudaKernel::kGemmHalf2: return "gemm64-half2";
     case Conv2dCudaKernel::kDepthwise: return "depthwise";
+    case Conv2dCudaKernel::kCudnn: return "cudnn";
   }
   return "?";
 }

@@ -1,0 +1,48 @@
+// The "cudnn" tactic of conv2d (kernels/conv2d.h, Conv2dCudaKernel::kCudnn):
+//
+//   y = cudnnConvolutionForward(x, w)        (FP32 data and arithmetic, FMA
+//                                            math only: no TF32, no FP16)
+//   out = act(y + bias[co])                  (conv2d_bias_activation_cuda, a
+//                                            kernel of kernels/cuda/conv2d.cu)
+//
+// Layouts are conv2d's: x [N, C_in, H, W], w [C_out, C_in/groups, Kh, Kw]
+// (cuDNN's NCHW filter with a group count), out [N, out_channels_total, Ho,
+// Wo] of which channels [offset, offset + C_out) are written; at batch 1 that
+// slice is a packed tensor, at batch > 1 a slice is not offered.
+//
+// cuDNN is loaded at run time (dlopen of libcudnn.so.<the major version of
+// the cudnn.h it was compiled with>), never linked: a machine without it
+// simply has no cudnn tactic, and tx2yolo still starts. The algorithm is
+// cuDNN's own first choice (cudnnGetConvolutionForwardAlgorithm_v7) among
+// those using FMA math and at most 256 MiB of workspace, per shape and
+// device; the engine then times it against the hand-written kernels.
+// Handles are per thread and device and live until the process ends.
+// Host code only (no cudnn.h in the device code the sm_62 check compiles).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <string>
+
+#include "kernels/conv2d.h"
+
+namespace tx2yolo {
+
+// Whether cuDNN is usable in this build on this machine; *why says why not.
+bool conv2d_cudnn_available(std::string* why = nullptr);
+// Whether the tactic can run p (cuDNN loaded, and an FMA algorithm within
+// the workspace cap exists for p on the current device).
+bool conv2d_cudnn_supports(const Conv2dParams& p);
+// The workspace p needs on the current device, in floats. Also makes the
+// per-shape plan and this thread's handle, so that a later conv2d_cudnn()
+// allocates nothing (it may then be captured in a CUDA graph).
+std::size_t conv2d_cudnn_workspace_floats(const Conv2dParams& p);
+void conv2d_cudnn(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
+                  cudaStream_t stream, float* workspace);
+
+// out[n, offset + c, :, :] = act(out[...] + bias[c]) for c < out_channels, in
+// place (bias may be null). kernels/cuda/conv2d.cu.
+void conv2d_bias_activation_cuda(const Conv2dParams& p, const float* bias, float* out, cudaStream_t stream);
+
+}  // namespace tx2yolo
