@@ -99,18 +99,24 @@ int current_device() {
   return device;
 }
 
-// This thread's handle on the current device (made on first use, never
-// destroyed: a handle may still be referenced by a captured graph, and
-// tearing it down at exit would race the CUDA runtime's own teardown).
-cudnnHandle_t handle() {
-  thread_local std::map<int, cudnnHandle_t> handles;
-  const int device = current_device();
-  const auto it = handles.find(device);
-  if (it != handles.end()) return it->second;
+// One handle per device, shared by every thread: `mutex` is held from
+// cudnnSetStream to the end of the call that uses it. Made on first use
+// (outside any stream capture: conv2d_cudnn_workspace_floats makes it) and
+// never destroyed: tearing it down at exit would race the CUDA runtime's own
+// teardown.
+struct Handle {
   cudnnHandle_t h = nullptr;
-  check(api().Create(&h), "cudnnCreate");
-  handles.emplace(device, h);
-  return h;
+  std::mutex mutex;
+};
+
+Handle& handle() {
+  static std::mutex mutex;
+  static std::map<int, Handle> handles;
+  const int device = current_device();
+  std::lock_guard<std::mutex> lock(mutex);
+  Handle& entry = handles[device];  // std::map: references stay valid
+  if (entry.h == nullptr) check(api().Create(&entry.h), "cudnnCreate");
+  return entry;
 }
 
 // One shape's descriptors and algorithm on one device.
@@ -154,7 +160,9 @@ Plan make_plan(const Conv2dParams& p) {
   constexpr int kAsk = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
   cudnnConvolutionFwdAlgoPerf_t perf[kAsk];
   int returned = 0;
-  check(a.GetConvolutionForwardAlgorithm_v7(handle(), plan.x, plan.w, plan.conv, plan.y, kAsk, &returned, perf),
+  Handle& h = handle();
+  std::lock_guard<std::mutex> lock(h.mutex);
+  check(a.GetConvolutionForwardAlgorithm_v7(h.h, plan.x, plan.w, plan.conv, plan.y, kAsk, &returned, perf),
         "cudnnGetConvolutionForwardAlgorithm_v7");
   // cuDNN's ranking, best first; the first usable one of the GEMM family.
   for (int i = 0; i < returned && !plan.ok; ++i) {
@@ -163,7 +171,7 @@ Plan make_plan(const Conv2dParams& p) {
         perf[i].mathType == CUDNN_TENSOR_OP_MATH || perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
       continue;
     std::size_t bytes = 0;
-    if (a.GetConvolutionForwardWorkspaceSize(handle(), plan.x, plan.w, plan.conv, plan.y, perf[i].algo, &bytes) !=
+    if (a.GetConvolutionForwardWorkspaceSize(h.h, plan.x, plan.w, plan.conv, plan.y, perf[i].algo, &bytes) !=
             CUDNN_STATUS_SUCCESS ||
         bytes > kMaxWorkspaceBytes)
       continue;
@@ -219,12 +227,13 @@ void conv2d_cudnn(const Conv2dParams& p, const float* in, const float* weight, c
   TX2_REQUIRE(plan.workspace_bytes == 0 || workspace != nullptr, "conv2d_cuda: the cudnn tactic needs ",
               plan.workspace_bytes, " bytes of workspace");
   const CudnnApi& a = api();
-  const cudnnHandle_t h = handle();
-  check(a.SetStream(h, stream), "cudnnSetStream");
+  Handle& h = handle();
+  std::lock_guard<std::mutex> lock(h.mutex);
+  check(a.SetStream(h.h, stream), "cudnnSetStream");
   // At batch 1 the output slice is one packed [C_out, Ho, Wo] tensor.
   float* y = out + static_cast<std::size_t>(p.out_channel_offset) * p.out_h * p.out_w;
   const float one = 1.f, zero = 0.f;
-  check(a.ConvolutionForward(h, &one, plan.x, in, plan.w, weight, plan.conv, plan.algo, workspace,
+  check(a.ConvolutionForward(h.h, &one, plan.x, in, plan.w, weight, plan.conv, plan.algo, workspace,
                              plan.workspace_bytes, &zero, plan.y, y),
         "cudnnConvolutionForward");
   if (bias != nullptr || p.activation != Activation::kNone) conv2d_bias_activation_cuda(p, bias, out, stream);

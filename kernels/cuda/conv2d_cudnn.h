@@ -16,7 +16,7 @@
 // cuDNN's own first choice (cudnnGetConvolutionForwardAlgorithm_v7) among
 // those using FMA math and at most 256 MiB of workspace, per shape and
 // device; the engine then times it against the hand-written kernels.
-// Handles are per thread and device and live until the process ends.
+// One handle per device (shared by threads under a mutex) lives until the process ends.
 // Host code only (no cudnn.h in the device code the sm_62 check compiles).
 #pragma once
 
