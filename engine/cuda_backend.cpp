@@ -6,8 +6,10 @@
 #include <functional>
 
 #include "core/error.h"
+#include "engine/fusion.h"
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_dwpw.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/device.h"
@@ -51,6 +53,14 @@ struct CudaBackend::Impl {
     // FP16's range: they are rounded to FP16 when staged)
     bool fp16_ok = false;
     std::vector<Conv2dCudaKernel> candidates;  // conv: the kernels it may run (choose_tactics)
+    // Depthwise + pointwise fusion (kernels/conv2d_dwpw.h), decided by
+    // timing in choose_tactics. On a pointwise step: the depthwise step
+    // whose output only it reads and that it may absorb (-1: none), and
+    // whether it does (then it runs the pair and that step is skipped).
+    int dw_partner = -1;
+    bool fused = false;
+    bool fused_away = false;  // on the depthwise step of a fused pair
+    double best_ms = -1;      // its own best kernel's time, when timed
   };
 
   CudaBackendOptions options;
@@ -80,6 +90,7 @@ struct CudaBackend::Impl {
   std::unique_ptr<CudaBackend::FrameGraph> frame;  // the whole frame as one captured graph
   DeviceBuffer<float> frame_boxes;  // the frame graph's decoded boxes [M, 4]
   bool frame_unsplit = false;       // the last run was a frame graph without stage events
+  int frame_captures = 0, frame_replays = 0, frame_direct = 0;  // detect_frame's frames, for description()
   // Events around preprocess, the layers and the post-processing.
   cudaEvent_t events[4] = {nullptr, nullptr, nullptr, nullptr};
   bool preprocessed_on_device = false;
@@ -130,6 +141,25 @@ void launch_conv(CudaBackend::Impl& m, const CudaBackend::Impl::Step& s, std::si
   }
 }
 
+// The tactic name of a pointwise layer that runs fused with its depthwise
+// partner (the partner's own entry keeps its own kernel).
+constexpr const char* kFusedTactic = "dwpw-fused";
+
+// A pointwise step `s` fused with its depthwise partner `d`: the pair in one
+// kernel, from d's input to s's output.
+void launch_fused(CudaBackend::Impl& m, const MemoryPlan& plan, const CudaBackend::Impl::Step& d,
+                  const CudaBackend::Impl::Step& s) {
+  const Conv2dDwPwParams p{d.conv, s.conv};
+  const std::size_t in_off = plan.read_offset(d.layer->node().inputs[0]);
+  const std::size_t out_off =
+      plan.buffer_offsets[static_cast<std::size_t>(plan.tensors.at(s.layer->node().output).buffer)];
+  if (m.half) {
+    conv2d_dwpw_cuda(p, m.act<half_t>(in_off), d.weight, d.bias, s.weight, s.bias, m.act<half_t>(out_off), m.stream);
+  } else {
+    conv2d_dwpw_cuda(p, m.act<float>(in_off), d.weight, d.bias, s.weight, s.bias, m.act<float>(out_off), m.stream);
+  }
+}
+
 // One step of the network, T being the activation storage.
 template <typename T>
 void enqueue_step(CudaBackend::Impl& m, const MemoryPlan& plan, const CudaBackend::Impl::Step& s,
@@ -137,7 +167,11 @@ void enqueue_step(CudaBackend::Impl& m, const MemoryPlan& plan, const CudaBacken
   const Node& node = s.layer->node();
   switch (s.op) {
     case OpKind::kConv2d:
-      launch_conv(m, s, plan.read_offset(node.inputs[0]), out_off, s.kernel);
+      if (s.fused) {
+        launch_fused(m, plan, m.steps[static_cast<std::size_t>(s.dw_partner)], s);
+      } else {
+        launch_conv(m, s, plan.read_offset(node.inputs[0]), out_off, s.kernel);
+      }
       break;
     case OpKind::kUpsampleNearest:
       upsample_nearest_cuda(s.upsample, m.act<T>(plan.read_offset(node.inputs[0])), m.act<T>(out_off), m.stream);
@@ -183,8 +217,6 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
   plan_ = plan_memory(model.graph(), shapes, options.batch, options.alias_concat, !options.keep_all_tensors);
   m.steps_total = static_cast<int>(model.graph().nodes.size());
   m.half = options.precision == Precision::kFp16;
-  const std::size_t arena_bytes = m.half ? plan_.arena_bytes / 2 + 256 : plan_.arena_bytes;
-  m.arena = DeviceBuffer<float>((arena_bytes + sizeof(float) - 1) / sizeof(float));
 
   for (const Node& node : model.graph().nodes) {
     m.layers.push_back(make_layer(node, model, shapes, options.batch));
@@ -219,12 +251,65 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
     }
     m.steps.push_back(s);
   }
+  // The fusable pairs, and the plan remade so that they may fuse (it keeps
+  // each depthwise input live through its pointwise step). Slices and elided
+  // concats, which the steps' params use, do not depend on that.
+  find_fusable_pairs(model.graph(), shapes);
+  auto allocate_arena = [&] {
+    const std::size_t arena_bytes = m.half ? plan_.arena_bytes / 2 + 256 : plan_.arena_bytes;
+    const std::size_t floats = (arena_bytes + sizeof(float) - 1) / sizeof(float);
+    if (floats == m.arena.size()) return;
+    CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    m.arena = DeviceBuffer<float>();
+    m.arena = DeviceBuffer<float>(floats);
+  };
+  allocate_arena();
   choose_tactics();
+  // The final plan keeps only the pairs that timing fused live together
+  // (none fused: the plain plan, with no extra bytes).
+  std::map<int, int> fused;
+  for (std::size_t i = 0; i < m.steps.size(); ++i)
+    if (m.steps[i].fused) fused[static_cast<int>(i)] = m.steps[i].dw_partner;
+  if (fusion_candidates_ != fused) {
+    plan_ = plan_memory(model.graph(), shapes, options.batch, options.alias_concat, !options.keep_all_tensors, fused);
+    allocate_arena();
+  }
+  std::map<int, Conv2dParams> convs;
+  for (const auto& pair : fused) {
+    convs[pair.first] = m.steps[static_cast<std::size_t>(pair.first)].conv;
+    convs[pair.second] = m.steps[static_cast<std::size_t>(pair.second)].conv;
+  }
+  TX2_REQUIRE(fusable_dwpw_pairs(model.graph(), convs, plan_, options.keep_all_tensors) == fused,
+              "cuda backend: the memory plan does not keep the fused layers' tensors apart");
+}
+
+// The depthwise + pointwise pairs this backend may fuse (engine/fusion.h);
+// choose_tactics times them.
+void CudaBackend::find_fusable_pairs(const Graph& graph, const std::map<std::string, TensorShape>& shapes) {
+  Impl& m = *impl_;
+  // Fusion is only ever chosen by timing (or forced, in tests).
+  if (m.options.tactics == TacticMode::kHeuristic && m.options.force_tactic != kFusedTactic) return;
+  std::map<int, Conv2dParams> convs;
+  for (std::size_t i = 0; i < m.steps.size(); ++i)
+    if (m.steps[i].op == OpKind::kConv2d) convs[static_cast<int>(i)] = m.steps[i].conv;
+  const std::map<int, int> candidates = fusable_dwpw_pairs(graph, convs, plan_, m.options.keep_all_tensors, false);
+  if (candidates.empty()) return;
+  fusion_candidates_ = candidates;
+  plan_ = plan_memory(graph, shapes, m.options.batch, m.options.alias_concat, !m.options.keep_all_tensors, candidates);
+  for (const auto& pair : fusable_dwpw_pairs(graph, convs, plan_, m.options.keep_all_tensors))
+    m.steps[static_cast<std::size_t>(pair.first)].dw_partner = pair.second;
 }
 
 void CudaBackend::choose_tactics() {
   Impl& m = *impl_;
   const TacticMode mode = m.options.tactics;
+  Conv2dCudaKernel forced = Conv2dCudaKernel::kAuto;
+  if (!m.options.force_tactic.empty()) {
+    TX2_REQUIRE(mode == TacticMode::kHeuristic, "cuda backend: force_tactic needs the heuristic tactics mode");
+    TX2_REQUIRE(m.options.force_tactic == kFusedTactic ||
+                    conv2d_cuda_kernel_from_name(m.options.force_tactic, &forced),
+                "cuda backend: unknown tactic '", m.options.force_tactic, "' to force");
+  }
   std::unique_ptr<TacticCache> cache;
   std::map<std::string, LayerTactic> cached;
   TacticKey key;
@@ -232,7 +317,7 @@ void CudaBackend::choose_tactics() {
   // for it, the FP16 ones only where the step allows FP16 (Step::fp16_ok),
   // and only those that run on the backend's activation storage.
   for (Impl::Step& s : m.steps)
-    if (s.op == OpKind::kConv2d)
+    if (s.op == OpKind::kConv2d && mode != TacticMode::kHeuristic)  // the heuristic needs none (nor cuDNN opened)
       for (Conv2dCudaKernel c : kConv2dCudaTactics) {
         const bool storage_ok = m.half ? !conv2d_cuda_kernel_needs_fp32_storage(c)
                                        : !conv2d_cuda_kernel_needs_fp16_storage(c);
@@ -256,6 +341,8 @@ void CudaBackend::choose_tactics() {
       });
       if (offered) key.candidates += cat(key.candidates.empty() ? "" : ",", conv2d_cuda_kernel_name(c));
     }
+    if (std::any_of(m.steps.begin(), m.steps.end(), [](const Impl::Step& s) { return s.dw_partner >= 0; }))
+      key.candidates += cat(",", kFusedTactic);
     const std::string path = m.options.tactics_cache.empty() ? default_tactic_cache_path() : m.options.tactics_cache;
     // Without the model's hash there is no key: time, but keep nothing.
     if (!path.empty() && path != "none" && !key.model_sha256.empty()) cache = std::make_unique<TacticCache>(path);
@@ -273,6 +360,17 @@ void CudaBackend::choose_tactics() {
       for (Conv2dCudaKernel c : s.candidates) need = std::max(need, conv2d_cuda_workspace_floats(s.conv, c));
     if (need > 0) m.workspace = DeviceBuffer<float>(need);
   }
+  // The mean time of one launch: kWarm launches, then kTimed between events.
+  auto time_launches = [&](const std::function<void()>& launch) {
+    for (int i = 0; i < kWarm; ++i) launch();
+    CUDA_CHECK(cudaEventRecord(m.events[0], m.stream));
+    for (int i = 0; i < kTimed; ++i) launch();
+    CUDA_CHECK(cudaEventRecord(m.events[1], m.stream));
+    CUDA_CHECK(cudaEventSynchronize(m.events[1]));
+    float ms = 0.f;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, m.events[0], m.events[1]));
+    return static_cast<double>(ms) / kTimed;
+  };
   int timed = 0, from_cache = 0;
   for (Impl::Step& s : m.steps) {
     if (s.op != OpKind::kConv2d) continue;
@@ -281,11 +379,28 @@ void CudaBackend::choose_tactics() {
     t.layer = node.name;
     if (mode == TacticMode::kHeuristic) {
       s.kernel = conv2d_cuda_choose(s.conv, s.fp16_ok);
+      if (forced != Conv2dCudaKernel::kAuto && conv2d_cuda_supports(s.conv, forced) &&
+          (m.half ? !conv2d_cuda_kernel_needs_fp32_storage(forced) : !conv2d_cuda_kernel_needs_fp16_storage(forced)) &&
+          (s.fp16_ok || !conv2d_cuda_kernel_is_fp16(forced)))
+        s.kernel = forced;
       t.tactic = conv2d_cuda_kernel_name(s.kernel);
+      if (m.options.force_tactic == kFusedTactic && s.dw_partner >= 0) {
+        s.fused = true;
+        m.steps[static_cast<std::size_t>(s.dw_partner)].fused_away = true;
+        t.tactic = kFusedTactic;
+      }
       m.tactics.push_back(t);
       continue;
     }
     const auto hit = cached.find(node.name);
+    if (hit != cached.end() && hit->second.tactic == kFusedTactic && s.dw_partner >= 0) {
+      s.kernel = conv2d_cuda_choose(s.conv, s.fp16_ok);  // not launched while fused
+      s.fused = true;
+      m.steps[static_cast<std::size_t>(s.dw_partner)].fused_away = true;
+      m.tactics.push_back(hit->second);
+      ++from_cache;
+      continue;
+    }
     Conv2dCudaKernel k = Conv2dCudaKernel::kAuto;
     if (hit != cached.end() && conv2d_cuda_kernel_from_name(hit->second.tactic, &k) &&
         std::find(s.candidates.begin(), s.candidates.end(), k) != s.candidates.end()) {
@@ -299,25 +414,42 @@ void CudaBackend::choose_tactics() {
     double best = -1;
     for (Conv2dCudaKernel c : s.candidates) {
       try {
-        for (int i = 0; i < kWarm; ++i) launch_conv(m, s, in_off, out_off, c);
-        CUDA_CHECK(cudaEventRecord(m.events[0], m.stream));
-        for (int i = 0; i < kTimed; ++i) launch_conv(m, s, in_off, out_off, c);
-        CUDA_CHECK(cudaEventRecord(m.events[1], m.stream));
-        CUDA_CHECK(cudaEventSynchronize(m.events[1]));
-        float ms = 0.f;
-        CUDA_CHECK(cudaEventElapsedTime(&ms, m.events[0], m.events[1]));
-        const double per_launch = static_cast<double>(ms) / kTimed;
+        const double per_launch = time_launches([&] { launch_conv(m, s, in_off, out_off, c); });
         t.ms[conv2d_cuda_kernel_name(c)] = per_launch;
         if (best < 0 || per_launch < best) {
           best = per_launch;
           s.kernel = c;
         }
       } catch (const Error& e) {
+        // cuDNN may refuse at run time what it planned (then it is no
+        // candidate here); a hand-written kernel failing is a real error.
+        if (c == Conv2dCudaKernel::kCudnn) {
+          CUDA_CHECK(cudaStreamSynchronize(m.stream));
+          t.ms.erase(conv2d_cuda_kernel_name(c));
+          continue;
+        }
         throw Error(cat("cuda backend: timing tactic ", conv2d_cuda_kernel_name(c), " of layer '", node.name,
                         "' failed: ", e.what()));
       }
     }
     t.tactic = conv2d_cuda_kernel_name(s.kernel);
+    s.best_ms = best;
+    // The fused pair, where it beats the two layers' own best kernels.
+    Impl::Step* d = s.dw_partner >= 0 ? &m.steps[static_cast<std::size_t>(s.dw_partner)] : nullptr;
+    if (d != nullptr && d->best_ms >= 0) {
+      try {
+        const double fused = time_launches([&] { launch_fused(m, plan_, *d, s); });
+        t.ms[kFusedTactic] = fused;
+        if (fused < d->best_ms + best) {
+          s.fused = true;
+          d->fused_away = true;
+          t.tactic = kFusedTactic;
+        }
+      } catch (const Error& e) {
+        throw Error(cat("cuda backend: timing ", kFusedTactic, " of layers '", d->layer->node().name, "' and '",
+                        node.name, "' failed: ", e.what()));
+      }
+    }
     m.tactics.push_back(t);
     ++timed;
   }
@@ -451,21 +583,26 @@ std::string capture_graph(cudaStream_t stream, const std::function<void()>& enqu
 void CudaBackend::run_layers() {
   Impl& m = *impl_;
   m.host_cache.clear();
-  const bool want_graph = m.options.cuda_graph && !m.options.debug_sync && m.graph_unavailable.empty();
-  const bool replay = want_graph && m.graph;
-  if (replay) {
-    CUDA_CHECK(cudaGraphLaunch(m.graph, m.stream));
-  } else {
-    enqueue_layers();
-  }
+  launch_network();
   m.record(2);
-  // The first run's launches ran directly, so every kernel (and cuDNN) is
-  // loaded and initialised before the capture, as stream capture requires;
-  // the graph serves the runs after it.
-  if (want_graph && !replay) m.graph_unavailable = capture_graph(m.stream, [&] { enqueue_layers(); }, &m.graph);
   m.postprocessed_on_device = false;
   m.frame_unsplit = false;
   m.has_run = true;
+}
+
+// The network's launches: the captured graph where there is one; else
+// directly, and then (cuda_graph on) captured for the next runs - after a
+// direct run, so every kernel (and cuDNN) is loaded and initialised before
+// the capture, as stream capture requires.
+void CudaBackend::launch_network() {
+  Impl& m = *impl_;
+  const bool want_graph = m.options.cuda_graph && !m.options.debug_sync && m.graph_unavailable.empty();
+  if (want_graph && m.graph) {
+    CUDA_CHECK(cudaGraphLaunch(m.graph, m.stream));
+    return;
+  }
+  enqueue_layers();
+  if (want_graph) m.graph_unavailable = capture_graph(m.stream, [&] { enqueue_layers(); }, &m.graph);
 }
 
 bool CudaBackend::uses_cuda_graph() const { return impl_->graph != nullptr; }
@@ -474,7 +611,7 @@ void CudaBackend::enqueue_layers() {
   Impl& m = *impl_;
   for (const Impl::Step& s : m.steps) {
     const Node& node = s.layer->node();
-    if (s.elided) continue;
+    if (s.elided || s.fused_away) continue;
     const std::size_t out_off = plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)];
     try {
       if (m.half) {
@@ -599,7 +736,9 @@ bool CudaBackend::detect(const std::vector<YoloBoxParams>& levels, const std::ve
 // preprocessing of each image, the network, then decode + NMS of each
 // image with its detections copied into the NMS's host slot. `mark(i)`
 // records stage event i.
-void CudaBackend::enqueue_frame(const FrameGraph& f, const std::function<void(int)>& mark) {
+// capturing: inside the frame's stream capture (the network's launches go
+// into it); otherwise the network runs as launch_network() does.
+void CudaBackend::enqueue_frame(const FrameGraph& f, bool capturing, const std::function<void(int)>& mark) {
   Impl& m = *impl_;
   const MemoryPlan& plan = plan_;
   const std::size_t slot = static_cast<std::size_t>(m.shapes.at(m.input_name).numel());
@@ -612,7 +751,11 @@ void CudaBackend::enqueue_frame(const FrameGraph& f, const std::function<void(in
     }
   }
   mark(1);
-  enqueue_layers();
+  if (capturing) {
+    enqueue_layers();
+  } else {
+    launch_network();
+  }
   mark(2);
   for (std::size_t i = 0; i < f.params.size(); ++i) {
     const NmsCandidateSink sink = m.nms->begin(m.stream);
@@ -655,37 +798,53 @@ bool CudaBackend::detect_frame(const std::vector<PreprocessParams>& params,
   std::vector<unsigned long long> generations;
   for (std::size_t i = 0; i < params.size(); ++i) generations.push_back(m.preprocess[i]->generation());
 
-  // The graph is captured once for each set of sizes (and settings) and
-  // replayed for every frame that has them.
+  // The graph is captured once for each set of sizes (and settings): at the
+  // second frame in a row that has them (the first ran every kernel, and
+  // cuDNN, directly, so all are loaded and initialised as capture requires;
+  // frames whose sizes keep changing, as in a folder of photos, never pay
+  // for a capture). It is replayed for every frame after that.
   const bool same = m.frame && m.frame->params == params && m.frame->levels == levels && m.frame->heads == heads &&
                     m.frame->generations == generations;
-  // A capture that failed for these sizes: the stages run one by one
-  // (they report a real error with its layer's name).
-  if (same && !m.frame->failure.empty()) return false;
-
-  // The previous frame finished (each frame ends with a synchronisation),
-  // so nothing reads the staging buffers while they are refilled.
-  for (std::size_t i = 0; i < params.size(); ++i) m.preprocess[i]->stage(params[i], bgr[i]);
-  m.host_cache.clear();
-  std::unique_ptr<FrameGraph> fresh;
-  if (same) {
-    if (!m.frame->events_inside) m.record(0);
-    CUDA_CHECK(cudaGraphLaunch(m.frame->exec, m.stream));
-    if (!m.frame->events_inside) m.record(3);
-  } else {
-    // New sizes: this frame's launches run directly, so that every kernel
-    // (and cuDNN) is loaded and initialised before the capture below, as
-    // stream capture requires; the graph serves the frames after it.
-    CUDA_CHECK(cudaStreamSynchronize(m.stream));  // the old graph may still run
-    m.frame.reset();
-    fresh = std::make_unique<FrameGraph>();
-    fresh->params = params;
-    fresh->levels = levels;
-    fresh->heads = heads;
-    fresh->generations = generations;
+  // No upload from the staging buffers may still be queued (a frame ends
+  // with a synchronisation, but run_images() does not), nor an old graph run.
+  CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  if (!same) {
+    m.frame = std::make_unique<FrameGraph>();
+    m.frame->params = params;
+    m.frame->levels = levels;
+    m.frame->heads = heads;
+    m.frame->generations = generations;
     const std::size_t box_floats = static_cast<std::size_t>(num_boxes) * 4;
     if (m.frame_boxes.size() < box_floats) m.frame_boxes = DeviceBuffer<float>(box_floats);
-    enqueue_frame(*fresh, [&](int i) { m.record(i); });
+  }
+  FrameGraph& f = *m.frame;
+  if (same && !f.exec && f.failure.empty()) {
+    // Where this CUDA cannot put events into a graph, the stage split of
+    // the replayed frames is not measured (their total still is).
+    f.events_inside = true;
+    f.failure = capture_graph(
+        m.stream,
+        [&] {
+          enqueue_frame(f, true, [&](int i) {
+            if (!m.record_in_capture(i)) f.events_inside = false;
+          });
+        },
+        &f.exec);
+    ++m.frame_captures;
+  }
+  for (std::size_t i = 0; i < params.size(); ++i) m.preprocess[i]->stage(params[i], bgr[i]);
+  m.host_cache.clear();
+  if (f.exec) {
+    if (!f.events_inside) m.record(0);
+    CUDA_CHECK(cudaGraphLaunch(f.exec, m.stream));
+    if (!f.events_inside) m.record(3);
+    ++m.frame_replays;
+  } else {
+    // A frame with new sizes, or one whose capture failed (then every one
+    // with these sizes): the same launches, directly, the network as its
+    // own graph where it can be.
+    enqueue_frame(f, false, [&](int i) { m.record(i); });
+    ++m.frame_direct;
   }
   CUDA_CHECK(cudaStreamSynchronize(m.stream));
   out->assign(params.size(), {});
@@ -695,22 +854,7 @@ bool CudaBackend::detect_frame(const std::vector<PreprocessParams>& params,
   m.has_run = true;
   m.preprocessed_on_device = true;
   m.postprocessed_on_device = true;
-  m.frame_unsplit = same && !m.frame->events_inside;
-  if (fresh) {
-    // Where this CUDA cannot put events into a graph, the stage split of
-    // the replayed frames is not measured (their total still is).
-    FrameGraph& f = *fresh;
-    f.events_inside = true;
-    f.failure = capture_graph(
-        m.stream,
-        [&] {
-          enqueue_frame(f, [&](int i) {
-            if (!m.record_in_capture(i)) f.events_inside = false;
-          });
-        },
-        &f.exec);
-    m.frame = std::move(fresh);
-  }
+  m.frame_unsplit = f.exec && !f.events_inside;
   return true;
 }
 
@@ -761,7 +905,9 @@ std::string CudaBackend::description() const {
                 m.options.debug_sync ? "; debug sync" : "");
   std::string d = buf;
   d += "; " + m.tactics_note;
-  if (m.frame && m.frame->exec) d += "; whole frame replayed as a CUDA graph";
+  if (m.frame_replays > 0)
+    d += cat("; whole frame replayed as a CUDA graph (", m.frame_captures, " captures, ", m.frame_replays,
+             " replays, ", m.frame_direct, " frames direct)");
   else if (m.frame && !m.frame->failure.empty()) d += "; no whole-frame CUDA graph: " + m.frame->failure;
   if (m.graph) d += "; network replayed as a CUDA graph";
   else if (!m.graph_unavailable.empty()) d += "; no CUDA graph: " + m.graph_unavailable;

@@ -77,6 +77,11 @@ struct CudaBackendOptions {
   // kFp16: activations stored as FP16 (half the memory traffic), arithmetic
   // FP32, and on sm_70+ the conv layers may use the FP16 tensor-core kernel.
   Precision precision = Precision::kFp32;
+  // For tests, with tactics kHeuristic only: every conv layer that can run
+  // this kernel (a conv2d_cuda_kernel_name) runs it, the rest the
+  // heuristic's; "dwpw-fused" fuses every depthwise + pointwise pair that
+  // can fuse. "" (the default): no forcing.
+  std::string force_tactic;
 };
 
 class CudaBackend : public Backend {
@@ -116,10 +121,13 @@ class CudaBackend : public Backend {
   void run_layers();
   void enqueue_layers();
   struct FrameGraph;
-  void enqueue_frame(const FrameGraph& f, const std::function<void(int)>& mark);
+  void enqueue_frame(const FrameGraph& f, bool capturing, const std::function<void(int)>& mark);
+  void launch_network();
   void choose_tactics();
+  void find_fusable_pairs(const Graph& graph, const std::map<std::string, TensorShape>& shapes);
   std::unique_ptr<Impl> impl_;
   MemoryPlan plan_;
+  std::map<int, int> fusion_candidates_;  // pointwise step -> depthwise step (engine/fusion.h)
   std::size_t weight_bytes_ = 0;
 };
 

@@ -13,7 +13,7 @@ std::size_t align_up(std::size_t x) { return (x + kAlign - 1) / kAlign * kAlign;
 }  // namespace
 
 MemoryPlan plan_memory(const Graph& g, const std::map<std::string, TensorShape>& shapes, int batch,
-                       bool alias_concat, bool reuse) {
+                       bool alias_concat, bool reuse, const std::map<int, int>& fused) {
   TX2_REQUIRE(batch >= 1, "memory plan: batch ", batch, " must be positive");
   MemoryPlan plan;
   const int steps = static_cast<int>(g.nodes.size());
@@ -84,6 +84,14 @@ MemoryPlan plan_memory(const Graph& g, const std::map<std::string, TensorShape>&
     for (const auto& t : n.inputs) {
       PlannedBuffer& b = plan.buffers[static_cast<std::size_t>(plan.tensors.at(t).buffer)];
       b.last_step = std::max(b.last_step, i);
+    }
+  }
+  for (const auto& pair : fused) {
+    TX2_REQUIRE(pair.first >= 0 && pair.first < steps && pair.second >= 0 && pair.second < pair.first,
+                "memory plan: fused pair ", pair.second, " -> ", pair.first, " is not two steps in order");
+    for (const auto& t : g.nodes[static_cast<std::size_t>(pair.second)].inputs) {
+      PlannedBuffer& b = plan.buffers[static_cast<std::size_t>(plan.tensors.at(t).buffer)];
+      b.last_step = std::max(b.last_step, pair.first);
     }
   }
   for (const auto& t : g.outputs) plan.buffers[static_cast<std::size_t>(plan.tensors.at(t).buffer)].last_step = steps;

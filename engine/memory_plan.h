@@ -59,7 +59,12 @@ struct MemoryPlan {
 // shapes from infer_shapes; batch >= 1; alias_concat false turns zero-copy
 // off; reuse false gives every buffer its own bytes, so every tensor can be
 // read after the run (layer-by-layer comparisons; more memory).
+// fused: node index -> node index (a pointwise conv -> the depthwise conv it
+// may run fused with, engine/fusion.h): the depthwise conv's inputs stay live
+// through the pointwise step too, since the fused kernel reads them while it
+// writes the pointwise output. Channel slices and elided concats do not
+// depend on it.
 MemoryPlan plan_memory(const Graph& g, const std::map<std::string, TensorShape>& shapes, int batch,
-                       bool alias_concat = true, bool reuse = true);
+                       bool alias_concat = true, bool reuse = true, const std::map<int, int>& fused = {});
 
 }  // namespace tx2yolo

@@ -20,6 +20,7 @@
 
 #include "engine/cpu_backend.h"
 #include "engine/cuda_backend.h"
+#include "kernels/cuda/conv2d_cudnn.h"
 
 namespace tx2yolo {
 namespace {
@@ -341,9 +342,8 @@ TEST(GpuBackend, WholeFrameGraphMatchesStageByStage) {
     cv::Mat small, flipped;
     cv::resize(a, small, cv::Size(301, 233));
     cv::flip(a, flipped, 1);
-    // A frame with new sizes runs its launches directly and captures the
-    // graph; the frames after it with the same sizes replay it (frames 1,
-    // 3, 5 and 7).
+    // A frame with new sizes runs its launches directly; the next one with
+    // the same sizes captures the graph and replays it (frames 1, 3, 5, 7).
     const std::vector<std::vector<cv::Mat>> frames = {{a},
                                                       {a + cv::Scalar(30, 0, 0)},
                                                       {small},
@@ -372,14 +372,85 @@ TEST(GpuBackend, WholeFrameGraphMatchesStageByStage) {
       EXPECT_GT(t.postprocess_ms, 0.0);
 #endif
       EXPECT_EQ(t.nms_overflow, 0);
-      if (f % 2 == 1) {
-        EXPECT_NE(da.backend_description().find("whole frame replayed as a CUDA graph"), std::string::npos)
-            << da.backend_description();
-      }
     }
-    EXPECT_NE(da.backend_description().find("whole frame replayed as a CUDA graph"), std::string::npos)
+    EXPECT_NE(da.backend_description().find(
+                  "whole frame replayed as a CUDA graph (4 captures, 4 replays, 4 frames direct)"),
+              std::string::npos)
         << da.backend_description();
     EXPECT_EQ(db.backend_description().find("whole frame"), std::string::npos) << db.backend_description();
+  }
+}
+
+// The kernels that timing may choose but the heuristic never does, forced on
+// every layer that takes them (CudaBackendOptions::force_tactic): the cudnn
+// tactic (FP32) and the fused depthwise + pointwise kernel (FP32 and FP16).
+// Each against the heuristic's kernels on the same backend type, heads
+// compared; and each replayed from its captured network graph, bit for bit
+// what its direct first run gave.
+TEST(GpuBackend, ForcedCudnnAndFusedKernelsMatchAndReplay) {
+  SKIP_WITHOUT_GPU();
+  testing_util::TempDir dir;
+  ArchitectureSpec spec = ArchitectureSpec::scaled(0.25, 3);
+  spec.separable_head = true;  // fusable pairs in the head too
+  const std::string path = write_random_model(dir, spec, 43);
+  const ModelFile model = ModelFile::load(path);
+  const auto shapes = infer_shapes(model.graph(), model.weight_shapes(), 320, 320);
+  const auto input = testing_util::random_floats(3 * 320 * 320, 9, -2.f, 2.f);
+  struct Case {
+    const char* force;
+    Precision precision;
+    double tolerance;  // relative L2 of the heads against the heuristic's kernels
+  };
+  const Case cases[] = {{"cudnn", Precision::kFp32, 1e-5},
+                        {"dwpw-fused", Precision::kFp32, 1e-5},
+                        // FP16: the unfused side's pointwise convs may take the FP16
+                        // tensor-core or half2 kernels (FP16 operands); a wrong index
+                        // would still be off by far more.
+                        {"dwpw-fused", Precision::kFp16, 3e-2}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(cat(c.force, " ", precision_name(c.precision)));
+    std::string why;
+    if (std::string(c.force) == "cudnn" && !conv2d_cudnn_available(&why)) {
+      std::printf("cudnn not forced: %s\n", why.c_str());
+      continue;
+    }
+    CudaBackendOptions plain, forced;
+    plain.tactics = forced.tactics = TacticMode::kHeuristic;
+    plain.precision = forced.precision = c.precision;
+    forced.force_tactic = c.force;
+    CudaBackend a(model, shapes, forced), b(model, shapes, plain);
+    int taken = 0;
+    for (const LayerTactic& t : a.tactics()) taken += t.tactic == c.force;
+    EXPECT_GE(taken, std::string(c.force) == "cudnn" ? 10 : 15) << a.description();
+    std::printf("%s: %d layers\n", c.force, taken);
+    std::vector<std::vector<float>> first;
+    for (int run = 0; run < 2; ++run) {  // run 0: direct, then captured; run 1: the replay
+      a.run(input.data());
+      b.run(input.data());
+      EXPECT_TRUE(a.uses_cuda_graph()) << a.description();
+      for (std::size_t h = 0; h < model.graph().outputs.size(); ++h) {
+        const std::string& out = model.graph().outputs[h];
+        const std::size_t n = static_cast<std::size_t>(shapes.at(out).numel());
+        const std::vector<float> va(a.output(out), a.output(out) + n), vb(b.output(out), b.output(out) + n);
+        const double err = relative_l2(va, vb);
+        EXPECT_LT(err, c.tolerance) << out;
+        if (run == 0) {
+          first.push_back(va);
+          std::printf("%s: relative L2 %.2e against the heuristic's kernels\n", out.c_str(), err);
+        } else {
+          EXPECT_EQ(va, first[h]) << out << ": the replay differs from the direct run";
+        }
+      }
+    }
+  }
+  CudaBackendOptions bad;
+  bad.tactics = TacticMode::kHeuristic;
+  bad.force_tactic = "no-such-kernel";
+  try {
+    CudaBackend x(model, shapes, bad);
+    ADD_FAILURE() << "an unknown forced tactic was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no-such-kernel"), std::string::npos) << e.what();
   }
 }
 

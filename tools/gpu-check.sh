@@ -54,11 +54,18 @@ for d in /usr/local/cuda/lib64 $pip_nvidia_libs; do
   [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
 export LD_LIBRARY_PATH
-# The cudnn conv tactic opens libcudnn at run time; where one is on the path,
-# the GPU tests require that the tactic is offered.
+# The cudnn conv tactic opens libcudnn.so.<the major of the cudnn.h it was
+# built with> at run time; the majors found on the path are passed on, and the
+# GPU tests require the tactic where its own is among them.
+cudnn_majors=""
 for d in ${LD_LIBRARY_PATH//:/ }; do
-  if compgen -G "$d/libcudnn.so.*" >/dev/null; then export TX2YOLO_EXPECT_CUDNN=1; fi
+  for f in "$d"/libcudnn.so.[0-9]*; do
+    [ -e "$f" ] || continue
+    m="${f##*/libcudnn.so.}"; m="${m%%.*}"
+    case " $cudnn_majors " in *" $m "*) ;; *) cudnn_majors="$cudnn_majors $m" ;; esac
+  done
 done
+if [ -n "$cudnn_majors" ]; then export TX2YOLO_EXPECT_CUDNN="${cudnn_majors# }"; fi
 
 declare -a rows
 status=0

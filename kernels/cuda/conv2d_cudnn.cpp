@@ -6,11 +6,13 @@
 // 1e-7), so they are not offered: detections must match Paddle's.
 #include "kernels/cuda/conv2d_cudnn.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <tuple>
 #include <type_traits>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
@@ -42,6 +44,7 @@ struct CudnnApi {
   decltype(&cudnnSetConvolution2dDescriptor) SetConvolution2dDescriptor = nullptr;
   decltype(&cudnnSetConvolutionGroupCount) SetConvolutionGroupCount = nullptr;
   decltype(&cudnnSetConvolutionMathType) SetConvolutionMathType = nullptr;
+  decltype(&cudnnGetConvolutionForwardAlgorithmMaxCount) GetConvolutionForwardAlgorithmMaxCount = nullptr;
   decltype(&cudnnGetConvolutionForwardAlgorithm_v7) GetConvolutionForwardAlgorithm_v7 = nullptr;
   decltype(&cudnnGetConvolutionForwardWorkspaceSize) GetConvolutionForwardWorkspaceSize = nullptr;
   decltype(&cudnnConvolutionForward) ConvolutionForward = nullptr;
@@ -81,6 +84,7 @@ const CudnnApi& api() {
     resolve(a.SetConvolution2dDescriptor, "cudnnSetConvolution2dDescriptor");
     resolve(a.SetConvolutionGroupCount, "cudnnSetConvolutionGroupCount");
     resolve(a.SetConvolutionMathType, "cudnnSetConvolutionMathType");
+    resolve(a.GetConvolutionForwardAlgorithmMaxCount, "cudnnGetConvolutionForwardAlgorithmMaxCount");
     resolve(a.GetConvolutionForwardAlgorithm_v7, "cudnnGetConvolutionForwardAlgorithm_v7");
     resolve(a.GetConvolutionForwardWorkspaceSize, "cudnnGetConvolutionForwardWorkspaceSize");
     resolve(a.ConvolutionForward, "cudnnConvolutionForward");
@@ -157,12 +161,14 @@ Plan make_plan(const Conv2dParams& p) {
         "cudnnSetConvolution2dDescriptor");
   check(a.SetConvolutionGroupCount(plan.conv, p.groups), "cudnnSetConvolutionGroupCount");
   check(a.SetConvolutionMathType(plan.conv, CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");  // no TF32
-  constexpr int kAsk = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
-  cudnnConvolutionFwdAlgoPerf_t perf[kAsk];
-  int returned = 0;
   Handle& h = handle();
   std::lock_guard<std::mutex> lock(h.mutex);
-  check(a.GetConvolutionForwardAlgorithm_v7(h.h, plan.x, plan.w, plan.conv, plan.y, kAsk, &returned, perf),
+  int ask = 0;
+  check(a.GetConvolutionForwardAlgorithmMaxCount(h.h, &ask), "cudnnGetConvolutionForwardAlgorithmMaxCount");
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<std::size_t>(std::max(ask, 1)));
+  int returned = 0;
+  check(a.GetConvolutionForwardAlgorithm_v7(h.h, plan.x, plan.w, plan.conv, plan.y, static_cast<int>(perf.size()),
+                                            &returned, perf.data()),
         "cudnnGetConvolutionForwardAlgorithm_v7");
   // cuDNN's ranking, best first; the first usable one of the GEMM family.
   for (int i = 0; i < returned && !plan.ok; ++i) {
@@ -192,13 +198,25 @@ const Plan& plan_for(const Conv2dParams& p) {
   std::lock_guard<std::mutex> lock(mutex);
   const auto it = plans.find(key);
   if (it != plans.end()) return it->second;
-  return plans.emplace(key, make_plan(p)).first->second;
+  // A cuDNN that fails here (no memory for a handle, a sub-library that
+  // does not load) means no cudnn tactic for this shape, never a failure of
+  // the detector; the plan remembers why.
+  Plan plan;
+  try {
+    plan = make_plan(p);
+  } catch (const Error& e) {
+    plan = Plan{};
+    plan.why = e.what();
+  }
+  return plans.emplace(key, plan).first->second;
 }
 
 // A channel slice of a batch > 1 output is not one packed tensor.
 bool sliced_batch(const Conv2dParams& p) { return p.batch > 1 && p.out_channels_total != p.out_channels; }
 
 }  // namespace
+
+int conv2d_cudnn_header_major() { return CUDNN_MAJOR; }
 
 bool conv2d_cudnn_available(std::string* why) {
   const CudnnApi& a = api();
@@ -240,6 +258,8 @@ void conv2d_cudnn(const Conv2dParams& p, const float* in, const float* weight, c
 }
 
 #else  // built without cudnn.h
+
+int conv2d_cudnn_header_major() { return 0; }
 
 bool conv2d_cudnn_available(std::string* why) {
   if (why) *why = "built without cudnn.h";

@@ -31,6 +31,9 @@ namespace tx2yolo {
 
 // Whether cuDNN is usable in this build on this machine; *why says why not.
 bool conv2d_cudnn_available(std::string* why = nullptr);
+// The major version of the cudnn.h this was built with (the libcudnn.so.<it>
+// that is opened); 0 when built without cudnn.h.
+int conv2d_cudnn_header_major();
 // Whether the tactic can run p (cuDNN loaded, and an FMA algorithm within
 // the workspace cap exists for p on the current device).
 bool conv2d_cudnn_supports(const Conv2dParams& p);

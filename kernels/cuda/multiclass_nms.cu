@@ -340,6 +340,9 @@ MulticlassNmsCuda::MulticlassNmsCuda(const MulticlassNmsParams& p, int num_boxes
   // rows past the count are never used, but zero them once so the copy never
   // reads uninitialised memory (compute-sanitizer initcheck).
   CUDA_CHECK(cudaMemset(b.rows.data(), 0, b.rows.bytes()));
+  // cudaMemset may still be running when it returns, and a caller's
+  // non-blocking stream is not ordered after it: finish it here.
+  CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 MulticlassNmsCuda::~MulticlassNmsCuda() = default;
