@@ -95,6 +95,7 @@ struct CudaBackend::Impl {
   cudaEvent_t events[4] = {nullptr, nullptr, nullptr, nullptr};
   bool preprocessed_on_device = false;
   bool postprocessed_on_device = false;
+  bool zero_copy_input = false;  // CudaBackendOptions::zero_copy_input, resolved
   void record(int i) { CUDA_CHECK(cudaEventRecord(events[i], stream)); }
   // Inside a stream capture: the event as a node of the graph (CUDA 11.1+;
   // false when this CUDA cannot, and nothing is recorded).
@@ -196,6 +197,11 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
   m.shapes = shapes;
   m.input_name = model.graph().input.name;
   m.device = cuda_device_info(options.device);  // throws when there is no such device
+  TX2_REQUIRE(options.zero_copy_input >= -1 && options.zero_copy_input <= 1, "cuda backend: zero_copy_input ",
+              options.zero_copy_input, " is not -1, 0 or 1");
+  m.zero_copy_input = options.zero_copy_input == 1 ||
+                      (options.zero_copy_input == -1 && m.device.integrated &&
+                       m.device.sm_major * 10 + m.device.sm_minor >= 72);
   CUDA_CHECK(cudaSetDevice(options.device));
   CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
   for (cudaEvent_t& e : m.events) CUDA_CHECK(cudaEventCreate(&e));
@@ -516,7 +522,7 @@ bool CudaBackend::run_images(const std::vector<PreprocessParams>& params,
   CUDA_CHECK(cudaSetDevice(m.options.device));
   const TensorShape& in = m.shapes.at(m.input_name);
   const std::size_t slot = static_cast<std::size_t>(in.numel());  // elements per image
-  while (m.preprocess.size() < params.size()) m.preprocess.push_back(std::make_unique<PreprocessCuda>());
+  while (m.preprocess.size() < params.size()) m.preprocess.push_back(std::make_unique<PreprocessCuda>(m.zero_copy_input));
   m.record(0);
   for (std::size_t i = 0; i < params.size(); ++i) {
     const PreprocessParams& p = params[i];
@@ -793,7 +799,7 @@ bool CudaBackend::detect_frame(const std::vector<PreprocessParams>& params,
   CUDA_CHECK(cudaSetDevice(m.options.device));
   const int num_boxes = levels[0][0].score_stride;
   if (!ensure_gpu_nms(m, nms, num_boxes, levels[0][0].num_classes)) return false;
-  while (m.preprocess.size() < params.size()) m.preprocess.push_back(std::make_unique<PreprocessCuda>());
+  while (m.preprocess.size() < params.size()) m.preprocess.push_back(std::make_unique<PreprocessCuda>(m.zero_copy_input));
   for (std::size_t i = 0; i < params.size(); ++i) m.preprocess[i]->prepare(params[i], m.stream);
   std::vector<unsigned long long> generations;
   for (std::size_t i = 0; i < params.size(); ++i) generations.push_back(m.preprocess[i]->generation());
@@ -912,6 +918,7 @@ std::string CudaBackend::description() const {
   if (m.graph) d += "; network replayed as a CUDA graph";
   else if (!m.graph_unavailable.empty()) d += "; no CUDA graph: " + m.graph_unavailable;
   else if (!m.options.cuda_graph || m.options.debug_sync) d += "; no CUDA graph (off)";
+  if (m.zero_copy_input) d += "; input read in place from pinned host memory (zero-copy)";
   if (!m.options.gpu_nms) d += "; NMS on the CPU (requested)";
   else if (!m.nms_unsupported.empty()) d += "; NMS on the CPU: " + m.nms_unsupported;
   return d;

@@ -77,6 +77,12 @@ struct CudaBackendOptions {
   // kFp16: activations stored as FP16 (half the memory traffic), arithmetic
   // FP32, and on sm_70+ the conv layers may use the FP16 tensor-core kernel.
   Precision precision = Precision::kFp32;
+  // The input image read in place from its page-locked staging buffer
+  // instead of copied to the device first (kernels/preprocess.h): -1 (the
+  // default) where that saves a copy, integrated GPUs with CPU-coherent
+  // caches (sm_72+: Jetson Xavier, Orin); 1 always (correct anywhere, slow
+  // over PCIe: for tests); 0 never.
+  int zero_copy_input = -1;
   // For tests, with tactics kHeuristic only: every conv layer that can run
   // this kernel (a conv2d_cuda_kernel_name) runs it, the rest the
   // heuristic's; "dwpw-fused" fuses every depthwise + pointwise pair that

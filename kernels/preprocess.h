@@ -50,9 +50,17 @@ void preprocess_cpu(const PreprocessParams& p, const std::uint8_t* bgr, float* o
 // through pinned memory and writes [3, dst_h, dst_w] float to `out` (device).
 // Its resize matches cv::resize INTER_CUBIC to within one level (see the
 // file's header); the normalisation is the same arithmetic as the CPU's.
+//
+// zero_copy: the kernel reads the image in place from the page-locked
+// staging buffer (mapped into the device's address space) instead of from a
+// device copy of it. On an integrated GPU whose caches are coherent with the
+// CPU's (Jetson Xavier and Orin, sm_72+) that saves a copy of every frame
+// through the same DRAM; on a TX2 (sm_62), whose GPU does not cache host
+// memory, and on a discrete GPU (reads over PCIe), the copy is the faster
+// path. Both give the same bytes to the same kernel.
 class PreprocessCuda {
  public:
-  PreprocessCuda();
+  explicit PreprocessCuda(bool zero_copy = false);
   ~PreprocessCuda();
   PreprocessCuda(const PreprocessCuda&) = delete;
   PreprocessCuda& operator=(const PreprocessCuda&) = delete;

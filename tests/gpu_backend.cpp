@@ -454,6 +454,34 @@ TEST(GpuBackend, ForcedCudnnAndFusedKernelsMatchAndReplay) {
   }
 }
 
+// The input read in place from pinned host memory (zero-copy, the default
+// on Jetson Xavier/Orin) against the copied input: the same bytes reach the
+// same kernels, so the same detections, bit for bit, frame after frame
+// (frame graph included).
+TEST(GpuBackend, ZeroCopyInputGivesTheCopiedInputsDetections) {
+  SKIP_WITHOUT_GPU();
+  testing_util::TempDir dir;
+  const std::string path = write_random_model(dir, ArchitectureSpec::scaled(0.25, 3), 47);
+  DetectorOptions copy, in_place;
+  copy.input_h = copy.input_w = in_place.input_h = in_place.input_w = 320;
+  copy.backend = in_place.backend = BackendKind::kCuda;
+  copy.tactics = in_place.tactics = TacticMode::kHeuristic;
+  copy.zero_copy_input = 0;
+  in_place.zero_copy_input = 1;
+  Detector a(path, in_place), b(path, copy);
+  EXPECT_NE(a.backend_description().find("zero-copy"), std::string::npos) << a.backend_description();
+  EXPECT_EQ(b.backend_description().find("zero-copy"), std::string::npos) << b.backend_description();
+  cv::Mat small;
+  cv::resize(scene(), small, cv::Size(401, 299));
+  for (int frame = 0; frame < 4; ++frame) {
+    SCOPED_TRACE(cat("frame ", frame));
+    const cv::Mat img = (frame < 2 ? scene() : small) + cv::Scalar(0, frame * 15, 0);
+    const auto da = a.detect(img), db = b.detect(img);
+    EXPECT_FALSE(da.empty());
+    expect_identical(da, db);
+  }
+}
+
 TEST(GpuBackend, BatchOfImagesMatchesTheCpuImageByImage) {
   SKIP_WITHOUT_GPU();
   testing_util::TempDir dir;

@@ -32,13 +32,14 @@ CommandRunner add_random_model_command(CLI::App& app);
 bool input_size_option(const std::vector<int>& values, int* h, int* w);
 
 // The CUDA run options detect and bench share: --precision, --no-cuda-graph,
-// --tactics and --tactics-cache, registered on `cmd` and applied to a
-// DetectorOptions.
+// --tactics, --tactics-cache and --zero-copy, registered on `cmd` and
+// applied to a DetectorOptions.
 struct CudaRunArgs {
   std::string precision = "fp32";
   bool no_cuda_graph = false;
   std::string tactics = "auto";
   std::string tactics_cache;
+  std::string zero_copy = "auto";
 };
 // The --precision option's help text (detect, bench, eval).
 extern const char* const kPrecisionHelp;

@@ -18,6 +18,8 @@
 // differ from cv::resize by 1 (documented tolerance: at most +-1 level; the
 // GPU test measures how many differ). One thread per output pixel, all three
 // channels; the tap tables are computed on the host and cached per size.
+// The source is a device copy of the image, or (zero_copy) the page-locked
+// staging buffer itself, read in place through its mapped device address.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -120,14 +122,17 @@ __global__ void __launch_bounds__(kPreprocessBlockX * kPreprocessBlockY) preproc
 }  // namespace
 
 struct PreprocessCuda::State {
-  DeviceBuffer<unsigned char> image;
+  bool zero_copy = false;
+  DeviceBuffer<unsigned char> image;  // the device copy (not with zero_copy)
   DeviceBuffer<Taps> xtaps, ytaps;
   int src_h = 0, src_w = 0, dst_h = 0, dst_w = 0;
+  std::size_t bytes = 0;
   PinnedBuffer<unsigned char> pinned;
+  const unsigned char* mapped = nullptr;  // zero_copy: the device's address of `pinned`
   unsigned long long generation = 0;
 };
 
-PreprocessCuda::PreprocessCuda() : state_(std::make_unique<State>()) {}
+PreprocessCuda::PreprocessCuda(bool zero_copy) : state_(std::make_unique<State>()) { state_->zero_copy = zero_copy; }
 PreprocessCuda::~PreprocessCuda() = default;
 
 void PreprocessCuda::run(const PreprocessParams& p, const std::uint8_t* bgr, float* out, cudaStream_t stream) {
@@ -158,8 +163,14 @@ void PreprocessCuda::prepare(const PreprocessParams& p, cudaStream_t stream) {
   s.xtaps.upload(xt);
   s.ytaps = DeviceBuffer<Taps>(yt.size());
   s.ytaps.upload(yt);
-  s.image = DeviceBuffer<unsigned char>(bytes);
+  s.image = s.zero_copy ? DeviceBuffer<unsigned char>() : DeviceBuffer<unsigned char>(bytes);
   s.pinned.reserve(bytes);
+  s.bytes = bytes;
+  if (s.zero_copy) {
+    void* device = nullptr;
+    CUDA_CHECK(cudaHostGetDevicePointer(&device, s.pinned.data(), 0));
+    s.mapped = static_cast<const unsigned char*>(device);
+  }
   s.src_h = p.src_h;
   s.src_w = p.src_w;
   s.dst_h = p.dst_h;
@@ -178,7 +189,7 @@ void require_prepared(int src_h, int src_w, int dst_h, int dst_w, const Preproce
 void PreprocessCuda::stage(const PreprocessParams& p, const std::uint8_t* bgr) {
   State& s = *state_;
   require_prepared(s.src_h, s.src_w, s.dst_h, s.dst_w, p);
-  std::memcpy(s.pinned.data(), bgr, s.image.bytes());
+  std::memcpy(s.pinned.data(), bgr, s.bytes);
 }
 
 void PreprocessCuda::enqueue(const PreprocessParams& p, float* out, cudaStream_t stream) { launch(p, out, stream); }
@@ -191,12 +202,14 @@ template <typename T>
 void PreprocessCuda::launch(const PreprocessParams& p, T* out, cudaStream_t stream) {
   State& s = *state_;
   require_prepared(s.src_h, s.src_w, s.dst_h, s.dst_w, p);
-  CUDA_CHECK(cudaMemcpyAsync(s.image.data(), s.pinned.data(), s.image.bytes(), cudaMemcpyHostToDevice, stream));
+  if (!s.zero_copy)
+    CUDA_CHECK(cudaMemcpyAsync(s.image.data(), s.pinned.data(), s.bytes, cudaMemcpyHostToDevice, stream));
+  const unsigned char* src = s.zero_copy ? s.mapped : s.image.data();
   Normalize norm{static_cast<float>(p.scale), {p.mean[0], p.mean[1], p.mean[2]}, {p.std[0], p.std[1], p.std[2]},
                  p.swap_rb ? 1 : 0};
   const dim3 block(kPreprocessBlockX, kPreprocessBlockY);
   const dim3 grid(cuda::ceil_div(p.dst_w, kPreprocessBlockX), cuda::ceil_div(p.dst_h, kPreprocessBlockY));
-  preprocess_kernel<T><<<grid, block, 0, stream>>>(s.image.data(), p.src_h, p.src_w, p.dst_h, p.dst_w, s.xtaps.data(),
+  preprocess_kernel<T><<<grid, block, 0, stream>>>(src, p.src_h, p.src_w, p.dst_h, p.dst_w, s.xtaps.data(),
                                                 s.ytaps.data(), norm, out);
   CUDA_CHECK_LAUNCH("preprocess_kernel");
 }
