@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <set>
 
 #include "core/error.h"
 
@@ -13,7 +14,7 @@ std::size_t align_up(std::size_t x) { return (x + kAlign - 1) / kAlign * kAlign;
 }  // namespace
 
 MemoryPlan plan_memory(const Graph& g, const std::map<std::string, TensorShape>& shapes, int batch,
-                       bool alias_concat, bool reuse, const std::map<int, int>& fused) {
+                       bool alias_concat, bool reuse, const std::map<int, int>& fused, bool fused_run) {
   TX2_REQUIRE(batch >= 1, "memory plan: batch ", batch, " must be positive");
   MemoryPlan plan;
   const int steps = static_cast<int>(g.nodes.size());
@@ -46,10 +47,16 @@ MemoryPlan plan_memory(const Graph& g, const std::map<std::string, TensorShape>&
     const TensorShape& s = shapes.at(t);
     return static_cast<long long>(s.h) * s.w;
   };
+  std::set<std::string> never_written;  // intermediates of pairs that run fused
+  if (fused_run)
+    for (const auto& pair : fused)
+      if (pair.second >= 0 && pair.second < steps) never_written.insert(g.nodes[static_cast<std::size_t>(pair.second)].output);
   auto add_buffer = [&](const std::string& t) {
     const TensorShape& s = shapes.at(t);
     PlannedBuffer b;
-    b.bytes = static_cast<std::size_t>(batch) * static_cast<std::size_t>(s.numel()) * sizeof(float);
+    b.bytes = never_written.count(t)
+                  ? 0
+                  : static_cast<std::size_t>(batch) * static_cast<std::size_t>(s.numel()) * sizeof(float);
     b.first_step = producer.count(t) ? producer.at(t) : -1;
     b.last_step = b.first_step;
     b.tensors.push_back(t);

@@ -63,8 +63,10 @@ struct MemoryPlan {
 // may run fused with, engine/fusion.h): the depthwise conv's inputs stay live
 // through the pointwise step too, since the fused kernel reads them while it
 // writes the pointwise output. Channel slices and elided concats do not
-// depend on it.
+// depend on it. fused_run: the pairs do run fused, so their intermediate
+// tensors (the depthwise outputs) are never written and take no bytes.
 MemoryPlan plan_memory(const Graph& g, const std::map<std::string, TensorShape>& shapes, int batch,
-                       bool alias_concat = true, bool reuse = true, const std::map<int, int>& fused = {});
+                       bool alias_concat = true, bool reuse = true, const std::map<int, int>& fused = {},
+                       bool fused_run = false);
 
 }  // namespace tx2yolo

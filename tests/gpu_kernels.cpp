@@ -16,6 +16,7 @@
 
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_dwpw.h"
 #include "kernels/upsample_nearest.h"
 #include "kernels/yolo_box.h"
 #include "layers/conv_layer.h"
@@ -221,6 +222,89 @@ TEST(GpuConv2d, CudnnTacticIsOfferedWhereCudnnLoads) {
     ADD_FAILURE() << "FP16 storage was accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("FP32 activation storage only"), std::string::npos) << e.what();
+  }
+}
+
+// The fused depthwise + pointwise kernel against the two CPU convs, at odd
+// shapes: channels not a multiple of the 16-channel step, maps not a
+// multiple of the 64-pixel tile, output channels past a 64 tile, 3x3 (the
+// unrolled kernel) and 5x5 / 1x3 (the general one), both strides, batch 2,
+// leaky ReLU on the depthwise side, and a channel slice of the output. At
+// FP16 storage the reference sees the input and the intermediate rounded
+// to FP16, as the kernel stores them.
+TEST(GpuConv2d, FusedDepthwisePointwiseMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  struct Shape {
+    int batch, c, h, w, k_h, k_w, stride, c_out, offset, total;
+  };
+  const Shape shapes[] = {{1, 20, 7, 9, 3, 3, 1, 70, 0, 70},  {2, 13, 11, 10, 3, 3, 2, 5, 0, 5},
+                          {1, 33, 9, 9, 5, 5, 1, 64, 3, 80},  {2, 8, 5, 17, 1, 3, 1, 130, 0, 130},
+                          {1, 64, 19, 19, 3, 3, 1, 65, 0, 65}};
+  std::uint32_t seed = 2000;
+  for (const Shape& s : shapes)
+    for (bool half : {false, true}) {
+      SCOPED_TRACE(cat(s.c, "x", s.h, "x", s.w, " k", s.k_h, "x", s.k_w, " s", s.stride, " -> ", s.c_out, " b",
+                       s.batch, half ? " fp16" : " fp32"));
+      Conv2dDwPwParams p;
+      p.dw = params(s.batch, s.c, s.h, s.w, s.c, s.k_h, s.k_w, s.stride, s.stride, s.k_h / 2, s.k_w / 2, s.c,
+                    Activation::kLeakyRelu);
+      p.pw = params(s.batch, s.c, p.dw.out_h, p.dw.out_w, s.c_out, 1, 1, 1, 1, 0, 0, 1, Activation::kRelu);
+      p.pw.out_channel_offset = s.offset;
+      p.pw.out_channels_total = s.total;
+      finalize_conv2d_params(p.pw);
+      auto in = random_floats(static_cast<std::size_t>(s.batch) * s.c * s.h * s.w, seed += 10);
+      if (half) in = rounded_to_half(in);
+      const auto dw_w = conv_weights(p.dw, seed + 1), pw_w = conv_weights(p.pw, seed + 2);
+      const auto dw_b = random_floats(static_cast<std::size_t>(s.c), seed + 3);
+      const auto pw_b = random_floats(static_cast<std::size_t>(s.c_out), seed + 4);
+      std::vector<float> mid(static_cast<std::size_t>(s.batch) * s.c * p.dw.out_h * p.dw.out_w);
+      conv2d_cpu(p.dw, in.data(), dw_w.data(), dw_b.data(), mid.data());
+      if (half) mid = rounded_to_half(mid);
+      const std::size_t plane = static_cast<std::size_t>(p.pw.out_h) * p.pw.out_w;
+      const std::size_t out_n = static_cast<std::size_t>(s.batch) * s.total * plane;
+      std::vector<float> expected(out_n, std::numeric_limits<float>::quiet_NaN());
+      conv2d_cpu(p.pw, mid.data(), pw_w.data(), pw_b.data(), expected.data());
+      auto d_dw_w = to_device(dw_w), d_dw_b = to_device(dw_b), d_pw_w = to_device(pw_w), d_pw_b = to_device(pw_b);
+      std::vector<float> got;
+      if (half) {
+        auto d_in = to_device_half(in);
+        auto d_out = poisoned_half(out_n);
+        conv2d_dwpw_cuda(p, d_in.data(), d_dw_w.data(), d_dw_b.data(), d_pw_w.data(), d_pw_b.data(), d_out.data(),
+                         nullptr);
+        got = from_device(d_out);
+      } else {
+        auto d_in = to_device(in);
+        auto d_out = poisoned(out_n);
+        conv2d_dwpw_cuda(p, d_in.data(), d_dw_w.data(), d_dw_b.data(), d_pw_w.data(), d_pw_b.data(), d_out.data(),
+                         nullptr);
+        got = from_device(d_out);
+      }
+      std::vector<float> got_slice, expected_slice;
+      for (int n = 0; n < s.batch; ++n)
+        for (int c = 0; c < s.total; ++c)
+          for (std::size_t i = 0; i < plane; ++i) {
+            const std::size_t k = (static_cast<std::size_t>(n) * s.total + c) * plane + i;
+            if (c >= s.offset && c < s.offset + s.c_out) {
+              got_slice.push_back(got[k]);
+              expected_slice.push_back(expected[k]);
+            } else {
+              EXPECT_TRUE(std::isnan(got[k])) << "wrote outside its slice at channel " << c;
+            }
+          }
+      // FP16: an intermediate at a rounding tie may round the other way
+      // (the GPU's depthwise sum runs in another order than the CPU's).
+      EXPECT_TRUE(half ? all_close(got_slice, expected_slice, 2e-3f, 2e-3f)
+                       : all_close(got_slice, expected_slice, 2e-5f, 2e-4f));
+    }
+  Conv2dDwPwParams not_pointwise;
+  not_pointwise.dw = params(1, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 4, Activation::kRelu);
+  not_pointwise.pw = params(1, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, Activation::kRelu);
+  auto buf = poisoned(4 * 36 * 2);
+  try {
+    conv2d_dwpw_cuda(not_pointwise, buf.data(), buf.data(), nullptr, buf.data(), nullptr, buf.data() + 144, nullptr);
+    ADD_FAILURE() << "a 3x3 second conv was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not pointwise"), std::string::npos) << e.what();
   }
 }
 

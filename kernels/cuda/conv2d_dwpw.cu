@@ -20,10 +20,11 @@
 //
 // Storage: activations (in, out) float or __half; mid is rounded to the
 // storage type before it is used, as the unfused pair would store it.
-// Arithmetic and accumulation FP32. The depthwise sum runs bias first, then
-// the taps in (ky, kx) order; the pointwise sum over channels in order, bias
-// last - float rounding may differ from conv2d_cpu's order, not the result
-// beyond it.
+// Arithmetic and accumulation FP32. The depthwise sum runs over the taps in
+// (ky, kx) order, then adds the bias, and the pointwise sum over the
+// channels in order, then adds its bias: the orders of conv2d.cu's depthwise
+// and gemm64 pointwise kernels (conv2d_cpu starts from the bias instead, so
+// it agrees to float rounding).
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -101,7 +102,7 @@ __global__ void __launch_bounds__(kDpThreads)
       if (pix_ok && c < C) {
         const T* plane = in_n + static_cast<long long>(c) * in_plane;
         const float* w = dw_w + static_cast<long long>(c) * khw;
-        float s = dw_b ? dw_b[c] : 0.f;
+        float s = 0.f;
 #pragma unroll
         for (int ky = 0; ky < kh; ++ky) {
           const int iy = iy0 + ky;
@@ -113,7 +114,7 @@ __global__ void __launch_bounds__(kDpThreads)
             s += w[ky * kw + kx] * cuda::load_act(plane + static_cast<long long>(iy) * dw.in_w + ix);
           }
         }
-        v = round_to_storage(apply_activation(dw.activation, dw.alpha, s), in);
+        v = round_to_storage(apply_activation(dw.activation, dw.alpha, s + (dw_b ? dw_b[c] : 0.f)), in);
       }
       Bs[kk][bp] = v;
     }
