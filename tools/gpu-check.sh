@@ -256,6 +256,38 @@ for arch in ("standard", "separable", "separable-pruned"):
 open(sys.argv[2], "w").write("medians in ms per batch; %s\n\n" % j["device"] + "\n".join(rows) + "\n")
 PY
   if [ $matrix_ok -eq 1 ]; then row e2e-matrix PASS "$out/e2e-matrix.md"; else row e2e-matrix FAIL "see $out/e2e/matrix.log"; fi
+  # Did the demo bench replay whole frames as one graph (its backend line
+  # counts captures and replays)?
+  frame=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["backend"])' "$out/e2e-bench.json" 2>/dev/null)
+  case "$frame" in
+    *"whole frame replayed"*) row frame-graph PASS "$(echo "$frame" | grep -o 'whole frame replayed[^;]*')" ;;
+    *"no whole-frame CUDA graph"*) row frame-graph FAIL "$(echo "$frame" | grep -o 'no whole-frame CUDA graph[^;]*')" ;;
+    *) row frame-graph FAIL "no frame graph in: ${frame:-no e2e-bench.json}" ;;
+  esac
+  # What the timed tactics chose over every bench and test above
+  # (tactics.json): layers per tactic, and for the cudnn and dwpw-fused
+  # choices the time against the best hand-written kernel.
+  if python3 - "$TX2YOLO_TACTICS_CACHE" "$out/tactics-summary.md" >"$out/tactics-summary.log" 2>&1 <<'PY'
+import json, sys
+entries = json.load(open(sys.argv[1]))["entries"]
+lines = ["| cache entry | layers | chosen tactics | cudnn: its time / best hand-written | dwpw-fused: pointwise share / best unfused |",
+         "|---|---:|---|---|---|"]
+total = {}
+for key, e in sorted(entries.items()):
+    layers = e["layers"]; count = {}; cudnn = []; fused = []
+    for name, l in layers.items():
+        count[l["tactic"]] = count.get(l["tactic"], 0) + 1
+        total[l["tactic"]] = total.get(l["tactic"], 0) + 1
+        own = [v for k, v in l["ms"].items() if k not in ("cudnn", "dwpw-fused")]
+        if "cudnn" in l["ms"] and own: cudnn.append(l["ms"]["cudnn"] / min(own))
+        if "dwpw-fused" in l["ms"] and own: fused.append(l["ms"]["dwpw-fused"] / min(own))
+    ratio = lambda r: "-" if not r else "median %.2fx over %d layers (%d faster)" % (sorted(r)[len(r) // 2], len(r), sum(x < 1 for x in r))
+    lines.append("| %s | %d | %s | %s | %s |" % (key, len(layers), ", ".join("%s %d" % kv for kv in sorted(count.items())), ratio(cudnn), ratio(fused)))
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+print(", ".join("%s %d" % kv for kv in sorted(total.items())))
+PY
+  then row tactics PASS "$(tail -1 "$out/tactics-summary.log") (layers over all entries; $out/tactics-summary.md)"
+  else row tactics FAIL "see $out/tactics-summary.log"; fi
 else
   row e2e-bench SKIP "neither tx2yolo nor tx2yolo-bench runs here"
 fi
