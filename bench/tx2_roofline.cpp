@@ -73,6 +73,14 @@ struct LayerCost {
   double flops = 0, bytes32 = 0, bytes16 = 0;
   bool conv = false;
   ConvShapeKey key;
+  // For the fusion model: the elements read, written and held as weights;
+  // the output channels; whether it is depthwise or pointwise; the input
+  // tensor, and how many nodes read this node's output.
+  double in_elems = 0, out_elems = 0, params = 0;
+  int out_c = 0;
+  bool depthwise = false, pointwise = false;
+  std::string input;
+  int readers = 0;
 };
 
 // Measured efficiency per conv shape (see the top of this file).
@@ -131,6 +139,10 @@ std::vector<LayerCost> costs(const ArchitectureGraph& arch, int h, int w) {
   for (const auto& wt : arch.weights) shapes[wt.first] = wt.second;
   const auto tensor = infer_shapes(arch.graph, shapes, h, w);
   const auto macs = graph_macs(arch.graph, shapes, tensor);
+  std::map<std::string, int> readers;
+  for (const Node& n : arch.graph.nodes)
+    for (const std::string& t : n.inputs) ++readers[t];
+  for (const std::string& t : arch.graph.outputs) ++readers[t];
   std::vector<LayerCost> out;
   for (const Node& n : arch.graph.nodes) {
     LayerCost c;
@@ -152,6 +164,13 @@ std::vector<LayerCost> costs(const ArchitectureGraph& arch, int h, int w) {
       const auto& ws = shapes.at(n.weight);
       c.what = n.conv.groups > 1 ? "depthwise 3x3" : (ws[2] == 1 ? "pointwise 1x1" : "conv 3x3");
       if (n.conv.stride_h == 2) c.what += " s2";
+      c.in_elems = static_cast<double>(in.numel());
+      c.out_elems = static_cast<double>(o.numel());
+      c.params = params;
+      c.out_c = o.c;
+      c.depthwise = n.conv.groups > 1 && n.conv.groups == in.c && n.conv.groups == o.c;
+      c.pointwise = ws[2] == 1 && ws[3] == 1 && n.conv.groups == 1 && n.conv.stride_h == 1 && n.conv.stride_w == 1;
+      c.input = n.inputs[0];
     } else if (n.op == OpKind::kUpsampleNearest) {
       elems = static_cast<double>(tensor.at(n.inputs[0]).numel() + o.numel());
       c.what = "upsample x2";
@@ -160,6 +179,7 @@ std::vector<LayerCost> costs(const ArchitectureGraph& arch, int h, int w) {
     }
     c.bytes32 = 4 * (elems + params);
     c.bytes16 = 2 * (elems + params);
+    c.readers = readers[n.output];
     out.push_back(c);
   }
   return out;
@@ -178,6 +198,61 @@ double efficiency_of(const Efficiency* e, const LayerCost& c) {
   if (!e || !c.conv) return 0;
   const auto it = e->by_shape.find(c.key);
   return it == e->by_shape.end() ? 0 : it->second;
+}
+
+// Depthwise + pointwise fusion (kernels/conv2d_dwpw.h) in the same model:
+// for every depthwise conv whose output only a pointwise conv reads, the
+// pair unfused (both layers' times) against fused: the intermediate tensor
+// is never written or read, and the depthwise sums are recomputed once per
+// 64-channel tile of the pointwise output (the fused kernel's tiling).
+void print_fusion_model(const std::vector<Model>& ms, const int (&sizes)[3]) {
+  std::printf("\n### Depthwise + pointwise fusion on the TX2 (model)\n\n");
+  std::printf("Every depthwise conv whose output only a pointwise conv reads, as a pair: unfused (the two layers' "
+              "peak times) against fused (`dwpw-fused`: the intermediate tensor never moves, and the depthwise "
+              "multiply-adds are done once per 64-channel tile of the pointwise output). \"Gain if chosen\" "
+              "counts only the pairs where fused is faster, as the timed tactics would choose. Same peaks and "
+              "assumptions as above.\n\n");
+  std::printf("| model | input | pairs | pairs faster fused FP32 / FP16 | pairs ms unfused FP32 | fused FP32 | "
+              "gain if chosen FP32 | pairs ms unfused FP16 | fused FP16 | gain if chosen FP16 |\n"
+              "|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const Model& m : ms) {
+    const ArchitectureGraph arch = build_yolov3_mobilenet_v1(m.spec);
+    for (int s : sizes) {
+      const std::vector<LayerCost> layers = costs(arch, s, s);
+      std::map<std::string, const LayerCost*> producer;  // output tensor -> its layer
+      for (std::size_t i = 0; i < layers.size(); ++i) producer[arch.graph.nodes[i].output] = &layers[i];
+      int pairs = 0, faster32 = 0, faster16 = 0;
+      double un32 = 0, fu32 = 0, gain32 = 0, un16 = 0, fu16 = 0, gain16 = 0;
+      for (const LayerCost& pw : layers) {
+        if (!pw.conv || !pw.pointwise) continue;
+        const auto d = producer.find(pw.input);
+        if (d == producer.end() || !d->second->conv || !d->second->depthwise || d->second->readers != 1) continue;
+        const LayerCost& dw = *d->second;
+        ++pairs;
+        const double tiles = std::ceil(pw.out_c / 64.0);
+        const double flops = pw.flops + dw.flops * tiles;
+        const double elems = dw.in_elems + pw.out_elems + dw.params + pw.params;
+        const double u32 = predicted(dw.flops, dw.bytes32, kPeakFp32) + predicted(pw.flops, pw.bytes32, kPeakFp32);
+        const double f32 = predicted(flops, 4 * elems, kPeakFp32);
+        const double u16 = predicted(dw.flops, dw.bytes16, kPeakFp16) + predicted(pw.flops, pw.bytes16, kPeakFp16);
+        const double f16 = predicted(flops, 2 * elems, kPeakFp16);
+        un32 += u32;
+        fu32 += f32;
+        un16 += u16;
+        fu16 += f16;
+        if (f32 < u32) {
+          ++faster32;
+          gain32 += u32 - f32;
+        }
+        if (f16 < u16) {
+          ++faster16;
+          gain16 += u16 - f16;
+        }
+      }
+      std::printf("| %s | %d | %d | %d / %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", m.name, s, pairs, faster32,
+                  faster16, 1e3 * un32, 1e3 * fu32, 1e3 * gain32, 1e3 * un16, 1e3 * fu16, 1e3 * gain16);
+    }
+  }
 }
 
 int run(int argc, char** argv) {
@@ -248,6 +323,7 @@ int run(int argc, char** argv) {
   }
   std::printf("\nThe predictions are lower bounds on the network time at 100%% of peak; the paper's figures are "
               "end to end.\n");
+  print_fusion_model(ms, sizes);
   for (const Model& m : ms) {
     const ArchitectureGraph arch = build_yolov3_mobilenet_v1(m.spec);
     for (int s : sizes) {
