@@ -95,7 +95,8 @@ struct CudaBackend::Impl {
   cudaEvent_t events[4] = {nullptr, nullptr, nullptr, nullptr};
   bool preprocessed_on_device = false;
   bool postprocessed_on_device = false;
-  bool zero_copy_input = false;  // CudaBackendOptions::zero_copy_input, resolved
+  bool zero_copy_input = false;  // CudaBackendOptions::zero_copy_input, where the device can
+  std::string zero_copy_note;
   void record(int i) { CUDA_CHECK(cudaEventRecord(events[i], stream)); }
   // Inside a stream capture: the event as a node of the graph (CUDA 11.1+;
   // false when this CUDA cannot, and nothing is recorded).
@@ -197,11 +198,12 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
   m.shapes = shapes;
   m.input_name = model.graph().input.name;
   m.device = cuda_device_info(options.device);  // throws when there is no such device
-  TX2_REQUIRE(options.zero_copy_input >= -1 && options.zero_copy_input <= 1, "cuda backend: zero_copy_input ",
-              options.zero_copy_input, " is not -1, 0 or 1");
-  m.zero_copy_input = options.zero_copy_input == 1 ||
-                      (options.zero_copy_input == -1 && m.device.integrated &&
-                       m.device.sm_major * 10 + m.device.sm_minor >= 72);
+  if (options.zero_copy_input) {
+    int can_map = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&can_map, cudaDevAttrCanMapHostMemory, options.device));
+    m.zero_copy_input = can_map != 0;
+    if (!m.zero_copy_input) m.zero_copy_note = "; zero-copy input asked for, but this device cannot map host memory";
+  }
   CUDA_CHECK(cudaSetDevice(options.device));
   CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
   for (cudaEvent_t& e : m.events) CUDA_CHECK(cudaEventCreate(&e));
@@ -925,6 +927,7 @@ std::string CudaBackend::description() const {
   else if (!m.graph_unavailable.empty()) d += "; no CUDA graph: " + m.graph_unavailable;
   else if (!m.options.cuda_graph || m.options.debug_sync) d += "; no CUDA graph (off)";
   if (m.zero_copy_input) d += "; input read in place from pinned host memory (zero-copy)";
+  d += m.zero_copy_note;
   if (!m.options.gpu_nms) d += "; NMS on the CPU (requested)";
   else if (!m.nms_unsupported.empty()) d += "; NMS on the CPU: " + m.nms_unsupported;
   return d;

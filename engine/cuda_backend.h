@@ -78,11 +78,12 @@ struct CudaBackendOptions {
   // FP32, and on sm_70+ the conv layers may use the FP16 tensor-core kernel.
   Precision precision = Precision::kFp32;
   // The input image read in place from its page-locked staging buffer
-  // instead of copied to the device first (kernels/preprocess.h): -1 (the
-  // default) where that saves a copy, integrated GPUs with CPU-coherent
-  // caches (sm_72+: Jetson Xavier, Orin); 1 always (correct anywhere, slow
-  // over PCIe: for tests); 0 never.
-  int zero_copy_input = -1;
+  // instead of copied to the device first (kernels/preprocess.h). Off by
+  // default: whether it is faster on a Jetson is not measured (the iGPU does
+  // not cache pinned host memory, and the cubic resize reads each source
+  // pixel several times). Where the device cannot map host memory it stays
+  // off and description() says so.
+  bool zero_copy_input = false;
   // For tests, with tactics kHeuristic only: every conv layer that can run
   // this kernel (a conv2d_cuda_kernel_name) runs it, the rest the
   // heuristic's; "dwpw-fused" fuses every depthwise + pointwise pair that

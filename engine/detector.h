@@ -56,10 +56,8 @@ struct DetectorOptions {
   // engine/tactics.h). The CPU backend refuses kFp16.
   Precision precision = Precision::kFp32;
   // CUDA: read the input image in place from pinned host memory instead of
-  // copying it to the device: -1 where that saves a copy (integrated GPUs
-  // with CPU-coherent caches, sm_72+: Jetson Xavier and Orin), 1 always, 0
-  // never (engine/cuda_backend.h).
-  int zero_copy_input = -1;
+  // copying it to the device first (off by default; engine/cuda_backend.h).
+  bool zero_copy_input = false;
   // Overrides of the model file's thresholds; unset keeps the model's.
   std::optional<float> conf_threshold;   // yolo_box objectness gate
   std::optional<float> score_threshold;  // NMS candidate threshold

@@ -53,11 +53,11 @@ void preprocess_cpu(const PreprocessParams& p, const std::uint8_t* bgr, float* o
 //
 // zero_copy: the kernel reads the image in place from the page-locked
 // staging buffer (mapped into the device's address space) instead of from a
-// device copy of it. On an integrated GPU whose caches are coherent with the
-// CPU's (Jetson Xavier and Orin, sm_72+) that saves a copy of every frame
-// through the same DRAM; on a TX2 (sm_62), whose GPU does not cache host
-// memory, and on a discrete GPU (reads over PCIe), the copy is the faster
-// path. Both give the same bytes to the same kernel.
+// device copy of it. On a Jetson that saves a copy of every frame through
+// the same DRAM, but the iGPU does not cache pinned host memory and the
+// cubic resize reads each source pixel several times, so which is faster is
+// a measurement (not made yet); on a discrete GPU the reads cross PCIe.
+// Both give the same bytes to the same kernel.
 class PreprocessCuda {
  public:
   explicit PreprocessCuda(bool zero_copy = false);

@@ -460,8 +460,8 @@ TEST(GpuBackend, ForcedCudnnAndFusedKernelsMatchAndReplay) {
   }
 }
 
-// The input read in place from pinned host memory (zero-copy, the default
-// on Jetson Xavier/Orin) against the copied input: the same bytes reach the
+// The input read in place from pinned host memory (--zero-copy, for
+// measuring on a Jetson) against the copied input: the same bytes reach the
 // same kernels, so the same detections, bit for bit, frame after frame
 // (frame graph included).
 TEST(GpuBackend, ZeroCopyInputGivesTheCopiedInputsDetections) {
@@ -472,8 +472,8 @@ TEST(GpuBackend, ZeroCopyInputGivesTheCopiedInputsDetections) {
   copy.input_h = copy.input_w = in_place.input_h = in_place.input_w = 320;
   copy.backend = in_place.backend = BackendKind::kCuda;
   copy.tactics = in_place.tactics = TacticMode::kHeuristic;
-  copy.zero_copy_input = 0;
-  in_place.zero_copy_input = 1;
+  copy.zero_copy_input = false;
+  in_place.zero_copy_input = true;
   Detector a(path, in_place), b(path, copy);
   EXPECT_NE(a.backend_description().find("zero-copy"), std::string::npos) << a.backend_description();
   EXPECT_EQ(b.backend_description().find("zero-copy"), std::string::npos) << b.backend_description();

@@ -301,9 +301,9 @@ TEST(CliBench, ReportsEveryStageAndRefusesWhatIsNotAvailable) {
   const auto fp16 = testing_util::run_command_stderr(cli + " bench --backend cpu --precision fp16 --iterations 1");
   EXPECT_NE(fp16.exit_code, 0);
   EXPECT_NE(fp16.output.find("precision fp16 needs the CUDA backend"), std::string::npos) << fp16.output;
-  expect_one_line_error(run_command_stderr(cli + " bench --backend cpu --zero-copy sideways --iterations 1"),
+  expect_one_line_error(run_command_stderr(cli + " bench --backend cpu --zero-copy=sideways --iterations 1"),
                         "--zero-copy");
-  const auto zero_copy = testing_util::run_command(cli + " bench --backend cpu --zero-copy on --iterations 1 --warmup 0");
+  const auto zero_copy = testing_util::run_command(cli + " bench --backend cpu --zero-copy --iterations 1 --warmup 0");
   EXPECT_EQ(zero_copy.exit_code, 0) << zero_copy.output;  // a CUDA option: the CPU backend has no copy to skip
 }
 

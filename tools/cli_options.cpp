@@ -28,10 +28,9 @@ void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
       ->check(CLI::IsMember({"auto", "heuristic", "retune"}));
   cmd->add_option("--tactics-cache", args->tactics_cache,
                   "CUDA tactics cache file (default ~/.cache/tx2yolo/tactics.json; none: no file)");
-  cmd->add_option("--zero-copy", args->zero_copy,
-                  "CUDA: read the input image in place from pinned host memory: auto (on integrated GPUs with "
-                  "CPU-coherent caches, Jetson Xavier/Orin), on, off")
-      ->check(CLI::IsMember({"auto", "on", "off"}));
+  cmd->add_flag("--zero-copy", args->zero_copy,
+                "CUDA: read the input image in place from pinned host memory instead of copying it to the device "
+                "(for measuring on a Jetson; not measured yet, so off by default)");
 }
 
 void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
@@ -39,7 +38,7 @@ void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
   options->cuda_graph = !args.no_cuda_graph;
   options->tactics = tactic_mode_from_string(args.tactics);
   options->tactics_cache = args.tactics_cache;
-  options->zero_copy_input = args.zero_copy == "on" ? 1 : args.zero_copy == "off" ? 0 : -1;
+  options->zero_copy_input = args.zero_copy;
 }
 
 void write_json_file(const std::string& path, const nlohmann::json& j) {

@@ -39,7 +39,7 @@ struct CudaRunArgs {
   bool no_cuda_graph = false;
   std::string tactics = "auto";
   std::string tactics_cache;
-  std::string zero_copy = "auto";
+  bool zero_copy = false;
 };
 // The --precision option's help text (detect, bench, eval).
 extern const char* const kPrecisionHelp;
