@@ -451,7 +451,9 @@ void CudaBackend::choose_tactics() {
       try {
         const double fused = time_launches([&] { launch_fused(m, plan_, *d, s); });
         // The pointwise layer's share when fused: the pair's time less the
-        // depthwise layer's own best (so the chosen tactic is the fastest entry).
+        // depthwise layer's own best (so the chosen tactic is the fastest
+        // entry). It can be negative: the pair skips the depthwise layer's
+        // write of its output, which may cost more than the pointwise work.
         t.ms[kFusedTactic] = fused - d->best_ms;
         if (fused < d->best_ms + best) {
           s.fused = true;
