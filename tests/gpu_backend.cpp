@@ -542,14 +542,16 @@ TEST(GpuBackend, TimedTacticsAreCachedAndKeepTheResults) {
   EXPECT_TRUE(file_exists(cache));
   std::printf("%s\n", t.backend_description().c_str());
   // Whatever kernels were chosen, the heads and the detections are the
-  // heuristic's (to float rounding: split-K sums in another order).
+  // heuristic's, to float rounding: split-K and cuDNN sum in other orders
+  // (the bound is the full-width GPU-against-CPU one; a wrong kernel is off
+  // by far more).
   const cv::Mat img = scene();
   const auto h_dets = h.detect(img), t_dets = t.detect(img);
   EXPECT_EQ(h.last_timings().nms_overflow, 0);
   EXPECT_EQ(t.last_timings().nms_overflow, 0);
   for (const HeadConfig& head : h.config().heads) {
     const double err = relative_l2(t.tensor(head.tensor), h.tensor(head.tensor));
-    EXPECT_LT(err, 1e-5) << head.tensor;
+    EXPECT_LT(err, 1e-4) << head.tensor;
     std::printf("%s, timed vs heuristic tactics: relative L2 %.2e\n", head.tensor.c_str(), err);
   }
   expect_matched(h_dets, t_dets, h.config().nms.score_threshold, h.config().nms.keep_top_k);
