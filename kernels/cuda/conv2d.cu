@@ -73,6 +73,7 @@
 #include "kernels/cuda/conv2d_patch.cuh"
 #include "kernels/cuda/conv2d_wmma.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/gemm_tile.cuh"
 
 namespace tx2yolo {
 
@@ -111,8 +112,7 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
   __shared__ __align__(16) float Bs[kGemmBK][kGemmBN];
 
   constexpr int kGemmThreads = gemm_threads(kGemmBM, kGemmBN);
-  constexpr int kLoadsA = kGemmBK * kGemmBM / kGemmThreads;  // operand elements each thread stages
-  constexpr int kLoadsB = kGemmBK * kGemmBN / kGemmThreads;
+  constexpr int kLoadsB = kGemmBK * kGemmBN / kGemmThreads;  // B elements each thread stages
   const int tid = threadIdx.x;
   const int tx = tid % (kGemmBN / 4);  // 4 output pixels each
   const int ty = tid / (kGemmBN / 4);  // 4 output channels each
@@ -123,13 +123,7 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
 
   for (int k0 = k_begin; k0 < k_end; k0 += kGemmBK) {
-#pragma unroll
-    for (int i = 0; i < kLoadsA; ++i) {
-      const int e = tid + i * kGemmThreads;
-      const int mm = e / kGemmBK, kk = e % kGemmBK;
-      const int m = m0 + mm, k = k0 + kk;
-      As[kk][mm] = (m < cout_g && k < k_end) ? w_g[static_cast<long long>(m) * K + k] : 0.f;
-    }
+    cuda::load_a_tile<kGemmBK, kGemmBM, kGemmBM + kGemmPadA, kGemmThreads>(As, w_g, K, m0, cout_g, k0, k_end, tid);
 #pragma unroll
     for (int i = 0; i < kLoadsB; ++i) {
       const int e = tid + i * kGemmThreads;
@@ -152,17 +146,7 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
       Bs[kk][pp] = v;
     }
     __syncthreads();
-#pragma unroll
-    for (int kk = 0; kk < kGemmBK; ++kk) {
-      const float4 a = reinterpret_cast<const float4*>(&As[kk][0])[ty];
-      const float4 b = reinterpret_cast<const float4*>(&Bs[kk][0])[tx];
-      const float av[4] = {a.x, a.y, a.z, a.w};
-      const float bv[4] = {b.x, b.y, b.z, b.w};
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] += av[i] * bv[j];
-    }
+    cuda::mma_tile_4x4(As, Bs, ty, tx, acc);
     __syncthreads();
   }
 
@@ -181,20 +165,7 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
     }
     return;
   }
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const int m = m0 + ty * 4 + i;
-    if (m >= cout_g) continue;
-    const int co = g * cout_g + m;
-    const float b = bias ? bias[co] : 0.f;
-    T* dst = out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) *
-                       static_cast<long long>(P);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int pix = p0 + tx * 4 + j;
-      if (pix < P) cuda::store_act(dst + pix, apply_activation(p.activation, p.alpha, acc[i][j] + b));
-    }
-  }
+  cuda::store_tile_4x4(p, acc, bias, out, n, g * cout_g + m0 + ty * 4, cout_g - (m0 + ty * 4), p0 + tx * 4, P);
 }
 
 
@@ -405,13 +376,11 @@ __global__ void __launch_bounds__(256) conv2d_splitk_reduce_kernel(Conv2dParams 
   const long long per_split = static_cast<long long>(p.batch) * p.out_channels * P;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < per_split;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const long long pix = i % P;
-    const int co = static_cast<int>((i / P) % p.out_channels);
-    const int n = static_cast<int>(i / (P * p.out_channels));
     float sum = 0.f;
     for (int s = 0; s < splits; ++s) sum += workspace[s * per_split + i];
-    cuda::store_act(out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) * P + pix,
-                    apply_activation(p.activation, p.alpha, sum + (bias ? bias[co] : 0.f)));
+    int co = 0;
+    const long long o = cuda::slice_element(p, P, i, &co);
+    cuda::store_act(out + o, apply_activation(p.activation, p.alpha, sum + (bias ? bias[co] : 0.f)));
   }
 }
 
@@ -423,10 +392,8 @@ __global__ void __launch_bounds__(256) conv2d_bias_activation_kernel(Conv2dParam
   const long long count = static_cast<long long>(p.batch) * p.out_channels * P;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const long long pix = i % P;
-    const int co = static_cast<int>((i / P) % p.out_channels);
-    const int n = static_cast<int>(i / (P * p.out_channels));
-    float* o = out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + co) * P + pix;
+    int co = 0;
+    float* o = out + cuda::slice_element(p, P, i, &co);
     *o = apply_activation(p.activation, p.alpha, *o + (bias ? bias[co] : 0.f));
   }
 }

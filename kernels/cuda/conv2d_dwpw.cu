@@ -32,6 +32,7 @@
 #include "kernels/conv2d_dwpw.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/gemm_tile.cuh"
 
 namespace tx2yolo {
 
@@ -87,13 +88,7 @@ __global__ void __launch_bounds__(kDpThreads)
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
 
   for (int k0 = 0; k0 < C; k0 += kDpBK) {
-#pragma unroll
-    for (int i = 0; i < kDpBK * kDpBM / kDpThreads; ++i) {
-      const int e = tid + i * kDpThreads;
-      const int mm = e / kDpBK, kk = e % kDpBK;
-      const int m = m0 + mm, k = k0 + kk;
-      As[kk][mm] = (m < pw.out_channels && k < C) ? pw_w[static_cast<long long>(m) * C + k] : 0.f;
-    }
+    cuda::load_a_tile<kDpBK, kDpBM, kDpBM + kDpPadA, kDpThreads>(As, pw_w, C, m0, pw.out_channels, k0, C, tid);
 #pragma unroll
     for (int i = 0; i < kDpBK / 4; ++i) {
       const int kk = bk + 4 * i;
@@ -119,33 +114,10 @@ __global__ void __launch_bounds__(kDpThreads)
       Bs[kk][bp] = v;
     }
     __syncthreads();
-#pragma unroll
-    for (int kk = 0; kk < kDpBK; ++kk) {
-      const float4 a = reinterpret_cast<const float4*>(&As[kk][0])[ty];
-      const float4 b = reinterpret_cast<const float4*>(&Bs[kk][0])[tx];
-      const float av[4] = {a.x, a.y, a.z, a.w};
-      const float bv[4] = {b.x, b.y, b.z, b.w};
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] += av[i] * bv[j];
-    }
+    cuda::mma_tile_4x4(As, Bs, ty, tx, acc);
     __syncthreads();
   }
-
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const int co = m0 + ty * 4 + i;
-    if (co >= pw.out_channels) continue;
-    const float b = pw_b ? pw_b[co] : 0.f;
-    T* dst = out + (static_cast<long long>(n) * pw.out_channels_total + pw.out_channel_offset + co) *
-                       static_cast<long long>(P);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int p = p0 + tx * 4 + j;
-      if (p < P) cuda::store_act(dst + p, apply_activation(pw.activation, pw.alpha, acc[i][j] + b));
-    }
-  }
+  cuda::store_tile_4x4(pw, acc, pw_b, out, n, m0 + ty * 4, pw.out_channels - (m0 + ty * 4), p0 + tx * 4, P);
 }
 
 template <typename T>
