@@ -23,24 +23,8 @@ namespace tx2yolo {
 namespace {
 
 using testing_util::all_close;
+using testing_util::make_params;
 using testing_util::random_floats;
-
-Conv2dParams make_params(int cin, int h, int w, int cout, int k, int stride, int pad, int groups,
-                         Activation act = Activation::kNone, float alpha = 0.f) {
-  Conv2dParams p;
-  p.in_channels = cin;
-  p.in_h = h;
-  p.in_w = w;
-  p.out_channels = cout;
-  p.kernel_h = p.kernel_w = k;
-  p.stride_h = p.stride_w = stride;
-  p.pad_h = p.pad_w = pad;
-  p.groups = groups;
-  p.activation = act;
-  p.alpha = alpha;
-  finalize_conv2d_params(p);
-  return p;
-}
 
 // The formula, written out with no cleverness.
 std::vector<float> naive_conv(const Conv2dParams& p, const std::vector<float>& in, const std::vector<float>& w,

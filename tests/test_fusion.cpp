@@ -12,6 +12,7 @@
 #include "engine/fusion.h"
 #include "kernels/conv2d_dwpw.h"
 #include "layers/conv_layer.h"
+#include "tests/test_util.h"
 #include "weights/architecture.h"
 
 namespace tx2yolo {
@@ -111,19 +112,9 @@ TEST(Fusion, PlanRefusesAFusedPairOutOfOrder) {
   EXPECT_THROW(plan_memory(p.arch.graph, p.shapes, 1, true, true, {{100000, 1}}), Error);
 }
 
+// A conv with "same" padding (k / 2).
 Conv2dParams conv(int cin, int h, int w, int cout, int k, int stride, int groups, Activation act) {
-  Conv2dParams p;
-  p.in_channels = cin;
-  p.in_h = h;
-  p.in_w = w;
-  p.out_channels = cout;
-  p.kernel_h = p.kernel_w = k;
-  p.stride_h = p.stride_w = stride;
-  p.pad_h = p.pad_w = k / 2;
-  p.groups = groups;
-  p.activation = act;
-  finalize_conv2d_params(p);
-  return p;
+  return testing_util::make_params(cin, h, w, cout, k, stride, k / 2, groups, act);
 }
 
 TEST(Fusion, FusableSaysWhatDoesNotFit) {

@@ -136,5 +136,22 @@ std::string write_random_model(const TempDir& dir, const ArchitectureSpec& spec,
   return ::testing::AssertionFailure() << bad << " of " << actual.size() << " elements differ:" << first.str();
 }
 
+Conv2dParams make_params(int cin, int h, int w, int cout, int k, int stride, int pad, int groups, Activation act,
+                         float alpha) {
+  Conv2dParams p;
+  p.in_channels = cin;
+  p.in_h = h;
+  p.in_w = w;
+  p.out_channels = cout;
+  p.kernel_h = p.kernel_w = k;
+  p.stride_h = p.stride_w = stride;
+  p.pad_h = p.pad_w = pad;
+  p.groups = groups;
+  p.activation = act;
+  p.alpha = alpha;
+  finalize_conv2d_params(p);
+  return p;
+}
+
 }  // namespace testing_util
 }  // namespace tx2yolo

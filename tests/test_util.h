@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 
+#include "kernels/conv2d.h"
 #include "weights/architecture.h"
 
 namespace tx2yolo {
@@ -80,6 +81,11 @@ void expect_field_wise_equality(const P& base, const std::vector<Change>& change
     EXPECT_TRUE(changed != base) << "change " << i;
   }
 }
+
+// A finalized conv2d params struct: square kernel k, stride and pad on both
+// axes, batch 1.
+Conv2dParams make_params(int cin, int h, int w, int cout, int k, int stride, int pad, int groups,
+                         Activation act = Activation::kNone, float alpha = 0.f);
 
 }  // namespace testing_util
 }  // namespace tx2yolo
