@@ -262,7 +262,7 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
   // The fusable pairs, and the plan remade so that they may fuse (it keeps
   // each depthwise input live through its pointwise step). Slices and elided
   // concats, which the steps' params use, do not depend on that.
-  find_fusable_pairs(model.graph(), shapes);
+  const bool replanned = find_fusable_pairs(model.graph(), shapes);
   auto allocate_arena = [&] {
     const std::size_t arena_bytes = m.half ? plan_.arena_bytes / 2 + 256 : plan_.arena_bytes;
     const std::size_t floats = (arena_bytes + sizeof(float) - 1) / sizeof(float);
@@ -274,11 +274,12 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
   allocate_arena();
   choose_tactics();
   // The final plan keeps only the pairs that timing fused live together
-  // (none fused: the plain plan, with no extra bytes).
+  // (none fused: the plain plan, with no extra bytes). Pairs fuse only where
+  // find_fusable_pairs planned for candidates.
   std::map<int, int> fused;
   for (std::size_t i = 0; i < m.steps.size(); ++i)
     if (m.steps[i].fused) fused[static_cast<int>(i)] = m.steps[i].dw_partner;
-  if (!fused.empty() || fusion_candidates_ != fused) {
+  if (replanned) {
     plan_ = plan_memory(model.graph(), shapes, options.batch, options.alias_concat, !options.keep_all_tensors, fused,
                         true);
     allocate_arena();
@@ -292,21 +293,22 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
               "cuda backend: the memory plan does not keep the fused layers' tensors apart");
 }
 
-// The depthwise + pointwise pairs this backend may fuse (engine/fusion.h);
-// choose_tactics times them.
-void CudaBackend::find_fusable_pairs(const Graph& graph, const std::map<std::string, TensorShape>& shapes) {
+// The depthwise + pointwise pairs this backend may fuse (engine/fusion.h),
+// marked on their pointwise steps for choose_tactics to time, with plan_
+// remade for them; false when there are none (plan_ unchanged).
+bool CudaBackend::find_fusable_pairs(const Graph& graph, const std::map<std::string, TensorShape>& shapes) {
   Impl& m = *impl_;
   // Fusion is only ever chosen by timing (or forced, in tests).
-  if (m.options.tactics == TacticMode::kHeuristic && m.options.force_tactic != kFusedTactic) return;
+  if (m.options.tactics == TacticMode::kHeuristic && m.options.force_tactic != kFusedTactic) return false;
   std::map<int, Conv2dParams> convs;
   for (std::size_t i = 0; i < m.steps.size(); ++i)
     if (m.steps[i].op == OpKind::kConv2d) convs[static_cast<int>(i)] = m.steps[i].conv;
   const std::map<int, int> candidates = fusable_dwpw_pairs(graph, convs, plan_, m.options.keep_all_tensors, false);
-  if (candidates.empty()) return;
-  fusion_candidates_ = candidates;
+  if (candidates.empty()) return false;
   plan_ = plan_memory(graph, shapes, m.options.batch, m.options.alias_concat, !m.options.keep_all_tensors, candidates);
   for (const auto& pair : fusable_dwpw_pairs(graph, convs, plan_, m.options.keep_all_tensors))
     m.steps[static_cast<std::size_t>(pair.first)].dw_partner = pair.second;
+  return true;
 }
 
 void CudaBackend::choose_tactics() {

@@ -131,10 +131,9 @@ class CudaBackend : public Backend {
   void enqueue_frame(const FrameGraph& f, bool capturing, const std::function<void(int)>& mark);
   void launch_network();
   void choose_tactics();
-  void find_fusable_pairs(const Graph& graph, const std::map<std::string, TensorShape>& shapes);
+  bool find_fusable_pairs(const Graph& graph, const std::map<std::string, TensorShape>& shapes);
   std::unique_ptr<Impl> impl_;
   MemoryPlan plan_;
-  std::map<int, int> fusion_candidates_;  // pointwise step -> depthwise step (engine/fusion.h)
   std::size_t weight_bytes_ = 0;
 };
 
