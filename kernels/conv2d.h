@@ -22,10 +22,10 @@
 #include "core/activation.h"
 #include "core/half.h"
 
+#include <string>
+
 #ifdef TX2YOLO_WITH_CUDA
 #include <cuda_runtime_api.h>
-
-#include <string>
 #endif
 
 namespace tx2yolo {
@@ -77,7 +77,6 @@ int conv2d_splitk_chunk(const Conv2dParams& p, int splits);
 void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
                 float* out);
 
-#ifdef TX2YOLO_WITH_CUDA
 // The CUDA kernels (kernels/cuda/conv2d.cu), the tactics a layer chooses
 // from: kGemm (implicit GEMM, 64x64 tiles), kGemmSmall (32x32 tiles, more
 // blocks for small maps), kGemmSplitK (64x64 tiles with the reduction
@@ -124,6 +123,13 @@ constexpr bool conv2d_cuda_kernel_needs_fp32_storage(Conv2dCudaKernel kernel) {
   return kernel == Conv2dCudaKernel::kCudnn;
 }
 
+// "gemm64", "gemm32", "gemm128", "gemm64-splitk", "depthwise", "wmma-fp16",
+// "gemm64-half2", "cudnn" ("auto" for kAuto), and
+// back (false for an unknown name).
+const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel);
+bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel);
+
+#ifdef TX2YOLO_WITH_CUDA
 // Whether `kernel` can run `p` on the current device (split-K only where the
 // current device has enough SMs to gain from splitting).
 bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel);
@@ -131,11 +137,6 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel);
 // (which implies FP16 activation storage), the tensor-core kernel where the
 // device has tensor cores, else the half2 kernel (sm_53+); else kGemm.
 Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p, bool allow_fp16 = false);
-// "gemm64", "gemm32", "gemm128", "gemm64-splitk", "depthwise", "wmma-fp16",
-// "gemm64-half2", "cudnn" ("auto" for kAuto), and
-// back (false for an unknown name).
-const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel);
-bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel);
 // The device workspace `kernel` needs for `p` on the current device, in
 // floats (0 for all but kGemmSplitK and kCudnn).
 std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel kernel);

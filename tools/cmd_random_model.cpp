@@ -21,20 +21,6 @@
 
 namespace tx2yolo {
 
-ArchitectureSpec random_model_spec(const std::string& arch, int num_classes) {
-  ArchitectureSpec spec;
-  spec.num_classes = num_classes;
-  if (arch == "standard") return spec;
-  spec.separable_head = true;
-  if (arch == "separable") return spec;
-  TX2_REQUIRE(arch == "separable-pruned", "unknown architecture '", arch,
-              "' (standard, separable or separable-pruned)");
-  const double ratios[3] = {0.5, 0.7, 0.8};
-  for (int i = 0; i < 3; ++i)
-    for (int& w : spec.det_block[i]) w -= static_cast<int>(std::lround(w * ratios[i]));
-  return spec;
-}
-
 namespace {
 
 struct RandomModelArgs {
@@ -46,7 +32,7 @@ struct RandomModelArgs {
 
 int run_random_model(const RandomModelArgs& a) {
   TX2_REQUIRE(a.classes >= 1 && a.classes <= 1000, "--classes ", a.classes, " is outside [1, 1000]");
-  const ArchitectureGraph arch = build_yolov3_mobilenet_v1(random_model_spec(a.arch, a.classes));
+  const ArchitectureGraph arch = build_yolov3_mobilenet_v1(full_width_spec(a.arch, a.classes));
   const nlohmann::json provenance = {
       {"source", cat("tx2yolo random-model --arch ", a.arch, " --classes ", a.classes, " --seed ", a.seed)},
       {"note", "seeded random weights, for timing only: the detections mean nothing"}};

@@ -207,6 +207,20 @@ std::vector<std::pair<std::string, HostTensor>> make_random_weights(const Archit
   return out;
 }
 
+ArchitectureSpec full_width_spec(const std::string& arch, int num_classes) {
+  ArchitectureSpec spec;
+  spec.num_classes = num_classes;
+  if (arch == "standard") return spec;
+  spec.separable_head = true;
+  if (arch == "separable") return spec;
+  TX2_REQUIRE(arch == "separable-pruned", "unknown architecture '", arch,
+              "' (standard, separable or separable-pruned)");
+  const double ratios[3] = {0.5, 0.7, 0.8};
+  for (int i = 0; i < 3; ++i)
+    for (int& w : spec.det_block[i]) w -= static_cast<int>(std::lround(w * ratios[i]));
+  return spec;
+}
+
 ConvShapeKey conv_shape_key(const TensorShape& in, int out_channels, const Node& n) {
   return std::make_tuple(in.c, in.h, in.w, out_channels, n.conv.kernel_h, n.conv.stride_h, n.conv.groups);
 }

@@ -44,6 +44,16 @@ struct ArchitectureSpec {
   static ArchitectureSpec scaled(double factor, int num_classes);
 };
 
+// The three full-width architectures the project times and checks:
+//   standard          PaddleDetection's yolov3_mobilenet_v1 (3x3 convs in the head)
+//   separable         the head's 3x3 convs as 3x3 depthwise + 1x1 pointwise
+//   separable-pruned  separable, with PaddleDetection's "r578" pruning: every
+//                     conv of yolo_block 0 / 1 / 2 keeps w - round(w * r) of its
+//                     w filters, r = 0.5 / 0.7 / 0.8 (as `convert --prune r578`)
+constexpr const char* kFullWidthArchitectures[] = {"standard", "separable", "separable-pruned"};
+// The spec of one of them by name; throws Error for another name.
+ArchitectureSpec full_width_spec(const std::string& arch, int num_classes = 80);
+
 // Strides of the 13 DepthwiseSeparable blocks' depthwise convs.
 constexpr std::array<int, 13> kMobileNetV1BlockStrides = {1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1};
 

@@ -68,6 +68,7 @@
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_launch.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/conv2d_cudnn.h"
 #include "kernels/cuda/conv2d_patch.cuh"
@@ -79,10 +80,12 @@ namespace tx2yolo {
 
 namespace {
 
-constexpr int kGemmBK = kConv2dGemmStepK;
-constexpr int kGemmPadA = 4;  // keeps float4 rows aligned and spreads banks
+// The tiles (kernels/conv2d_launch.h, shared with the launch geometry).
+constexpr int kGemmBK = conv2d_tiles::kGemmBK;
+constexpr int kGemmPadA = conv2d_tiles::kGemmPadA;  // keeps float4 rows aligned and spreads banks
 // Threads of a BM x BN tile: one per 4x4 register tile.
 __host__ __device__ constexpr int gemm_threads(int bm, int bn) { return (bm / 4) * (bn / 4); }
+static_assert(gemm_threads(64, 64) == conv2d_tiles::gemm_threads(64, 64), "one tile geometry");
 
 // splits == 1: the whole reduction, bias + activation, into out. splits > 1:
 // blockIdx.z also selects the k range; raw sums into workspace (see top).
@@ -169,8 +172,9 @@ __global__ void __launch_bounds__(gemm_threads(kGemmBM, kGemmBN))
 }
 
 
-constexpr int kL_BM = 128, kL_BN = 64, kL_BK = 8, kL_Threads = 128;
-constexpr int kL_PadA = 4;  // row length 132 floats: float4-aligned, conflict-free transposed stores
+constexpr int kL_BM = conv2d_tiles::kLargeBM, kL_BN = conv2d_tiles::kLargeBN, kL_BK = conv2d_tiles::kLargeBK,
+              kL_Threads = conv2d_tiles::kLargeThreads;
+constexpr int kL_PadA = conv2d_tiles::kLargePadA;  // row length 132 floats: float4-aligned, conflict-free transposed stores
 
 template <bool kPointwise, typename T>
 __global__ void __launch_bounds__(kL_Threads)
@@ -270,7 +274,8 @@ __global__ void __launch_bounds__(kL_Threads)
 
 
 // kGemmHalf2: see the top of this file. T is always __half here.
-constexpr int kH_BM = 64, kH_BN = 64, kH_BK = 16, kH_Threads = 256, kH_Pad = 8;
+constexpr int kH_BM = conv2d_tiles::kHalf2BM, kH_BN = conv2d_tiles::kHalf2BN, kH_BK = conv2d_tiles::kHalf2BK,
+              kH_Threads = conv2d_tiles::kHalf2Threads, kH_Pad = conv2d_tiles::kHalf2Pad;
 
 template <bool kPointwise>
 __global__ void __launch_bounds__(kH_Threads)
@@ -398,10 +403,10 @@ __global__ void __launch_bounds__(256) conv2d_bias_activation_kernel(Conv2dParam
   }
 }
 
-constexpr int kDwTileH = 8;
-constexpr int kDwTileW = 32;
-constexpr int kDwThreads = kDwTileH * kDwTileW;
-constexpr int kDwMaxKernel = 7;
+constexpr int kDwTileH = conv2d_tiles::kDepthwiseTileH;
+constexpr int kDwTileW = conv2d_tiles::kDepthwiseTileW;
+constexpr int kDwThreads = conv2d_tiles::kDepthwiseThreads;
+constexpr int kDwMaxKernel = conv2d_tiles::kDepthwiseMaxKernel;
 
 template <typename T>
 __global__ void __launch_bounds__(kDwThreads)
@@ -443,12 +448,6 @@ __global__ void __launch_bounds__(kDwThreads)
                   apply_activation(p.activation, p.alpha, acc + b));
 }
 
-std::size_t depthwise_shared_bytes(const Conv2dParams& p) {
-  const long long rows = static_cast<long long>(kDwTileH - 1) * p.stride_h + p.kernel_h;
-  const long long cols = static_cast<long long>(kDwTileW - 1) * p.stride_w + p.kernel_w;
-  return static_cast<std::size_t>(rows * cols) * sizeof(float);
-}
-
 // Split-K's S for `p` on the current device (1: no gain from splitting), from
 // the plan in kernels/conv2d.h.
 int splitk_splits(const Conv2dParams& p) {
@@ -463,13 +462,16 @@ int splitk_splits(const Conv2dParams& p) {
   return conv2d_splitk_splits(p, sms);
 }
 
+// The grid of one launch (kernels/conv2d_launch.h), which must fit.
+dim3 grid_of(const LaunchGeometry& g) {
+  TX2_REQUIRE(g.fits, "conv2d_cuda: launch does not fit: ", g.why);
+  return dim3(static_cast<unsigned>(g.grid_x), static_cast<unsigned>(g.grid_y), static_cast<unsigned>(g.grid_z));
+}
+
 template <int BM, int BN, typename T>
-void launch_gemm(const Conv2dParams& p, bool pointwise, const T* in, const float* weight, const float* bias,
-                 T* out, cudaStream_t stream, int splits, float* workspace) {
-  const int cout_g = p.out_channels / p.groups;
-  const long long z = static_cast<long long>(p.batch) * p.groups * splits;
-  const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, BN), cuda::ceil_div(cout_g, BM), static_cast<unsigned>(z));
-  TX2_REQUIRE(grid.y <= 65535 && z <= 65535, "conv2d_cuda: GEMM grid too large");
+void launch_gemm(const Conv2dParams& p, const LaunchGeometry& g, bool pointwise, const T* in, const float* weight,
+                 const float* bias, T* out, cudaStream_t stream, int splits, float* workspace) {
+  const dim3 grid = grid_of(g);
   constexpr int threads = gemm_threads(BM, BN);
   const int chunk = conv2d_splitk_chunk(p, splits);
   if (pointwise) {
@@ -500,6 +502,9 @@ int half2_compute_capability() {
 }  // namespace
 
 bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
+  // No candidate that cannot launch: the same geometry the launchers use.
+  if (!conv2d_cuda_geometry(p, kernel, kernel == Conv2dCudaKernel::kGemmSplitK ? splitk_splits(p) : 1).fits)
+    return false;
   const bool depthwise_shape = p.groups == p.in_channels && p.groups == p.out_channels;
   switch (kernel) {
     case Conv2dCudaKernel::kAuto:
@@ -524,7 +529,7 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
       return conv2d_cudnn_supports(p);
     case Conv2dCudaKernel::kDepthwise:
       return depthwise_shape && p.kernel_h <= kDwMaxKernel && p.kernel_w <= kDwMaxKernel &&
-             depthwise_shared_bytes(p) <= 32 * 1024;
+             conv2d_cuda_geometry(p, kernel).fits;
   }
   return false;
 }
@@ -549,15 +554,14 @@ std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel
 
 namespace {
 
-void launch_gemm_half2(const Conv2dParams&, const float*, const float*, const float*, float*, cudaStream_t) {
+void launch_gemm_half2(const Conv2dParams&, const LaunchGeometry&, const float*, const float*, const float*, float*,
+                       cudaStream_t) {
   throw Error("conv2d_cuda: the gemm64-half2 kernel runs on FP16 activation storage only");
 }
 
-void launch_gemm_half2(const Conv2dParams& p, const __half* in, const float* weight, const float* bias, __half* out,
-                       cudaStream_t stream) {
-  const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, kH_BN), cuda::ceil_div(p.out_channels / p.groups, kH_BM),
-                  static_cast<unsigned>(p.batch * p.groups));
-  TX2_REQUIRE(grid.y <= 65535 && grid.z <= 65535, "conv2d_cuda: GEMM grid too large");
+void launch_gemm_half2(const Conv2dParams& p, const LaunchGeometry& g, const __half* in, const float* weight,
+                       const float* bias, __half* out, cudaStream_t stream) {
+  const dim3 grid = grid_of(g);
   const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                          p.pad_h == 0 && p.pad_w == 0;
   if (pointwise) {
@@ -598,46 +602,57 @@ void conv2d_cuda_impl(const Conv2dParams& p, const T* in, const float* weight, c
               p.kernel_w, " at ", p.out_h, "x", p.out_w, " on this device");
   TX2_REQUIRE(p.out_h > 0 && p.out_w > 0 && p.out_channels_total >= p.out_channels,
               "conv2d_cuda: params were not finalized");
-  if (kernel == Conv2dCudaKernel::kWmmaFp16) {
-    conv2d_wmma_cuda(p, in, weight, bias, out, stream);
-    return;
-  }
-  if (kernel == Conv2dCudaKernel::kGemmHalf2) {
-    launch_gemm_half2(p, in, weight, bias, out, stream);
-    return;
-  }
   if (kernel == Conv2dCudaKernel::kCudnn) {
     launch_cudnn(p, in, weight, bias, out, stream, workspace);
     return;
   }
-  if (kernel == Conv2dCudaKernel::kDepthwise) {
-    const dim3 grid(cuda::ceil_div(p.out_w, kDwTileW), cuda::ceil_div(p.out_h, kDwTileH),
-                    static_cast<unsigned>(p.batch * p.in_channels));
-    TX2_REQUIRE(grid.y <= 65535 && grid.z <= 65535, "conv2d_cuda: depthwise grid too large");
-    conv2d_depthwise_kernel<T><<<grid, kDwThreads, depthwise_shared_bytes(p), stream>>>(p, in, weight, bias, out);
-    CUDA_CHECK_LAUNCH("conv2d_depthwise_kernel");
-    return;
-  }
+  if (kernel == Conv2dCudaKernel::kGemmSplitK)
+    TX2_REQUIRE(workspace != nullptr, "conv2d_cuda: the split-K kernel needs a workspace");
+  const int splits = kernel == Conv2dCudaKernel::kGemmSplitK ? splitk_splits(p) : 1;
   const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                          p.pad_h == 0 && p.pad_w == 0;
-  if (kernel == Conv2dCudaKernel::kGemmLarge) {
-    const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, kL_BN), cuda::ceil_div(p.out_channels / p.groups, kL_BM),
-                    static_cast<unsigned>(p.batch * p.groups));
-    TX2_REQUIRE(grid.y <= 65535 && grid.z <= 65535, "conv2d_cuda: GEMM grid too large");
-    if (pointwise) {
-      conv2d_gemm_large_kernel<true, T><<<grid, kL_Threads, 0, stream>>>(p, in, weight, bias, out);
-      CUDA_CHECK_LAUNCH("conv2d_gemm_large_kernel<pointwise>");
-    } else {
-      conv2d_gemm_large_kernel<false, T><<<grid, kL_Threads, 0, stream>>>(p, in, weight, bias, out);
-      CUDA_CHECK_LAUNCH("conv2d_gemm_large_kernel");
+  // One launch per chunk of images that fits grid z (kernels/conv2d_launch.h),
+  // the pointers moved along the batch; the split-K workspace is reused by
+  // each chunk in stream order.
+  const LaunchGeometry whole = conv2d_cuda_geometry(p, kernel, splits);
+  TX2_REQUIRE(whole.fits, "conv2d_cuda: the ", conv2d_cuda_kernel_name(kernel), " kernel cannot launch: ", whole.why);
+  const long long in_image = static_cast<long long>(p.in_channels) * p.in_h * p.in_w;
+  const long long out_image = static_cast<long long>(p.out_channels_total) * p.out_h * p.out_w;
+  for (int n0 = 0; n0 < p.batch; n0 += whole.images_per_launch) {
+    Conv2dParams q = p;
+    q.batch = std::min(whole.images_per_launch, p.batch - n0);
+    const LaunchGeometry g = conv2d_cuda_geometry(q, kernel, splits);
+    const T* q_in = in + n0 * in_image;
+    T* q_out = out + n0 * out_image;
+    switch (kernel) {
+      case Conv2dCudaKernel::kWmmaFp16:
+        conv2d_wmma_cuda(q, g, q_in, weight, bias, q_out, stream);
+        break;
+      case Conv2dCudaKernel::kGemmHalf2:
+        launch_gemm_half2(q, g, q_in, weight, bias, q_out, stream);
+        break;
+      case Conv2dCudaKernel::kDepthwise:
+        conv2d_depthwise_kernel<T><<<grid_of(g), kDwThreads, g.dynamic_shared_bytes, stream>>>(q, q_in, weight, bias,
+                                                                                                q_out);
+        CUDA_CHECK_LAUNCH("conv2d_depthwise_kernel");
+        break;
+      case Conv2dCudaKernel::kGemmLarge:
+        if (pointwise) {
+          conv2d_gemm_large_kernel<true, T><<<grid_of(g), kL_Threads, 0, stream>>>(q, q_in, weight, bias, q_out);
+          CUDA_CHECK_LAUNCH("conv2d_gemm_large_kernel<pointwise>");
+        } else {
+          conv2d_gemm_large_kernel<false, T><<<grid_of(g), kL_Threads, 0, stream>>>(q, q_in, weight, bias, q_out);
+          CUDA_CHECK_LAUNCH("conv2d_gemm_large_kernel");
+        }
+        break;
+      case Conv2dCudaKernel::kGemmSmall:
+        launch_gemm<32, 32>(q, g, pointwise, q_in, weight, bias, q_out, stream, 1, nullptr);
+        break;
+      default:  // kGemm, kGemmSplitK
+        launch_gemm<64, 64>(q, g, pointwise, q_in, weight, bias, q_out, stream, splits,
+                            splits > 1 ? workspace : nullptr);
+        break;
     }
-  } else if (kernel == Conv2dCudaKernel::kGemmSmall) {
-    launch_gemm<32, 32>(p, pointwise, in, weight, bias, out, stream, 1, nullptr);
-  } else if (kernel == Conv2dCudaKernel::kGemmSplitK) {
-    TX2_REQUIRE(workspace != nullptr, "conv2d_cuda: the split-K kernel needs a workspace");
-    launch_gemm<64, 64>(p, pointwise, in, weight, bias, out, stream, splitk_splits(p), workspace);
-  } else {
-    launch_gemm<64, 64>(p, pointwise, in, weight, bias, out, stream, 1, nullptr);
   }
 }
 
@@ -652,31 +667,6 @@ void conv2d_cuda(const Conv2dParams& p, const half_t* in, const float* weight, c
                  cudaStream_t stream, Conv2dCudaKernel kernel, float* workspace) {
   conv2d_cuda_impl(p, reinterpret_cast<const __half*>(in), weight, bias, reinterpret_cast<__half*>(out), stream,
                    kernel, workspace);
-}
-
-const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel) {
-  switch (kernel) {
-    case Conv2dCudaKernel::kAuto: return "auto";
-    case Conv2dCudaKernel::kGemm: return "gemm64";
-    case Conv2dCudaKernel::kGemmSmall: return "gemm32";
-    case Conv2dCudaKernel::kGemmLarge: return "gemm128";
-    case Conv2dCudaKernel::kGemmSplitK: return "gemm64-splitk";
-    case Conv2dCudaKernel::kWmmaFp16: return "wmma-fp16";
-    case Conv2dCudaKernel::kGemmHalf2: return "gemm64-half2";
-    case Conv2dCudaKernel::kDepthwise: return "depthwise";
-    case Conv2dCudaKernel::kCudnn: return "cudnn";
-  }
-  return "?";
-}
-
-bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel) {
-  for (Conv2dCudaKernel k : kConv2dCudaTactics) {
-    if (name == conv2d_cuda_kernel_name(k)) {
-      *kernel = k;
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace tx2yolo

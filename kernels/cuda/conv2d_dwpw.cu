@@ -30,6 +30,7 @@
 
 #include "core/error.h"
 #include "kernels/conv2d_dwpw.h"
+#include "kernels/conv2d_launch.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemm_tile.cuh"
@@ -38,11 +39,12 @@ namespace tx2yolo {
 
 namespace {
 
-constexpr int kDpBM = 64;   // output channels per block
-constexpr int kDpBN = 64;   // output pixels per block
-constexpr int kDpBK = 16;   // depthwise channels per step
-constexpr int kDpThreads = (kDpBM / 4) * (kDpBN / 4);  // 256
-constexpr int kDpPadA = 4;  // float4-aligned rows, spread banks
+// The tiles (kernels/conv2d_launch.h, shared with the launch geometry).
+constexpr int kDpBM = conv2d_tiles::kDwPwBM;  // output channels per block
+constexpr int kDpBN = conv2d_tiles::kDwPwBN;  // output pixels per block
+constexpr int kDpBK = conv2d_tiles::kDwPwBK;  // depthwise channels per step
+constexpr int kDpThreads = conv2d_tiles::kDwPwThreads;  // 256
+constexpr int kDpPadA = conv2d_tiles::kDwPwPadA;  // float4-aligned rows, spread banks
 
 __device__ __forceinline__ float round_to_storage(float v, const float*) { return v; }
 __device__ __forceinline__ float round_to_storage(float v, const __half*) {
@@ -125,9 +127,9 @@ void launch(const Conv2dDwPwParams& p, const T* in, const float* dw_w, const flo
             const float* pw_b, T* out, cudaStream_t stream) {
   std::string why;
   TX2_REQUIRE(conv2d_dwpw_fusable(p.dw, p.pw, &why), "conv2d_dwpw_cuda: ", why);
-  const dim3 grid(cuda::ceil_div(p.dw.out_h * p.dw.out_w, kDpBN), cuda::ceil_div(p.pw.out_channels, kDpBM),
-                  static_cast<unsigned>(p.dw.batch));
-  TX2_REQUIRE(grid.y <= 65535 && grid.z <= 65535, "conv2d_dwpw_cuda: grid too large");
+  const LaunchGeometry g = conv2d_dwpw_geometry(p);
+  TX2_REQUIRE(g.fits && g.launches == 1, "conv2d_dwpw_cuda: launch does not fit: ", g.fits ? "batch too large" : g.why);
+  const dim3 grid(static_cast<unsigned>(g.grid_x), static_cast<unsigned>(g.grid_y), static_cast<unsigned>(g.grid_z));
   if (p.dw.kernel_h == 3 && p.dw.kernel_w == 3) {
     conv2d_dwpw_kernel<3, T><<<grid, kDpThreads, 0, stream>>>(p.dw, p.pw, in, dw_w, dw_b, pw_w, pw_b, out);
     CUDA_CHECK_LAUNCH("conv2d_dwpw_kernel<3x3>");

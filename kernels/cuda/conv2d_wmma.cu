@@ -44,11 +44,12 @@ namespace tx2yolo {
 
 namespace {
 
-constexpr int kBM = 64, kBN = 64, kBK = 32;
-constexpr int kThreads = 128;
-constexpr int kLdA = kBK + 8;  // halves
-constexpr int kLdB = kBN + 8;  // halves
-constexpr int kLdC = kBN + 4;  // floats
+// The tiles (kernels/conv2d_launch.h, shared with the launch geometry).
+constexpr int kBM = conv2d_tiles::kWmmaBM, kBN = conv2d_tiles::kWmmaBN, kBK = conv2d_tiles::kWmmaBK;
+constexpr int kThreads = conv2d_tiles::kWmmaThreads;
+constexpr int kLdA = conv2d_tiles::kWmmaLdA;  // halves
+constexpr int kLdB = conv2d_tiles::kWmmaLdB;  // halves
+constexpr int kLdC = conv2d_tiles::kWmmaLdC;  // floats
 
 template <bool kPointwise, typename T>
 __global__ void __launch_bounds__(kThreads)
@@ -151,13 +152,11 @@ bool conv2d_wmma_available() {
 }
 
 template <typename T>
-void conv2d_wmma_cuda(const Conv2dParams& p, const T* in, const float* weight, const float* bias, T* out,
-                      cudaStream_t stream) {
+void conv2d_wmma_cuda(const Conv2dParams& p, const LaunchGeometry& g, const T* in, const float* weight,
+                      const float* bias, T* out, cudaStream_t stream) {
   TX2_REQUIRE(conv2d_wmma_available(), "conv2d_cuda: the FP16 tensor-core kernel needs sm_70 or later");
-  const int cout_g = p.out_channels / p.groups;
-  const long long z = static_cast<long long>(p.batch) * p.groups;
-  const dim3 grid(cuda::ceil_div(p.out_h * p.out_w, kBN), cuda::ceil_div(cout_g, kBM), static_cast<unsigned>(z));
-  TX2_REQUIRE(grid.y <= 65535 && z <= 65535, "conv2d_cuda: tensor-core grid too large");
+  TX2_REQUIRE(g.fits, "conv2d_cuda: tensor-core launch does not fit: ", g.why);
+  const dim3 grid(static_cast<unsigned>(g.grid_x), static_cast<unsigned>(g.grid_y), static_cast<unsigned>(g.grid_z));
   const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                          p.pad_h == 0 && p.pad_w == 0;
   if (pointwise) {
@@ -169,9 +168,9 @@ void conv2d_wmma_cuda(const Conv2dParams& p, const T* in, const float* weight, c
   }
 }
 
-template void conv2d_wmma_cuda<float>(const Conv2dParams&, const float*, const float*, const float*, float*,
-                                        cudaStream_t);
-template void conv2d_wmma_cuda<__half>(const Conv2dParams&, const __half*, const float*, const float*, __half*,
-                                         cudaStream_t);
+template void conv2d_wmma_cuda<float>(const Conv2dParams&, const LaunchGeometry&, const float*, const float*,
+                                      const float*, float*, cudaStream_t);
+template void conv2d_wmma_cuda<__half>(const Conv2dParams&, const LaunchGeometry&, const __half*, const float*,
+                                       const float*, __half*, cudaStream_t);
 
 }  // namespace tx2yolo

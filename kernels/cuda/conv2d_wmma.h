@@ -5,6 +5,7 @@
 #include <cuda_runtime_api.h>
 
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_launch.h"
 
 namespace tx2yolo {
 
@@ -12,8 +13,9 @@ namespace tx2yolo {
 bool conv2d_wmma_available();
 
 // T: float or __half activations (in and out); weights and bias FP32.
+// `g`: conv2d_cuda_geometry(p, kWmmaFp16), which must fit.
 template <typename T>
-void conv2d_wmma_cuda(const Conv2dParams& p, const T* in, const float* weight, const float* bias, T* out,
-                      cudaStream_t stream);
+void conv2d_wmma_cuda(const Conv2dParams& p, const LaunchGeometry& g, const T* in, const float* weight,
+                      const float* bias, T* out, cudaStream_t stream);
 
 }  // namespace tx2yolo
