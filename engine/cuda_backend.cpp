@@ -7,6 +7,8 @@
 
 #include "core/error.h"
 #include "engine/fusion.h"
+#include "engine/verification.h"
+#include "kernels/conv2d_launch.h"
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_dwpw.h"
@@ -96,6 +98,7 @@ struct CudaBackend::Impl {
   bool preprocessed_on_device = false;
   bool postprocessed_on_device = false;
   bool zero_copy_input = false;  // CudaBackendOptions::zero_copy_input, where the device can
+  bool unverified = false;       // unverified features allowed (options or environment)
   std::string zero_copy_note;
   void record(int i) { CUDA_CHECK(cudaEventRecord(events[i], stream)); }
   // Inside a stream capture: the event as a node of the graph (CUDA 11.1+;
@@ -129,6 +132,17 @@ struct CudaBackend::Impl {
 };
 
 namespace {
+
+// Whether `kernel` may run `p` under the verified defaults
+// (engine/verification.h): the kernel itself verified, and a batch that
+// would need several launches (kernels/conv2d_launch.h) only where chunked
+// launches are allowed.
+bool kernel_allowed(const CudaBackend::Impl& m, const Conv2dParams& p, Conv2dCudaKernel kernel) {
+  if (!feature_allowed(conv2d_cuda_kernel_name(kernel), m.unverified)) return false;
+  const int splits =
+      kernel == Conv2dCudaKernel::kGemmSplitK ? conv2d_splitk_splits(p, m.device.multiprocessors) : 1;
+  return conv2d_cuda_geometry(p, kernel, splits).launches <= 1 || feature_allowed("chunked-launch", m.unverified);
+}
 
 // One conv step with kernel `kernel`, input and output at plan offsets, on
 // the backend's activation storage.
@@ -196,6 +210,14 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
   TX2_REQUIRE(options.batch >= 1 && options.batch <= 1024, "cuda backend: batch ", options.batch, " is not positive");
   m.options = options;
   m.shapes = shapes;
+  m.unverified = options.unverified || unverified_allowed_by_environment();
+  // Verified defaults (engine/verification.h): an unverified feature is
+  // used only when asked for by name and allowed.
+  TX2_REQUIRE(options.precision == Precision::kFp32 || feature_allowed("fp16", m.unverified),
+              "precision fp16 has never run on a GPU (", verified_feature("fp16").last_verification(),
+              "); pass --unverified to use it anyway");
+  TX2_REQUIRE(!options.zero_copy_input || feature_allowed("zero-copy", m.unverified),
+              "zero-copy input has never run on a GPU; pass --unverified to use it anyway");
   m.input_name = model.graph().input.name;
   m.device = cuda_device_info(options.device);  // throws when there is no such device
   if (options.zero_copy_input) {
@@ -300,6 +322,7 @@ bool CudaBackend::find_fusable_pairs(const Graph& graph, const std::map<std::str
   Impl& m = *impl_;
   // Fusion is only ever chosen by timing (or forced, in tests).
   if (m.options.tactics == TacticMode::kHeuristic && m.options.force_tactic != kFusedTactic) return false;
+  if (!feature_allowed(kFusedTactic, m.unverified)) return false;
   std::map<int, Conv2dParams> convs;
   for (std::size_t i = 0; i < m.steps.size(); ++i)
     if (m.steps[i].op == OpKind::kConv2d) convs[static_cast<int>(i)] = m.steps[i].conv;
@@ -332,7 +355,8 @@ void CudaBackend::choose_tactics() {
       for (Conv2dCudaKernel c : kConv2dCudaTactics) {
         const bool storage_ok = m.half ? !conv2d_cuda_kernel_needs_fp32_storage(c)
                                        : !conv2d_cuda_kernel_needs_fp16_storage(c);
-        if (storage_ok && conv2d_cuda_supports(s.conv, c) && (s.fp16_ok || !conv2d_cuda_kernel_is_fp16(c)))
+        if (storage_ok && conv2d_cuda_supports(s.conv, c) && (s.fp16_ok || !conv2d_cuda_kernel_is_fp16(c)) &&
+            kernel_allowed(m, s.conv, c))
           s.candidates.push_back(c);
       }
   if (mode != TacticMode::kHeuristic) {
@@ -390,10 +414,14 @@ void CudaBackend::choose_tactics() {
     t.layer = node.name;
     if (mode == TacticMode::kHeuristic) {
       s.kernel = conv2d_cuda_choose(s.conv, s.fp16_ok);
-      if (forced != Conv2dCudaKernel::kAuto && conv2d_cuda_supports(s.conv, forced) &&
+      if (forced != Conv2dCudaKernel::kAuto && conv2d_cuda_supports(s.conv, forced) && kernel_allowed(m, s.conv, forced) &&
           (m.half ? !conv2d_cuda_kernel_needs_fp32_storage(forced) : !conv2d_cuda_kernel_needs_fp16_storage(forced)) &&
           (s.fp16_ok || !conv2d_cuda_kernel_is_fp16(forced)))
         s.kernel = forced;
+      TX2_REQUIRE(kernel_allowed(m, s.conv, s.kernel), "cuda backend: layer '", node.name, "' at batch ",
+                  s.conv.batch, " needs the ", conv2d_cuda_kernel_name(s.kernel),
+                  " kernel in several launches (grid z), which have never run on a GPU; use a smaller batch or "
+                  "--unverified");
       t.tactic = conv2d_cuda_kernel_name(s.kernel);
       if (m.options.force_tactic == kFusedTactic && s.dw_partner >= 0) {
         s.fused = true;
@@ -790,6 +818,8 @@ bool CudaBackend::detect_frame(const std::vector<PreprocessParams>& params,
                                std::vector<std::vector<Detection>>* out, std::vector<long long>* overflow) {
   Impl& m = *impl_;
   if (!m.options.gpu_preprocess || !m.options.cuda_graph || m.options.debug_sync) return false;
+  // Never run on a GPU: the frame then runs stage by stage (verified).
+  if (!feature_allowed("frame-graph", m.unverified)) return false;
   TX2_REQUIRE(!params.empty() && params.size() == bgr.size() && params.size() == levels.size() &&
                   static_cast<int>(params.size()) <= m.options.batch,
               "cuda backend: ", params.size(), " images (", bgr.size(), " pointers, ", levels.size(),

@@ -84,6 +84,10 @@ struct CudaBackendOptions {
   // pixel several times). Where the device cannot map host memory it stays
   // off and description() says so.
   bool zero_copy_input = false;
+  // Allow the features that have never run on a GPU (engine/verification.h);
+  // off, only verified ones are used, and precision fp16 or zero-copy input
+  // are refused with the reason.
+  bool unverified = false;
   // For tests, with tactics kHeuristic only: every conv layer that can run
   // this kernel (a conv2d_cuda_kernel_name) runs it, the rest the
   // heuristic's; "dwpw-fused" fuses every depthwise + pointwise pair that

@@ -109,6 +109,7 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     cuda_options.tactics_cache = options.tactics_cache;
     cuda_options.precision = options.precision;
     cuda_options.zero_copy_input = options.zero_copy_input;
+    cuda_options.unverified = options.unverified;
     if (options.tactics != TacticMode::kHeuristic) cuda_options.model_sha256 = model_->sha256();
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }

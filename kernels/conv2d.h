@@ -89,9 +89,11 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
 // FP32. kAuto, the heuristic without timing, picks depthwise where it
 // applies and kGemm otherwise.
 //
-// kGemmLarge ("gemm128": 128x64 tiles, 8x8 per thread, double-buffered) has
-// not yet run on a GPU, so it is a candidate only when the environment sets
-// TX2YOLO_UNVERIFIED_KERNELS=1 (tools/gpu-check.sh does, to verify it).
+// kGemmLarge ("gemm128": 128x64 tiles, 8x8 per thread, double-buffered).
+//
+// Which of these have run on a GPU, and so which the engine's defaults may
+// use, is engine/verification.h's table; this layer offers every kernel the
+// device can run.
 //
 // kGemmHalf2 ("gemm64-half2", sm_53+, FP16 activation storage only): the
 // 64x64 GEMM with FP16 operand tiles and paired FP16 arithmetic (half2), at

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "engine/detector.h"
+#include "engine/verification.h"
 #include "tests/gpu_test_util.h"
 #include "tests/test_util.h"
 #include "weights/architecture.h"
@@ -336,6 +337,7 @@ TEST(GpuBackend, WholeFrameGraphMatchesStageByStage) {
     on.tactics = off.tactics = TacticMode::kHeuristic;
     on.batch = off.batch = 3;
     on.precision = off.precision = precision;
+    on.unverified = off.unverified = true;  // the frame graph and FP16 have not yet run on a GPU
     off.cuda_graph = false;
     Detector da(path, on), db(path, off);
     const cv::Mat a = scene();
@@ -417,6 +419,7 @@ TEST(GpuBackend, ForcedCudnnAndFusedKernelsMatchAndReplay) {
     CudaBackendOptions plain, forced;
     plain.tactics = forced.tactics = TacticMode::kHeuristic;
     plain.precision = forced.precision = c.precision;
+    plain.unverified = forced.unverified = true;  // cudnn, dwpw-fused and FP16 have not yet run on a GPU
     forced.force_tactic = c.force;
     CudaBackend a(model, shapes, forced), b(model, shapes, plain);
     int taken = 0;
@@ -474,6 +477,7 @@ TEST(GpuBackend, ZeroCopyInputGivesTheCopiedInputsDetections) {
   copy.tactics = in_place.tactics = TacticMode::kHeuristic;
   copy.zero_copy_input = false;
   in_place.zero_copy_input = true;
+  copy.unverified = in_place.unverified = true;  // zero-copy and the frame graph have not yet run on a GPU
   Detector a(path, in_place), b(path, copy);
   EXPECT_NE(a.backend_description().find("zero-copy"), std::string::npos) << a.backend_description();
   EXPECT_EQ(b.backend_description().find("zero-copy"), std::string::npos) << b.backend_description();
@@ -566,6 +570,42 @@ TEST(GpuBackend, TimedTacticsAreCachedAndKeepTheResults) {
   EXPECT_NE(again.backend_description().find("0 layers timed"), std::string::npos) << again.backend_description();
 }
 
+// Verified defaults on a real device: with the default options (timed
+// tactics), every conv layer runs a verified kernel, nothing fuses, the
+// frame runs stage by stage, and FP16 or zero-copy without --unverified are
+// refused with the reason. tools/gpu-check.sh runs this test with
+// TX2YOLO_UNVERIFIED_KERNELS unset (the rest of the suite runs with it).
+TEST(GpuVerifiedDefaults, DefaultOptionsRunOnlyVerifiedFeatures) {
+  SKIP_WITHOUT_GPU();
+  if (unverified_allowed_by_environment()) GTEST_SKIP() << "TX2YOLO_UNVERIFIED_KERNELS=1 allows every feature";
+  testing_util::TempDir dir;
+  ArchitectureSpec spec = ArchitectureSpec::scaled(0.25, 3);
+  spec.separable_head = true;  // fusable pairs, had fusion been allowed
+  const std::string path = write_random_model(dir, spec, 53);
+  DetectorOptions opt;
+  opt.input_h = opt.input_w = 320;
+  opt.backend = BackendKind::kCuda;
+  opt.tactics_cache = "none";
+  Detector d(path, opt);
+  for (const LayerTactic& t : d.layer_tactics()) {
+    EXPECT_TRUE(verified_feature(t.tactic).verified()) << t.layer << ": " << t.tactic;
+    for (const auto& m : t.ms) EXPECT_TRUE(verified_feature(m.first).verified()) << t.layer << " timed " << m.first;
+  }
+  for (int frame = 0; frame < 3; ++frame) d.detect(scene());
+  EXPECT_EQ(d.backend_description().find("whole frame"), std::string::npos) << d.backend_description();
+  DetectorOptions fp16 = opt;
+  fp16.precision = Precision::kFp16;
+  try {
+    Detector x(path, fp16);
+    ADD_FAILURE() << "FP16 ran without --unverified";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--unverified"), std::string::npos) << e.what();
+  }
+  DetectorOptions zero_copy = opt;
+  zero_copy.zero_copy_input = true;
+  EXPECT_THROW(Detector(path, zero_copy), Error);
+}
+
 // FP16 (FP16 activation storage; on sm_70+ also tensor-core convs) against
 // FP32 on the trained demo model: every confident detection survives with
 // the same class, nearly the same box and score, and the heads stay close.
@@ -577,6 +617,7 @@ TEST(GpuBackend, Fp16ConvsKeepTheDemoModelsDetections) {
   o32.tactics = TacticMode::kHeuristic;  // the heuristic picks the tensor-core kernel for every GEMM layer at fp16
   DetectorOptions o16 = o32;
   o16.precision = Precision::kFp16;
+  o16.unverified = true;  // FP16 has not yet run on a GPU
   Detector d32(model, o32), d16(model, o16);
   EXPECT_NE(d16.backend_description().find("fp16"), std::string::npos) << d16.backend_description();
   int wmma = 0;

@@ -255,6 +255,24 @@ TEST(Cli, InspectVerifiesAndPrintsTheGraph) {
   EXPECT_NE(r.output.find("yolo_head.yolo_output.2"), std::string::npos);
 }
 
+// `inspect --device` needs a CUDA device (one clear error without one);
+// `--verified-markdown` prints the engine's verified-features table.
+TEST(Cli, InspectDeviceAndVerifiedTable) {
+  const auto md = run_command(kCli + " inspect --verified-markdown");
+  ASSERT_EQ(md.exit_code, 0) << md.output;
+  EXPECT_NE(md.output.find("| `gemm64` | conv tactic |"), std::string::npos) << md.output;
+  EXPECT_NE(md.output.find("| `frame-graph` | graph |"), std::string::npos) << md.output;
+  if (cuda_device_count() == 0) {
+    expect_one_line_error(run_command_stderr(kCli + " inspect --device"), "inspect --device: no CUDA device 0");
+  } else {
+    const auto d = run_command(kCli + " inspect --device");
+    ASSERT_EQ(d.exit_code, 0) << d.output;
+    EXPECT_NE(d.output.find("never run on a GPU"), std::string::npos) << d.output;
+  }
+  expect_one_line_error(run_command_stderr(kCli + " inspect --device 99"), "--device");
+  expect_one_line_error(run_command_stderr(kCli + " inspect " + kModel + " --device 0"), "give no model");
+}
+
 TEST(Cli, InspectOnCorruptFileFails) {
   TempDir dir;
   testing_util::write_bytes(dir.file("short.safetensors"), {1, 2, 3});
@@ -305,6 +323,10 @@ TEST(CliBench, ReportsEveryStageAndRefusesWhatIsNotAvailable) {
                         "--zero-copy");
   const auto zero_copy = testing_util::run_command(cli + " bench --backend cpu --zero-copy --iterations 1 --warmup 0");
   EXPECT_EQ(zero_copy.exit_code, 0) << zero_copy.output;  // a CUDA option: the CPU backend has no copy to skip
+  // --unverified is accepted everywhere the CUDA options are; on the CPU it changes nothing.
+  const auto unverified =
+      testing_util::run_command(cli + " bench --backend cpu --unverified --iterations 1 --warmup 0");
+  EXPECT_EQ(unverified.exit_code, 0) << unverified.output;
 }
 
 TEST(CliRandomModel, WritesEachFullWidthArchitectureAndRefusesBadInput) {

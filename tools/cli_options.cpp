@@ -16,10 +16,15 @@ bool input_size_option(const std::vector<int>& values, int* h, int* w) {
 }
 
 const char* const kPrecisionHelp =
-    "fp32, or fp16 (CUDA): activations stored as FP16, and conv layers on tensor cores (sm_70+) or paired FP16 "
-    "arithmetic (sm_53+, the TX2) where faster";
+    "fp32, or fp16 (CUDA; never run on a GPU yet, so it needs --unverified): activations stored as FP16, and conv "
+    "layers on tensor cores (sm_70+) or paired FP16 arithmetic (sm_53+, the TX2) where faster";
+
+const char* const kUnverifiedHelp =
+    "CUDA: allow the features that have never run on a GPU (FP16, the gemm128, wmma-fp16, gemm64-half2, cudnn and "
+    "dwpw-fused kernels, the whole-frame graph, zero-copy); `tx2yolo inspect --device` lists them";
 
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
+  cmd->add_flag("--unverified", args->unverified, kUnverifiedHelp);
   cmd->add_option("--precision", args->precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "fp16"}));
   cmd->add_flag("--no-cuda-graph", args->no_cuda_graph,
                 "CUDA: launch the layers one by one instead of replaying a captured CUDA graph");
@@ -30,7 +35,7 @@ void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
                   "CUDA tactics cache file (default ~/.cache/tx2yolo/tactics.json; none: no file)");
   cmd->add_flag("--zero-copy", args->zero_copy,
                 "CUDA: read the input image in place from pinned host memory instead of copying it to the device "
-                "(for measuring on a Jetson; not measured yet, so off by default)");
+                "(for measuring on a Jetson; never run on a GPU yet, so it needs --unverified)");
 }
 
 void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
@@ -39,6 +44,7 @@ void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
   options->tactics = tactic_mode_from_string(args.tactics);
   options->tactics_cache = args.tactics_cache;
   options->zero_copy_input = args.zero_copy;
+  options->unverified = args.unverified;
 }
 
 void write_json_file(const std::string& path, const nlohmann::json& j) {

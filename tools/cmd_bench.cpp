@@ -280,6 +280,7 @@ struct TuneArgs {
   int batch = 1;
   int device = 0;
   std::string tactics_cache;
+  bool unverified = false;
 };
 
 int run_tune(const TuneArgs& a) {
@@ -292,6 +293,7 @@ int run_tune(const TuneArgs& a) {
   o.batch = a.batch;
   o.tactics = TacticMode::kRetune;
   o.precision = precision_from_string(a.precision);
+  o.unverified = a.unverified;
   o.tactics_cache = a.tactics_cache.empty() ? default_tactic_cache_path() : a.tactics_cache;
   TX2_REQUIRE(!o.tactics_cache.empty() && o.tactics_cache != "none",
               "tune: no cache file to write (pass --tactics-cache FILE, or set HOME)");
@@ -317,6 +319,7 @@ CommandRunner add_tune_command(CLI::App& app) {
   cmd->add_option("--device", args->device, "CUDA device index")->check(CLI::Range(0, 64));
   cmd->add_option("--precision", args->precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "fp16"}));
   cmd->add_option("--tactics-cache", args->tactics_cache, "Cache file (default ~/.cache/tx2yolo/tactics.json)");
+  cmd->add_flag("--unverified", args->unverified, kUnverifiedHelp);
   return [args] { return run_tune(*args); };
 }
 

@@ -31,6 +31,7 @@ struct EvalArgs {
   std::string ap_json;
   int threads = 0;
   int device = 0;
+  bool unverified = false;
 };
 
 int run_eval(const EvalArgs& a) {
@@ -44,6 +45,7 @@ int run_eval(const EvalArgs& a) {
   o.threads = a.threads;
   o.device = a.device;
   o.precision = precision_from_string(a.precision);
+  o.unverified = a.unverified;
   Detector det(a.model, o);
   const VocDataset ds = read_voc_dataset(a.voc, a.split, det.config().classes);
   std::fprintf(stderr, "eval: %zu images of %s/%s (%d without objects skipped), %zu classes, input %dx%d, %s\n",
@@ -109,6 +111,7 @@ CommandRunner add_eval_command(CLI::App& app) {
   cmd->add_option("--input-size", args->input_size, "Network input size: H [W], multiples of 32")->expected(1, 2);
   cmd->add_option("--backend", args->backend, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--precision", args->precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "fp16"}));
+  cmd->add_flag("--unverified", args->unverified, kUnverifiedHelp);
   cmd->add_option("--detections", args->detections_json, "Write every detection as COCO-results JSON");
   cmd->add_option("--ap-json", args->ap_json, "Write the AP table as JSON");
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");

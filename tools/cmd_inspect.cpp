@@ -1,11 +1,15 @@
 // `tx2yolo inspect`: verify a model file and print its metadata, config,
-// graph (with shapes and MACs at the chosen input size) and tensor table.
+// graph (with shapes and MACs at the chosen input size) and tensor table;
+// or, with --device [N], the verified-features table (engine/verification.h)
+// for that CUDA device, and with --verified-markdown the README's table.
 #include <cstdio>
 #include <memory>
 
 #include <CLI/CLI.hpp>
 
 #include "core/error.h"
+#include "kernels/device.h"
+#include "engine/verification.h"
 #include "layers/layer.h"
 #include "tools/commands.h"
 #include "weights/model_file.h"
@@ -18,9 +22,23 @@ struct InspectArgs {
   std::string model;
   std::vector<int> input_size;
   bool tensors = true;
+  bool device_table = false;  // --device given
+  int device = 0;
+  bool verified_markdown = false;
 };
 
 int run_inspect(const InspectArgs& a) {
+  if (a.verified_markdown) {
+    std::fputs(verified_features_markdown().c_str(), stdout);
+    return 0;
+  }
+  if (a.device_table) {
+    TX2_REQUIRE(a.model.empty(), "inspect: --device prints the device's table; give no model with it");
+    TX2_REQUIRE(cuda_device_count() > a.device, "inspect --device: no CUDA device ", a.device, ": ",
+                cuda_device_count() > 0 ? cat(cuda_device_count(), " present") : cuda_unavailable_reason());
+    std::fputs(verified_features_for_device(a.device).c_str(), stdout);
+    return 0;
+  }
   const std::string path = a.model.empty() ? default_model_path() : a.model;
   const ModelFile model = ModelFile::load(path);
   const ModelConfig& c = model.config();
@@ -95,7 +113,18 @@ CommandRunner add_inspect_command(CLI::App& app) {
   cmd->add_option("--input-size", args->input_size, "Show shapes and MACs at this input size: H, or H W")
       ->expected(1, 2);
   cmd->add_flag("!--no-tensors", args->tensors, "Do not print the tensor table");
-  return [args]() { return run_inspect(*args); };
+  CLI::Option* device = cmd->add_option("--device", args->device,
+                                        "Print, for CUDA device N (default 0), each CUDA feature's last verification "
+                                        "on a GPU, whether it is on by default, and whether this device can run it")
+                            ->expected(0, 1)
+                            ->default_str("0")
+                            ->check(CLI::Range(0, 64));
+  cmd->add_flag("--verified-markdown", args->verified_markdown,
+                "Print the verified-features table as the README's Markdown");
+  return [args, device]() {
+    args->device_table = device->count() > 0;
+    return run_inspect(*args);
+  };
 }
 
 }  // namespace tx2yolo

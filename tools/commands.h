@@ -40,7 +40,10 @@ struct CudaRunArgs {
   std::string tactics = "auto";
   std::string tactics_cache;
   bool zero_copy = false;
+  bool unverified = false;
 };
+// The --unverified flag's help text (detect, bench, tune, eval).
+extern const char* const kUnverifiedHelp;
 // The --precision option's help text (detect, bench, eval).
 extern const char* const kPrecisionHelp;
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args);

@@ -97,9 +97,10 @@ fi
 # Tactics timed by the tests and benches go to a cache inside $out (kept as
 # a record of what was chosen), not to the machine's home folder.
 export TX2YOLO_TACTICS_CACHE="$out/tactics.json"
-# Kernels written but not yet verified on a GPU are candidates here, so that
+# Features written but not yet verified on a GPU are allowed here, so that
 # the GPU tests check them at every shape and the benches time them
-# (kernels/conv2d.h says which; a user's run leaves them out).
+# (engine/verification.h says which; a user's run leaves them out). Only
+# GpuVerifiedDefaults runs without it (the verified-defaults row below).
 export TX2YOLO_UNVERIFIED_KERNELS=1
 gpu_tests="$build_dir/tests/tx2yolo_gpu_tests"
 # The device as the CUDA runtime sees it (works on Jetsons, which have no nvidia-smi).
@@ -128,7 +129,11 @@ PY
   row "$name" "$verdict" "$1 passed, $2 skipped, $3 failed (rc $rc)"
 }
 
-run_gtest gpu-tests "$gpu_tests" "$out/gpu-tests.json" timeout "${GPU_CHECK_TEST_TIMEOUT:-600}"
+run_gtest gpu-tests "$gpu_tests" "$out/gpu-tests.json" env GTEST_FILTER='-GpuVerifiedDefaults.*' \
+  timeout "${GPU_CHECK_TEST_TIMEOUT:-600}"
+# The defaults as a user gets them: unverified features not allowed.
+run_gtest verified-defaults "$gpu_tests" "$out/verified-defaults.json" env -u TX2YOLO_UNVERIFIED_KERNELS \
+  GTEST_FILTER='GpuVerifiedDefaults.*' timeout 300
 if grep -q '"result": "SKIPPED"' "$out/gpu-tests.json" 2>/dev/null; then
   row gpu-tests-no-skips FAIL "tests skipped although a GPU is present (see $out/gpu-tests.log)"
 fi

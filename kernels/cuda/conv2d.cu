@@ -31,8 +31,8 @@
 //    registers while the current one is multiplied (two shared-memory
 //    buffers, one barrier per step). Each thread stages a fixed output pixel
 //    of B, so its input origin is computed once per block. 12.5 KB shared.
-//    Not yet run on a GPU: a candidate only when TX2YOLO_UNVERIFIED_KERNELS=1
-//    (tools/gpu-check.sh sets it, so the GPU tests check it at every shape).
+//    Not yet run on a GPU: the engine offers it only where unverified
+//    features are allowed (engine/verification.h); the GPU tests check it.
 //  * kGemmHalf2 ("gemm64-half2", FP16 storage only, sm_53 and later): the
 //    64x64 GEMM with both operand tiles in FP16 in shared memory and paired
 //    FP16 arithmetic: each thread's 4x4 outputs as 4x2 half2 accumulators,
@@ -513,14 +513,8 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
       return true;
     case Conv2dCudaKernel::kGemmSplitK:
       return splitk_splits(p) > 1;
-    case Conv2dCudaKernel::kGemmLarge: {
-      // Read once: conv2d_cuda asks at every launch.
-      static const bool unverified = [] {
-        const char* v = std::getenv("TX2YOLO_UNVERIFIED_KERNELS");
-        return v != nullptr && std::string(v) == "1";
-      }();
-      return unverified;
-    }
+    case Conv2dCudaKernel::kGemmLarge:
+      return true;
     case Conv2dCudaKernel::kWmmaFp16:
       return conv2d_wmma_available();
     case Conv2dCudaKernel::kGemmHalf2:

@@ -1,0 +1,151 @@
+#include "engine/verification.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "kernels/conv2d.h"
+#include "kernels/device.h"
+#ifdef TX2YOLO_WITH_CUDA
+#include <cuda_runtime_api.h>
+
+#include "kernels/cuda/conv2d_cudnn.h"
+#include "kernels/cuda/cuda_check.h"
+#endif
+
+namespace tx2yolo {
+
+namespace {
+// The GPU runs so far (docs/testing.md, "GPU runs so far").
+constexpr const char* kH100 = "NVIDIA H100 80GB HBM3";
+constexpr const char* kH200 = "NVIDIA H200";
+}  // namespace
+
+std::string VerifiedFeature::last_verification() const {
+  return verified() ? cat(card, ", ", date, ", ", commit) : std::string("never run on a GPU");
+}
+
+const std::vector<VerifiedFeature>& verified_features() {
+  static const std::vector<VerifiedFeature> table = {
+      // Conv tactics (conv2d_cuda_kernel_name).
+      {"gemm64", "conv tactic", "implicit GEMM, 64x64 tiles, FP32", kH200, "2026-11-28", "97f75a7"},
+      {"gemm32", "conv tactic", "implicit GEMM, 32x32 tiles, FP32", kH200, "2026-11-28", "97f75a7"},
+      {"gemm64-splitk", "conv tactic", "64x64 GEMM with the reduction split across blocks", kH200, "2026-11-28",
+       "97f75a7"},
+      {"depthwise", "conv tactic", "depthwise conv with shared-memory input tiles", kH200, "2026-11-28", "97f75a7"},
+      {"gemm128", "conv tactic", "128x64 tiles, 8x8 per thread, double-buffered", "", "", ""},
+      {"wmma-fp16", "conv tactic", "tensor cores (sm_70+), FP16 operands, FP32 accumulation", "", "", ""},
+      {"gemm64-half2", "conv tactic", "paired FP16 arithmetic (sm_53+), the TX2's FP16 kernel", "", "", ""},
+      {"cudnn", "conv tactic", "cudnnConvolutionForward (GEMM family, FMA math) + our epilogue", "", "", ""},
+      {"dwpw-fused", "conv tactic", "depthwise + pointwise in one kernel", "", "", ""},
+      // Graphs, input, precision, post-processing.
+      {"timed-tactics", "tactics", "each conv layer's kernel timed at first use and cached", kH200, "2026-11-28",
+       "97f75a7"},
+      {"network-graph", "graph", "the network replayed as one CUDA graph", kH200, "2026-11-28", "97f75a7"},
+      {"frame-graph", "graph", "upload, preprocess, network, decode + NMS of a frame as one CUDA graph", "", "", ""},
+      {"gpu-preprocess", "input", "resize and normalise on the GPU", kH200, "2026-11-28", "97f75a7"},
+      {"zero-copy", "input", "the image read in place from pinned host memory", "", "", ""},
+      {"gpu-nms", "post-processing", "decode and NMS on the GPU, the CPU's exact semantics", kH200, "2026-11-28",
+       "97f75a7"},
+      {"batch", "input", "several images per network run", kH200, "2026-11-28", "97f75a7"},
+      {"chunked-launch", "input",
+       "a batch split into several launches where one would pass grid z (batch 64 of 1024 channels)", "", "", ""},
+      {"fp16", "precision", "FP16 activation storage", "", "", ""},
+  };
+  return table;
+}
+
+const VerifiedFeature& verified_feature(const std::string& name) {
+  for (const VerifiedFeature& f : verified_features())
+    if (f.name == name) return f;
+  throw Error(cat("no feature named '", name, "' in the verified-features table"));
+}
+
+bool unverified_allowed_by_environment() {
+  static const bool allowed = [] {
+    const char* v = std::getenv("TX2YOLO_UNVERIFIED_KERNELS");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  return allowed;
+}
+
+bool feature_allowed(const std::string& name, bool allow_unverified) {
+  return allow_unverified || unverified_allowed_by_environment() || verified_feature(name).verified();
+}
+
+std::string feature_availability(const std::string& name, int device) {
+  (void)verified_feature(name);  // a known name
+  const CudaDeviceInfo info = cuda_device_info(device);  // throws without the device
+#ifdef TX2YOLO_WITH_CUDA
+  CUDA_CHECK(cudaSetDevice(device));
+  Conv2dCudaKernel kernel = Conv2dCudaKernel::kAuto;
+  if (conv2d_cuda_kernel_from_name(name, &kernel)) {
+    // A 3x3 conv of 64 channels on a 32x32 map (depthwise for the depthwise kernel).
+    Conv2dParams p;
+    p.in_channels = p.out_channels = 64;
+    p.in_h = p.in_w = 32;
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_h = p.pad_w = 1;
+    if (kernel == Conv2dCudaKernel::kDepthwise) p.groups = 64;
+    finalize_conv2d_params(p);
+    std::string why;
+    switch (kernel) {
+      case Conv2dCudaKernel::kWmmaFp16:
+        return conv2d_cuda_supports(p, kernel) ? "yes" : "no: needs tensor cores (sm_70 or later)";
+      case Conv2dCudaKernel::kGemmHalf2:
+        return conv2d_cuda_supports(p, kernel) ? "yes" : "no: needs sm_53 or later code";
+      case Conv2dCudaKernel::kCudnn:
+        return conv2d_cudnn_available(&why) ? "yes" : "no: " + why;
+      case Conv2dCudaKernel::kGemmSplitK:
+        return cat("yes, for layers with fewer than 2 output tiles per SM (", info.multiprocessors, " SMs)");
+      default:
+        return "yes";
+    }
+  }
+  if (name == "zero-copy") {
+    int can_map = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&can_map, cudaDevAttrCanMapHostMemory, device));
+    return can_map ? (info.integrated ? "yes (integrated GPU)" : "yes (a discrete GPU: mapped over PCIe)")
+                   : "no: the device cannot map host memory";
+  }
+  if (name == "frame-graph" && info.runtime_version < 11010)
+    return "yes (stage times not measured inside the graph before CUDA 11.1)";
+  return "yes";
+#else
+  (void)info;
+  return "no: this build has no CUDA backend";
+#endif
+}
+
+std::string verified_features_for_device(int device) {
+  const CudaDeviceInfo info = cuda_device_info(device);
+  std::string s = cat("device ", device, ": ", describe_cuda_device(info), "\n");
+  s += cat("unverified features: ",
+           unverified_allowed_by_environment() ? "allowed (TX2YOLO_UNVERIFIED_KERNELS=1)" : "off (--unverified allows them)",
+           "\n\n");
+  char line[512];
+  std::snprintf(line, sizeof(line), "%-15s %-15s %-46s %-8s %s\n", "feature", "kind", "last verified on a GPU",
+                "default", "on this device");
+  s += line;
+  for (const VerifiedFeature& f : verified_features()) {
+    std::snprintf(line, sizeof(line), "%-15s %-15s %-46s %-8s %s\n", f.name.c_str(), f.kind.c_str(),
+                  f.last_verification().c_str(), f.verified() ? "on" : "off",
+                  feature_availability(f.name, device).c_str());
+    s += line;
+  }
+  return s;
+}
+
+std::string verified_features_markdown() {
+  std::string s =
+      "| feature | kind | what | last verified on a GPU (card, date, commit) | default |\n"
+      "|---|---|---|---|---|\n";
+  for (const VerifiedFeature& f : verified_features()) {
+    s += cat("| `", f.name, "` | ", f.kind, " | ", f.what, " | ",
+             f.verified() ? f.last_verification() : std::string("**never run on a GPU**"), " | ",
+             f.verified() ? "on" : "off: `--unverified`", " |\n");
+  }
+  return s;
+}
+
+}  // namespace tx2yolo
