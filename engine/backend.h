@@ -72,6 +72,9 @@ class Backend {
   // The kernel each conv layer runs and how it was chosen (empty for a
   // backend without tactics).
   virtual std::vector<LayerTactic> tactics() const { return {}; }
+  // What the user should know about how the backend was set up, one line
+  // each (e.g. tactic candidates that disagreed with the reference kernel).
+  virtual std::vector<std::string> warnings() const { return {}; }
 };
 
 }  // namespace tx2yolo

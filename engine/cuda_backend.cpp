@@ -4,9 +4,11 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <random>
 
 #include "core/error.h"
 #include "engine/fusion.h"
+#include "engine/tactic_validation.h"
 #include "engine/verification.h"
 #include "kernels/conv2d_launch.h"
 #include "kernels/concat.h"
@@ -89,6 +91,8 @@ struct CudaBackend::Impl {
   std::string graph_unavailable;  // why the launches run directly, once known
   std::vector<LayerTactic> tactics;  // one per conv step, in graph order
   std::string tactics_note;          // how they were chosen, for description()
+  std::string tactics_cache_note;    // an old cache file ignored, for description()
+  std::vector<std::string> warnings; // one line each (CudaBackend::warnings)
   std::unique_ptr<CudaBackend::FrameGraph> frame;  // the whole frame as one captured graph
   DeviceBuffer<float> frame_boxes;  // the frame graph's decoded boxes [M, 4]
   bool frame_unsplit = false;       // the last run was a frame graph without stage events
@@ -155,6 +159,73 @@ void launch_conv(CudaBackend::Impl& m, const CudaBackend::Impl::Step& s, std::si
     conv2d_cuda(s.conv, m.act<float>(in_off), s.weight, s.bias, m.act<float>(out_off), m.stream, kernel,
                 m.workspace.data());
   }
+}
+
+// The kernel every candidate is compared with while timing: the 64x64 GEMM,
+// verified on GPUs and able to run every conv.
+constexpr Conv2dCudaKernel kReferenceKernel = Conv2dCudaKernel::kGemm;
+
+// A conv step's output buffer, at its plan offset (the step's params hold
+// its channel slice).
+std::size_t output_offset(const MemoryPlan& plan, const CudaBackend::Impl::Step& s) {
+  return plan.buffer_offsets[static_cast<std::size_t>(plan.tensors.at(s.layer->node().output).buffer)];
+}
+
+std::size_t input_elements(const Conv2dParams& p) {
+  return static_cast<std::size_t>(p.batch) * p.in_channels * p.in_h * p.in_w;
+}
+
+// `count` seeded uniform values in [-1, 1] into the arena at `off`, in the
+// backend's activation storage.
+void fill_random(CudaBackend::Impl& m, std::size_t off, std::size_t count, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+  std::vector<float> host(count);
+  for (float& x : host) x = uniform(rng);
+  if (m.half) {
+    std::vector<half_t> h(count);
+    for (std::size_t i = 0; i < count; ++i) h[i] = to_half(host[i]);
+    CUDA_CHECK(cudaMemcpyAsync(m.act<half_t>(off), h.data(), count * sizeof(half_t), cudaMemcpyHostToDevice, m.stream));
+    CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  } else {
+    CUDA_CHECK(cudaMemcpyAsync(m.act<float>(off), host.data(), count * sizeof(float), cudaMemcpyHostToDevice, m.stream));
+    CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  }
+}
+
+// Poisoning and reading a conv step's own output channels (its slice of the
+// buffer at `out_off`, image by image), for the tactic validator. The
+// poison is all-ones bytes: NaN in FP32 and in FP16.
+TacticValidation validation_of(CudaBackend::Impl& m, const CudaBackend::Impl::Step& s, std::size_t out_off) {
+  TacticValidation v;
+  v.reference = conv2d_cuda_kernel_name(kReferenceKernel);
+  v.fp16_storage = m.half;
+  const Conv2dParams p = s.conv;
+  const std::size_t plane = static_cast<std::size_t>(p.out_h) * p.out_w * m.element_bytes();
+  const std::size_t pitch = plane * static_cast<std::size_t>(p.out_channels_total);
+  const std::size_t width = plane * static_cast<std::size_t>(p.out_channels);
+  unsigned char* first = m.act<unsigned char>(out_off) + plane * static_cast<std::size_t>(p.out_channel_offset);
+  v.poison_output = [&m, first, pitch, width, p] {
+    CUDA_CHECK(cudaMemset2DAsync(first, pitch, 0xFF, width, static_cast<std::size_t>(p.batch), m.stream));
+  };
+  v.read_output = [&m, first, pitch, width, p] {
+    std::vector<unsigned char> bytes(width * static_cast<std::size_t>(p.batch));
+    CUDA_CHECK(cudaMemcpy2DAsync(bytes.data(), width, first, pitch, width, static_cast<std::size_t>(p.batch),
+                                 cudaMemcpyDeviceToHost, m.stream));
+    CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    std::vector<float> out(bytes.size() / m.element_bytes());
+    if (m.half) {
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        half_t h;
+        std::memcpy(&h, bytes.data() + i * sizeof(half_t), sizeof(half_t));
+        out[i] = to_float(h);
+      }
+    } else {
+      std::memcpy(out.data(), bytes.data(), bytes.size());
+    }
+    return out;
+  };
+  return v;
 }
 
 // The tactic name of a pointwise layer that runs fused with its depthwise
@@ -364,6 +435,7 @@ void CudaBackend::choose_tactics() {
     key.gpu = m.device.name;
     key.sms = m.device.multiprocessors;
     key.cuda_runtime = m.device.runtime_version;
+    key.cuda_driver = m.device.driver_version;
     key.model_sha256 = m.options.model_sha256;
     key.input_h = in.h;
     key.input_w = in.w;
@@ -382,6 +454,7 @@ void CudaBackend::choose_tactics() {
     // Without the model's hash there is no key: time, but keep nothing.
     if (!path.empty() && path != "none" && !key.model_sha256.empty()) cache = std::make_unique<TacticCache>(path);
     if (cache && mode == TacticMode::kCached) cached = cache->lookup(key);
+    if (cache && !cache->note().empty()) m.tactics_cache_note = cat("; cache ", cache->path(), ": ", cache->note());
   }
   // Timing runs each candidate on the arena's own buffers (zeroed first, so
   // that no layer reads uninitialised memory): 2 warm-up launches, then the
@@ -431,7 +504,8 @@ void CudaBackend::choose_tactics() {
       m.tactics.push_back(t);
       continue;
     }
-    const auto hit = cached.find(node.name);
+    auto hit = cached.find(node.name);
+    if (hit != cached.end() && !hit->second.validated) hit = cached.end();  // chosen without validation: time again
     if (hit != cached.end() && hit->second.tactic == kFusedTactic && s.dw_partner >= 0) {
       s.kernel = conv2d_cuda_choose(s.conv, s.fp16_ok);  // not launched while fused
       s.fused = true;
@@ -451,48 +525,83 @@ void CudaBackend::choose_tactics() {
       continue;
     }
     const std::size_t in_off = plan_.read_offset(node.inputs[0]);
-    const std::size_t out_off = plan_.buffer_offsets[static_cast<std::size_t>(plan_.tensors.at(node.output).buffer)];
-    double best = -1;
+    const std::size_t out_off = output_offset(plan_, s);
+    // Every candidate on a seeded random input, its output compared with
+    // the reference kernel's (engine/tactic_validation.h): one that
+    // disagrees is never chosen, and the layer records why.
+    fill_random(m, in_off, input_elements(s.conv), static_cast<std::uint32_t>(&s - m.steps.data()) + 1);
+    TacticValidation v = validation_of(m, s, out_off);
+    v.run_reference = [&] { launch_conv(m, s, in_off, out_off, kReferenceKernel); };
+    std::vector<TacticCandidate> candidates;
     for (Conv2dCudaKernel c : s.candidates) {
-      try {
-        const double per_launch = time_launches([&] { launch_conv(m, s, in_off, out_off, c); });
-        t.ms[conv2d_cuda_kernel_name(c)] = per_launch;
-        if (best < 0 || per_launch < best) {
-          best = per_launch;
-          s.kernel = c;
+      TacticCandidate tc;
+      tc.name = conv2d_cuda_kernel_name(c);
+      tc.fp16_operands = conv2d_cuda_kernel_is_fp16(c);
+      // cuDNN may refuse at run time what it planned (then it is no
+      // candidate here); a hand-written kernel failing is a real error.
+      tc.may_fail = c == Conv2dCudaKernel::kCudnn;
+      tc.time = [&, c] {
+        try {
+          return time_launches([&] { launch_conv(m, s, in_off, out_off, c); });
+        } catch (const Error&) {
+          if (c == Conv2dCudaKernel::kCudnn) CUDA_CHECK(cudaStreamSynchronize(m.stream));
+          throw;
         }
-      } catch (const Error& e) {
-        // cuDNN may refuse at run time what it planned (then it is no
-        // candidate here); a hand-written kernel failing is a real error.
-        if (c == Conv2dCudaKernel::kCudnn) {
-          CUDA_CHECK(cudaStreamSynchronize(m.stream));
-          t.ms.erase(conv2d_cuda_kernel_name(c));
-          continue;
-        }
-        throw Error(cat("cuda backend: timing tactic ", conv2d_cuda_kernel_name(c), " of layer '", node.name,
-                        "' failed: ", e.what()));
-      }
+      };
+      candidates.push_back(tc);
     }
+    ValidatedChoice choice;
+    try {
+      choice = time_and_validate(candidates, v);
+    } catch (const Error& e) {
+      throw Error(cat("cuda backend: timing the kernels of layer '", node.name, "' failed: ", e.what()));
+    }
+    TX2_REQUIRE(!choice.chosen.empty() && conv2d_cuda_kernel_from_name(choice.chosen, &s.kernel),
+                "cuda backend: no kernel agreed with the reference kernel on layer '", node.name,
+                "' (run tx2yolo selftest)");
+    t.ms = choice.ms;
+    t.rejected = choice.rejected;
+    t.validated = true;
     t.tactic = conv2d_cuda_kernel_name(s.kernel);
+    const double best = choice.ms.at(choice.chosen);
     s.best_ms = best;
-    // The fused pair, where it beats the two layers' own best kernels.
+    // The fused pair, where it agrees with the two layers run one after the
+    // other and beats their own best kernels.
     Impl::Step* d = s.dw_partner >= 0 ? &m.steps[static_cast<std::size_t>(s.dw_partner)] : nullptr;
     if (d != nullptr && d->best_ms >= 0) {
+      const std::size_t d_in = plan_.read_offset(d->layer->node().inputs[0]);
+      const std::size_t d_out = output_offset(plan_, *d);
+      fill_random(m, d_in, input_elements(d->conv), static_cast<std::uint32_t>(&s - m.steps.data()) + 7919);
+      TacticValidation fv = validation_of(m, s, out_off);
+      fv.reference = cat(conv2d_cuda_kernel_name(d->kernel), " + ", conv2d_cuda_kernel_name(kReferenceKernel));
+      fv.run_reference = [&] {
+        launch_conv(m, *d, d_in, d_out, d->kernel);
+        launch_conv(m, s, in_off, out_off, kReferenceKernel);
+      };
+      TacticCandidate fused;
+      fused.name = kFusedTactic;
+      fused.time = [&] { return time_launches([&] { launch_fused(m, plan_, *d, s); }); };
+      ValidatedChoice fc;
       try {
-        const double fused = time_launches([&] { launch_fused(m, plan_, *d, s); });
+        fc = time_and_validate({fused}, fv);
+      } catch (const Error& e) {
+        throw Error(cat("cuda backend: timing ", kFusedTactic, " of layers '", d->layer->node().name, "' and '",
+                        node.name, "' failed: ", e.what()));
+      }
+      if (fc.chosen.empty()) {
+        t.rejected[kFusedTactic] = fc.rejected.at(kFusedTactic);
+      } else {
+        const double pair = fc.ms.at(kFusedTactic);
         // The pointwise layer's share when fused: the pair's time less the
         // depthwise layer's own best (so the chosen tactic is the fastest
         // entry). It can be negative: the pair skips the depthwise layer's
         // write of its output, which may cost more than the pointwise work.
-        t.ms[kFusedTactic] = fused - d->best_ms;
-        if (fused < d->best_ms + best) {
+        t.ms[kFusedTactic] = pair - d->best_ms;
+        if (pair < d->best_ms + best) {
           s.fused = true;
           d->fused_away = true;
           t.tactic = kFusedTactic;
         }
-      } catch (const Error& e) {
-        throw Error(cat("cuda backend: timing ", kFusedTactic, " of layers '", d->layer->node().name, "' and '",
-                        node.name, "' failed: ", e.what()));
       }
     }
     m.tactics.push_back(t);
@@ -510,6 +619,17 @@ void CudaBackend::choose_tactics() {
     m.tactics_note = "tactics: heuristic";
     return;
   }
+  // One warning line for the kernels that disagreed with the reference.
+  std::map<std::string, int> rejected_layers;
+  for (const LayerTactic& t : m.tactics)
+    for (const auto& r : t.rejected) ++rejected_layers[r.first];
+  if (!rejected_layers.empty()) {
+    std::string list;
+    for (const auto& r : rejected_layers)
+      list += cat(list.empty() ? "" : ", ", r.first, " on ", r.second, r.second == 1 ? " layer" : " layers");
+    m.warnings.push_back(cat("kernels that disagreed with the reference kernel on this device were not used (", list,
+                             "); run `tx2yolo selftest` and report it"));
+  }
   m.tactics_note = cat("tactics: ", tactic_mode_name(mode), ", ", timed, " layers timed, ", from_cache, " from the cache");
   if (cache && timed > 0) {
     try {
@@ -523,9 +643,12 @@ void CudaBackend::choose_tactics() {
   } else {
     m.tactics_note += " (no cache file)";
   }
+  m.tactics_note += m.tactics_cache_note;
 }
 
 std::vector<LayerTactic> CudaBackend::tactics() const { return impl_->tactics; }
+
+std::vector<std::string> CudaBackend::warnings() const { return impl_->warnings; }
 
 CudaBackend::~CudaBackend() = default;
 

@@ -118,6 +118,7 @@ class CudaBackend : public Backend {
   bool device_timings(double* preprocess_ms, double* network_ms, double* postprocess_ms) const override;
   std::string description() const override;
   std::vector<LayerTactic> tactics() const override;
+  std::vector<std::string> warnings() const override;
 
   const MemoryPlan& memory_plan() const { return plan_; }
   // True once the network runs as a replayed CUDA graph.

@@ -126,6 +126,8 @@ std::string Detector::backend_description() const {
 
 std::vector<LayerTactic> Detector::layer_tactics() const { return backend_->tactics(); }
 
+std::vector<std::string> Detector::warnings() const { return backend_->warnings(); }
+
 const std::string& Detector::class_name(int class_id) const {
   TX2_REQUIRE(class_id >= 0 && class_id < static_cast<int>(config_.classes.size()), "class id ", class_id,
               " is out of range (", config_.classes.size(), " classes)");

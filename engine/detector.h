@@ -129,6 +129,9 @@ class Detector {
   const FrameTimings& last_timings() const { return timings_; }
   // The kernel each conv layer runs (CUDA; empty on the CPU backend).
   std::vector<LayerTactic> layer_tactics() const;
+  // One line each, for the user (the CLI prints them as "warning: ..."):
+  // e.g. conv kernels that disagreed with the reference kernel on this device.
+  std::vector<std::string> warnings() const;
   const std::string& class_name(int class_id) const;
 
   // A tensor of the last run, by name, [batch, C, H, W]: the graph outputs

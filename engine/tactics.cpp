@@ -12,7 +12,7 @@ namespace tx2yolo {
 
 namespace {
 constexpr const char* kFormat = "tx2yolo-tactics";
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;
 constexpr std::uint64_t kMaxCacheBytes = 64ull << 20;
 
 std::string env(const char* name) {
@@ -46,7 +46,7 @@ Precision precision_from_string(const std::string& s) {
 const char* precision_name(Precision p) { return p == Precision::kFp16 ? "fp16" : "fp32"; }
 
 std::string TacticKey::str() const {
-  return cat(gpu, " | ", sms, " SMs | CUDA ", cuda_runtime, " | model ", model_sha256, " | ", input_h, "x", input_w,
+  return cat(gpu, " | ", sms, " SMs | CUDA ", cuda_runtime, " | driver ", cuda_driver, " | model ", model_sha256, " | ", input_h, "x", input_w,
              " | batch ", batch, " | ", precision, candidates.empty() ? "" : " | ", candidates);
 }
 
@@ -72,8 +72,13 @@ TacticCache::TacticCache(std::string path) : path_(std::move(path)) {
     throw Error(cat(bad, " (", e.what(), "); delete it to start a new one"));
   }
   TX2_REQUIRE(j.is_object() && j.value("format", "") == kFormat, bad, "; delete it to start a new one");
-  TX2_REQUIRE(j.value("version", 0) == kVersion, path_, ": tactics cache version ", j.value("version", 0),
-              " (this tx2yolo writes ", kVersion, "); delete it to start a new one");
+  const int version = j.value("version", 0);
+  if (version == 1) {  // choices made before validation: all timed again, the file rewritten at the next store
+    note_ = "an older cache whose choices were not validated; its entries are ignored";
+    return;
+  }
+  TX2_REQUIRE(version == kVersion, path_, ": tactics cache version ", version, " (this tx2yolo writes ", kVersion,
+              "); delete it to start a new one");
   const auto entries = j.find("entries");
   TX2_REQUIRE(entries != j.end() && entries->is_object(), bad, " (no entries)");
   for (const auto& e : entries->items()) {
@@ -89,6 +94,17 @@ TacticCache::TacticCache(std::string path) : path_(std::move(path)) {
       t.layer = l.key();
       t.tactic = v["tactic"].get<std::string>();
       t.from_cache = true;
+      if (v.contains("validated")) {
+        TX2_REQUIRE(v["validated"].is_boolean(), bad, " (layer '", l.key(), "': validated is not true or false)");
+        t.validated = v["validated"].get<bool>();
+      }
+      if (v.contains("rejected")) {
+        TX2_REQUIRE(v["rejected"].is_object(), bad, " (layer '", l.key(), "': rejected is not an object)");
+        for (const auto& r : v["rejected"].items()) {
+          TX2_REQUIRE(r.value().is_string(), bad, " (layer '", l.key(), "': a rejection reason is not a string)");
+          t.rejected[r.key()] = r.value().get<std::string>();
+        }
+      }
       if (v.contains("ms")) {
         TX2_REQUIRE(v["ms"].is_object(), bad, " (layer '", l.key(), "': ms is not an object)");
         for (const auto& m : v["ms"].items()) {
@@ -126,6 +142,11 @@ void TacticCache::store(const TacticKey& key, const std::vector<LayerTactic>& la
       v["tactic"] = l.second.tactic;
       v["ms"] = nlohmann::json::object();
       for (const auto& m : l.second.ms) v["ms"][m.first] = m.second;
+      v["validated"] = l.second.validated;
+      if (!l.second.rejected.empty()) {
+        v["rejected"] = nlohmann::json::object();
+        for (const auto& r : l.second.rejected) v["rejected"][r.first] = r.second;
+      }
       layers_json[l.first] = v;
     }
     j["entries"][e.first] = {{"created", created_[e.first]}, {"layers", layers_json}};

@@ -2,19 +2,25 @@
 // timing the candidates on the device at first use, and remembered in a
 // cache file so that the timing happens once per machine and setting.
 //
-// A cache entry is keyed by everything that can change the best choice:
-// the GPU's name and SM count, the CUDA runtime version, the model (SHA-256
-// of the model file), the input size, the batch, the precision and the list
-// of candidate kernels. Within an
-// entry, each conv layer (by graph node name) has its tactic and the times
-// measured for every candidate.
+// A cache entry is keyed by everything that can change the best choice or
+// its correctness: the GPU's name and SM count, the CUDA runtime and driver
+// versions, the model (SHA-256 of the model file), the input size, the
+// batch, the precision and the list of candidate kernels. Within an entry,
+// each conv layer (by graph node name) has its tactic, the times measured
+// for every candidate, whether the candidates were validated against the
+// reference kernel (engine/tactic_validation.h), and the candidates that
+// disagreed with it, with the reason. A layer not marked validated is timed
+// again.
 //
 // The cache file is JSON, written atomically:
-//   {"format": "tx2yolo-tactics", "version": 1,
+//   {"format": "tx2yolo-tactics", "version": 2,
 //    "entries": {"<key>": {"created": "...", "layers": {
-//        "<node>": {"tactic": "gemm32", "ms": {"gemm64": 0.021, "gemm32": 0.015}}}}}}
+//        "<node>": {"tactic": "gemm32", "ms": {"gemm64": 0.021, "gemm32": 0.015},
+//                   "validated": true, "rejected": {"gemm128": "relative L2 0.7 ..."}}}}}}
 // Reading never executes anything from the file; every field is checked,
-// and an unknown tactic name makes that layer be timed again.
+// and an unknown tactic name makes that layer be timed again. A version 1
+// file (choices never validated) is read as empty and rewritten at the next
+// store.
 //
 // This file is plain C++ (no CUDA): the backend does the timing.
 #pragma once
@@ -49,6 +55,8 @@ struct LayerTactic {
   std::string layer;                    // graph node name
   std::string tactic;                   // kernel name (conv2d_cuda_kernel_name)
   std::map<std::string, double> ms;     // candidate -> measured ms (empty when not timed)
+  bool validated = false;               // every candidate compared with the reference kernel
+  std::map<std::string, std::string> rejected;  // candidate -> why it disagreed (never chosen)
   bool from_cache = false;
 };
 
@@ -56,6 +64,7 @@ struct TacticKey {
   std::string gpu;          // device name
   int sms = 0;              // multiprocessor count
   int cuda_runtime = 0;     // e.g. 11080
+  int cuda_driver = 0;      // e.g. 12040
   std::string model_sha256;
   int input_h = 0, input_w = 0, batch = 1;
   std::string precision = "fp32";
@@ -77,6 +86,9 @@ class TacticCache {
   // naming it (delete it, or pass another path).
   explicit TacticCache(std::string path);
   const std::string& path() const { return path_; }
+  // Non-empty when the file was of an older version and its entries were
+  // ignored (say so where the cache is described).
+  const std::string& note() const { return note_; }
   // The stored layers for `key` (empty when there is no entry).
   std::map<std::string, LayerTactic> lookup(const TacticKey& key) const;
   // Replaces the entry for `key` and writes the file atomically (creating
@@ -87,6 +99,7 @@ class TacticCache {
   std::string path_;
   std::map<std::string, std::map<std::string, LayerTactic>> entries_;
   std::map<std::string, std::string> created_;
+  std::string note_;
 };
 
 }  // namespace tx2yolo

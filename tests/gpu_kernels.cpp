@@ -17,6 +17,7 @@
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_dwpw.h"
+#include "kernels/tolerance.h"
 #include "kernels/upsample_nearest.h"
 #include "kernels/yolo_box.h"
 #include "layers/conv_layer.h"
@@ -103,11 +104,8 @@ std::vector<float> rounded_to_half(std::vector<float> v) {
         }
       }
     }
-  // Paired FP16 arithmetic sums up to 16 products in FP16 before each
-  // promotion to FP32: a few FP16 steps of the partial sums.
-  if (kernel == Conv2dCudaKernel::kGemmHalf2) return all_close(got_slice, expected_slice, 2e-3f, 1e-2f);
-  if (half_storage) return all_close(got_slice, expected_slice, 1e-4f, 2e-3f);
-  return fp16 ? all_close(got_slice, expected_slice, 1e-4f, 1e-3f) : all_close(got_slice, expected_slice, 2e-5f, 2e-4f);
+  // The bounds (kernels/tolerance.h) that selftest uses too.
+  return all_close(got_slice, expected_slice, conv2d_tolerance(kernel, half_storage));
 }
 
 Conv2dParams params(int batch, int cin, int h, int w, int cout, int kh, int kw, int sh, int sw, int ph, int pw,
@@ -293,8 +291,7 @@ TEST(GpuConv2d, FusedDepthwisePointwiseMatchesCpu) {
           }
       // FP16: an intermediate at a rounding tie may round the other way
       // (the GPU's depthwise sum runs in another order than the CPU's).
-      EXPECT_TRUE(half ? all_close(got_slice, expected_slice, 2e-3f, 2e-3f)
-                       : all_close(got_slice, expected_slice, 2e-5f, 2e-4f));
+      EXPECT_TRUE(all_close(got_slice, expected_slice, half ? tolerance::kDwPwFp16Storage : tolerance::kConvFp32));
     }
   Conv2dDwPwParams not_pointwise;
   not_pointwise.dw = params(1, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 4, Activation::kRelu);
@@ -486,8 +483,8 @@ TEST(GpuYoloBox, ThreeLevelsInOneLaunchMatchCpu) {
   yolo_box_cuda(levels.data(), inputs, 3, d_boxes.data(), d_scores.data(), nullptr);
   const auto got_boxes = from_device(d_boxes);
   const auto got_scores = from_device(d_scores);
-  EXPECT_TRUE(all_close(got_boxes, boxes, 1e-3f, 1e-5f));
-  EXPECT_TRUE(all_close(got_scores, scores, 1e-7f, 1e-5f));
+  EXPECT_TRUE(all_close(got_boxes, boxes, tolerance::kYoloBoxBoxes));
+  EXPECT_TRUE(all_close(got_scores, scores, tolerance::kYoloBoxScores));
   int gated = 0;
   for (std::size_t m = 0; m < static_cast<std::size_t>(total); ++m) {
     gated += scores[m] == 0.f;
@@ -510,8 +507,8 @@ TEST(GpuYoloBox, ThreeLevelsInOneLaunchMatchCpu) {
   auto h_scores = poisoned(scores.size());
   const half_t* half_inputs[3] = {half_in[0].data(), half_in[1].data(), half_in[2].data()};
   yolo_box_cuda(levels.data(), half_inputs, 3, h_boxes.data(), h_scores.data(), nullptr);
-  EXPECT_TRUE(all_close(from_device(h_boxes), boxes16, 1e-3f, 1e-5f)) << "fp16 heads";
-  EXPECT_TRUE(all_close(from_device(h_scores), scores16, 1e-7f, 1e-5f)) << "fp16 heads";
+  EXPECT_TRUE(all_close(from_device(h_boxes), boxes16, tolerance::kYoloBoxBoxes)) << "fp16 heads";
+  EXPECT_TRUE(all_close(from_device(h_scores), scores16, tolerance::kYoloBoxScores)) << "fp16 heads";
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "kernels/preprocess.h"
+#include "kernels/tolerance.h"
 #include "tests/gpu_test_util.h"
 #include "tests/test_util.h"
 
@@ -60,8 +61,8 @@ TEST(GpuPreprocess, ResizedLevelsWithinOneOfOpenCv) {
     p.std[0] = p.std[1] = p.std[2] = 1.0;
     p.scale = 1.0;
     const Diff d = compare(p, img);
-    EXPECT_LE(d.max_abs, 1.f) << s[0] << "x" << s[1] << " -> " << s[2] << "x" << s[3];
-    EXPECT_LT(d.fraction, 0.05) << s[0] << "x" << s[1] << " -> " << s[2] << "x" << s[3];
+    EXPECT_LE(d.max_abs, tolerance::kPreprocessMaxLevels) << s[0] << "x" << s[1] << " -> " << s[2] << "x" << s[3];
+    EXPECT_LT(d.fraction, tolerance::kPreprocessMaxFractionDiffering) << s[0] << "x" << s[1] << " -> " << s[2] << "x" << s[3];
     std::printf("%dx%d -> %dx%d: %.4f%% of values differ from cv::resize, by at most %.0f level\n", s[0], s[1],
                 s[2], s[3], 100 * d.fraction, d.max_abs);
   }

@@ -36,9 +36,10 @@ LayerTactic layer(const std::string& name, const std::string& tactic, double gem
 
 TEST(Tactics, KeyNamesEverythingThatChangesTheChoice) {
   const TacticKey a = key(608);
-  for (int field = 0; field < 8; ++field) {
+  for (int field = 0; field < 9; ++field) {
     TacticKey b = a;
     switch (field) {
+      case 8: b.cuda_driver = 12040; break;
       case 0: b.gpu = "NVIDIA H100"; break;
       case 1: b.sms = 132; break;
       case 2: b.cuda_runtime = 12040; break;
@@ -76,6 +77,30 @@ TEST(Tactics, CacheRoundTripsAndKeepsOtherEntries) {
   EXPECT_EQ(third.lookup(key(608)).size(), 2u);
 }
 
+// Validation results survive the file: "validated" and each rejected
+// candidate with its reason. A version 1 file (never validated) is read as
+// empty, said so, and rewritten at the next store.
+TEST(Tactics, CacheKeepsValidationAndIgnoresUnvalidatedOldFiles) {
+  TempDir dir;
+  const std::string path = dir.file("tactics.json");
+  LayerTactic t = layer("neck.x", "gemm32", 0.2, 0.1);
+  t.validated = true;
+  t.rejected["gemm128"] = "relative L2 0.7 against the reference kernel (at most 0.0001)";
+  TacticCache(path).store(key(608), {t, layer("neck.y", "gemm64", 0.1, 0.2)});
+  const auto back = TacticCache(path).lookup(key(608));
+  EXPECT_TRUE(back.at("neck.x").validated);
+  EXPECT_EQ(back.at("neck.x").rejected.at("gemm128"), t.rejected.at("gemm128"));
+  EXPECT_FALSE(back.at("neck.y").validated);
+  EXPECT_TRUE(back.at("neck.y").rejected.empty());
+  testing_util::write_text(path, R"({"format": "tx2yolo-tactics", "version": 1, "entries": {"k": {"layers": {"a": {"tactic": "gemm64"}}}}})");
+  TacticCache old(path);
+  EXPECT_NE(old.note().find("not validated"), std::string::npos) << old.note();
+  EXPECT_TRUE(old.lookup(key(608)).empty());
+  old.store(key(608), {t});
+  EXPECT_TRUE(TacticCache(path).note().empty());
+  EXPECT_TRUE(TacticCache(path).lookup(key(608)).at("neck.x").validated);
+}
+
 TEST(Tactics, BadCacheFilesAreRefusedByName) {
   TempDir dir;
   auto refused = [&](const std::string& text, const std::string& needle) {
@@ -93,9 +118,13 @@ TEST(Tactics, BadCacheFilesAreRefusedByName) {
   refused("[1, 2]", "not a tx2yolo tactics cache");
   refused(R"({"format": "something-else", "version": 1, "entries": {}})", "not a tx2yolo tactics cache");
   refused(R"({"format": "tx2yolo-tactics", "version": 99, "entries": {}})", "version 99");
-  refused(R"({"format": "tx2yolo-tactics", "version": 1})", "no entries");
-  refused(R"({"format": "tx2yolo-tactics", "version": 1, "entries": {"k": {"layers": {"a": {}}}}})", "has no tactic");
-  refused(R"({"format": "tx2yolo-tactics", "version": 1, "entries": {"k": {"layers": {"a": {"tactic": "gemm64", "ms": {"x": "fast"}}}}}})",
+  refused(R"({"format": "tx2yolo-tactics", "version": 2})", "no entries");
+  refused(R"({"format": "tx2yolo-tactics", "version": 2, "entries": {"k": {"layers": {"a": {}}}}})", "has no tactic");
+  refused(R"({"format": "tx2yolo-tactics", "version": 2, "entries": {"k": {"layers": {"a": {"tactic": "gemm64", "validated": 1}}}}})",
+          "validated is not true or false");
+  refused(R"({"format": "tx2yolo-tactics", "version": 2, "entries": {"k": {"layers": {"a": {"tactic": "gemm64", "rejected": {"gemm128": 3}}}}}})",
+          "rejection reason is not a string");
+  refused(R"({"format": "tx2yolo-tactics", "version": 2, "entries": {"k": {"layers": {"a": {"tactic": "gemm64", "ms": {"x": "fast"}}}}}})",
           "not a number");
 }
 

@@ -118,6 +118,11 @@ std::string write_random_model(const TempDir& dir, const ArchitectureSpec& spec,
 }
 
 ::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,
+                                     const Tolerance& t) {
+  return all_close(actual, expected, t.atol, t.rtol);
+}
+
+::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,
                                      float atol, float rtol) {
   if (actual.size() != expected.size()) {
     return ::testing::AssertionFailure() << "size " << actual.size() << " != expected " << expected.size();

@@ -10,6 +10,7 @@
 #include <opencv2/core.hpp>
 
 #include "kernels/conv2d.h"
+#include "kernels/tolerance.h"
 #include "weights/architecture.h"
 
 namespace tx2yolo {
@@ -63,6 +64,10 @@ std::string write_random_model(const TempDir& dir, const ArchitectureSpec& spec,
 
 // Element-wise |a - b| <= atol + rtol * |b|; on failure reports the count and
 // the first few mismatches with their indices.
+// With a named bound from kernels/tolerance.h (the one place the GPU tests
+// and selftest take their tolerances from).
+::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,
+                                     const Tolerance& t);
 ::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,
                                      float atol, float rtol);
 

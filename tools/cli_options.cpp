@@ -1,4 +1,6 @@
 // Options and defaults shared by the tx2yolo subcommands (tools/commands.h).
+#include <cstdio>
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -45,6 +47,10 @@ void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
   options->tactics_cache = args.tactics_cache;
   options->zero_copy_input = args.zero_copy;
   options->unverified = args.unverified;
+}
+
+void print_detector_warnings(const Detector& detector) {
+  for (const std::string& w : detector.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
 }
 
 void write_json_file(const std::string& path, const nlohmann::json& j) {

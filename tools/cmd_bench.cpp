@@ -99,6 +99,7 @@ Measurement measure(const std::string& model, const DetectorOptions& o, const cv
   r.on_cuda = resolve_backend(o.backend, nullptr) == BackendKind::kCuda;
   const std::size_t used_before = r.on_cuda ? cuda_used_memory(o.device) : 0;
   Detector det(model, o);
+  print_detector_warnings(det);
   r.device = det.backend() == BackendKind::kCuda ? describe_cuda_device(cuda_device_info(o.device))
                                                  : cat("CPU, ", std::thread::hardware_concurrency(), " hardware threads");
   r.input_h = det.input_h();
@@ -299,6 +300,7 @@ int run_tune(const TuneArgs& a) {
               "tune: no cache file to write (pass --tactics-cache FILE, or set HOME)");
   const std::string model = a.model.empty() ? default_model_path() : a.model;
   const Detector det(model, o);
+  print_detector_warnings(det);
   std::printf("tx2yolo tune: %s\ndevice: %s\nsettings: input %dx%d, batch %d, %s\nbackend: %s\n", model.c_str(),
               describe_cuda_device(cuda_device_info(a.device)).c_str(), det.input_h(), det.input_w(), a.batch,
               precision_name(o.precision),

@@ -235,6 +235,7 @@ int run_detect(const DetectArgs& a) {
   const std::string input = a.input.empty() ? default_image_path() : a.input;
   FrameSource source(input);
   Detector detector(model_path, opt);
+  print_detector_warnings(detector);
   DetectOutputs outputs(a, input, model_path, source);
   const float threshold = a.threshold >= 0 ? a.threshold : detector.config().draw_threshold;
   const auto& classes = detector.config().classes;

@@ -47,6 +47,7 @@ int run_eval(const EvalArgs& a) {
   o.precision = precision_from_string(a.precision);
   o.unverified = a.unverified;
   Detector det(a.model, o);
+  print_detector_warnings(det);
   const VocDataset ds = read_voc_dataset(a.voc, a.split, det.config().classes);
   std::fprintf(stderr, "eval: %zu images of %s/%s (%d without objects skipped), %zu classes, input %dx%d, %s\n",
                ds.images.size(), a.voc.c_str(), a.split.c_str(), ds.skipped_empty, ds.classes.size(), det.input_h(),

@@ -14,6 +14,7 @@ class App;
 
 namespace tx2yolo {
 struct DetectorOptions;
+class Detector;
 
 using CommandRunner = std::function<int()>;
 
@@ -48,6 +49,8 @@ extern const char* const kUnverifiedHelp;
 extern const char* const kPrecisionHelp;
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args);
 void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options);
+// Prints the detector's warnings to stderr, one "warning: ..." line each.
+void print_detector_warnings(const Detector& detector);
 // Writes `j` (indented, newline-terminated) to `path` atomically: a temporary
 // file renamed into place, so a failure leaves no partial file.
 void write_json_file(const std::string& path, const nlohmann::json& j);
