@@ -27,6 +27,7 @@ CommandRunner add_sensitivity_command(CLI::App& app);
 CommandRunner add_bench_command(CLI::App& app);
 CommandRunner add_tune_command(CLI::App& app);
 CommandRunner add_random_model_command(CLI::App& app);
+CommandRunner add_selftest_command(CLI::App& app);
 
 // The --input-size "H [W]" option (W defaults to H): sets *h and *w and
 // returns true when it was given; leaves them alone otherwise.

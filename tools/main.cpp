@@ -14,5 +14,6 @@ int main(int argc, char** argv) {
                   {"sensitivity", add_sensitivity_command},
                   {"bench", add_bench_command},
                   {"tune", add_tune_command},
-                  {"random-model", add_random_model_command}});
+                  {"random-model", add_random_model_command},
+                  {"selftest", add_selftest_command}});
 }
