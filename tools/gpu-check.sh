@@ -11,8 +11,10 @@
 #
 # Steps, in this order: the device; the GPU test suite (label gpu), where a
 # skipped test is a FAILURE because a GPU is present; the CPU test suite when
-# its binary runs on this machine; the CUDA kernel microbenchmarks with the
-# card's measured copy and SGEMM ceilings (table in kernel-table.md); `bench`
+# its binary runs on this machine; the verified defaults (GpuVerifiedDefaults,
+# with TX2YOLO_UNVERIFIED_KERNELS unset); the CUDA kernel microbenchmarks with the
+# card's measured copy and SGEMM ceilings (table in kernel-table.md);
+# `selftest` at FP32 and FP16 on the full-width architectures; `bench`
 # end to end on the demo model with and without the CUDA graph, then on the
 # three full-width architectures (random-model) at 320/416/608 and batch 1/8
 # (e2e-matrix.md); the PyTorch peer beside them where torch has CUDA; Nsight
@@ -20,7 +22,7 @@
 # suite under compute-sanitizer memcheck, initcheck and racecheck.
 # Each summary row is printed as soon as it is known. Logs go to $OUT (or
 # ./gpu-check-out). Environment: GPU_CHECK_{TEST,BENCH,SANITIZER,PEER,NCU}_TIMEOUT
-# (seconds), GPU_CHECK_PEER_ITERATIONS, GPU_CHECK_SANITIZERS=0 and
+# and GPU_CHECK_SELFTEST_TIMEOUT (seconds), GPU_CHECK_PEER_ITERATIONS, GPU_CHECK_SANITIZERS=0 and
 # GPU_CHECK_NCU=0 to skip those steps.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -208,6 +210,17 @@ for c in "$build_dir/tx2yolo" "$build_dir/tx2yolo-bench"; do
   if [ -x "$c" ] && ! ldd "$c" 2>/dev/null | grep -q "not found"; then cli="$c"; break; fi
 done
 if [ -n "$cli" ]; then
+  # selftest on the full-width architectures at 608 (every kernel the card
+  # offers against the CPU reference, and the graphs), FP32 and FP16, as a
+  # user would run it on their board.
+  for precision in fp32 fp16; do
+    if timeout "${GPU_CHECK_SELFTEST_TIMEOUT:-240}" "$cli" selftest --backend cuda --precision "$precision" \
+         --json "$out/selftest-$precision.json" >"$out/selftest-$precision.log" 2>&1; then
+      row "selftest-$precision" PASS "$(tail -1 "$out/selftest-$precision.log")"
+    else
+      row "selftest-$precision" FAIL "$(grep -m3 '^FAILED' "$out/selftest-$precision.log" | tr '\n' ' ') see $out/selftest-$precision.log"
+    fi
+  done
   # The bundled demo model at 608, with and without the CUDA graph.
   if timeout 120 "$cli" bench --backend cuda --synthetic --model models/demo.safetensors --input-size 608 --iterations 200 --warmup 20 \
        --json "$out/e2e-bench.json" >"$out/e2e-bench.log" 2>&1; then

@@ -20,6 +20,7 @@ nvidia-smi --query-gpu=name,driver_version,compute_cap,clocks.sm,clocks.max.sm -
 OUT="$work" GPU_CHECK_TEST_TIMEOUT="${GPU_CHECK_TEST_TIMEOUT:-150}" \
   GPU_CHECK_BENCH_TIMEOUT="${GPU_CHECK_BENCH_TIMEOUT:-120}" \
   GPU_CHECK_SANITIZER_TIMEOUT="${GPU_CHECK_SANITIZER_TIMEOUT:-60}" \
+  GPU_CHECK_SELFTEST_TIMEOUT="${GPU_CHECK_SELFTEST_TIMEOUT:-90}" \
   GPU_CHECK_PEER_TIMEOUT="${GPU_CHECK_PEER_TIMEOUT:-120}" \
   GPU_CHECK_PEER_ITERATIONS="${GPU_CHECK_PEER_ITERATIONS:-100}" \
   timeout "$limit" tools/gpu-check.sh --prebuilt .gpu-carry >"$work/gpu-check.log" 2>&1
