@@ -524,6 +524,9 @@ void CudaBackend::choose_tactics() {
       ++from_cache;
       continue;
     }
+    TX2_REQUIRE(!s.candidates.empty(), "cuda backend: no kernel may run layer '", node.name, "' at batch ",
+                s.conv.batch, ": each would need several launches (grid z), which have never run on a GPU; use a "
+                "smaller batch or --unverified");
     const std::size_t in_off = plan_.read_offset(node.inputs[0]);
     const std::size_t out_off = output_offset(plan_, s);
     // Every candidate on a seeded random input, its output compared with

@@ -41,7 +41,6 @@ struct SelftestOptions {
   int device = 0;
   int max_batch = 4;  // the largest configured batch, besides batch 1
   std::uint32_t seed = 1;
-  int threads = 0;    // CPU backend threads (0: all cores)
 };
 
 // One comparison's result, in the table's group (a tactic or an op).

@@ -123,7 +123,8 @@ SelftestOutcome compared(const std::string& group, const std::string& label, con
 
 // The fused depthwise + pointwise kernel at one pair's shape and batch,
 // against conv2d_cpu of the two (the intermediate rounded to FP16 at FP16
-// storage, as the unfused pair stores it).
+// storage, as the unfused pair stores it), for images 0 and B-1; the others
+// must be finite.
 SelftestOutcome check_dwpw(Conv2dDwPwParams p, int batch, bool half, std::uint32_t seed, const std::string& label) {
   p.dw.batch = p.pw.batch = batch;
   finalize_conv2d_params(p.dw);
@@ -137,16 +138,42 @@ SelftestOutcome check_dwpw(Conv2dDwPwParams p, int batch, bool half, std::uint32
                             -lim_dw, lim_dw);
   const auto pw_w = uniform(static_cast<std::size_t>(p.pw.out_channels) * p.pw.in_channels, seed + 2, -lim_pw, lim_pw);
   const auto dw_b = uniform(p.dw.out_channels, seed + 3, -1.f, 1.f), pw_b = uniform(p.pw.out_channels, seed + 4, -1.f, 1.f);
-  std::vector<float> mid(static_cast<std::size_t>(batch) * p.dw.out_channels * p.dw.out_h * p.dw.out_w);
-  conv2d_cpu(p.dw, in.data(), dw_w.data(), dw_b.data(), mid.data());
-  if (half)
-    for (float& x : mid) x = round_half(x);
-  const std::size_t out_n = static_cast<std::size_t>(batch) * p.pw.out_channels_total * p.pw.out_h * p.pw.out_w;
-  std::vector<float> expected(out_n);
-  conv2d_cpu(p.pw, mid.data(), pw_w.data(), pw_b.data(), expected.data());
-  const std::vector<float> got = half ? run_dwpw<half_t>(p, in, dw_w, dw_b, pw_w, pw_b, out_n)
-                                      : run_dwpw<float>(p, in, dw_w, dw_b, pw_w, pw_b, out_n);
-  return compared("conv dwpw-fused", label, got, expected, half ? tolerance::kDwPwFp16Storage : tolerance::kConvFp32);
+  const std::size_t plane = static_cast<std::size_t>(p.pw.out_h) * p.pw.out_w;
+  const std::size_t out_image = plane * static_cast<std::size_t>(p.pw.out_channels_total);
+  const std::vector<float> got = half ? run_dwpw<half_t>(p, in, dw_w, dw_b, pw_w, pw_b, out_image * batch)
+                                      : run_dwpw<float>(p, in, dw_w, dw_b, pw_w, pw_b, out_image * batch);
+  // Every image's own channels written.
+  for (int n = 0; n < batch; ++n)
+    for (std::size_t i = 0; i < plane * static_cast<std::size_t>(p.pw.out_channels); ++i)
+      if (!std::isfinite(got[n * out_image + plane * static_cast<std::size_t>(p.pw.out_channel_offset) + i]))
+        return outcome("conv dwpw-fused", label, false, INFINITY, cat("image ", n, " has NaN or inf outputs"));
+  Conv2dDwPwParams one = p;
+  one.dw.batch = one.pw.batch = 1;
+  one.pw.out_channel_offset = 0;
+  one.pw.out_channels_total = 0;
+  finalize_conv2d_params(one.dw);
+  finalize_conv2d_params(one.pw);
+  const std::size_t in_image = static_cast<std::size_t>(p.dw.in_channels) * p.dw.in_h * p.dw.in_w;
+  SelftestOutcome result = outcome("conv dwpw-fused", label, true, 0, "");
+  for (int n : std::set<int>{0, batch - 1}) {
+    std::vector<float> mid(static_cast<std::size_t>(one.dw.out_channels) * one.dw.out_h * one.dw.out_w);
+    conv2d_cpu(one.dw, in.data() + n * in_image, dw_w.data(), dw_b.data(), mid.data());
+    if (half)
+      for (float& x : mid) x = round_half(x);
+    std::vector<float> expected(plane * static_cast<std::size_t>(one.pw.out_channels));
+    conv2d_cpu(one.pw, mid.data(), pw_w.data(), pw_b.data(), expected.data());
+    const std::vector<float> image(got.begin() + static_cast<long long>(n * out_image + plane * p.pw.out_channel_offset),
+                                   got.begin() + static_cast<long long>(n * out_image + plane * p.pw.out_channel_offset +
+                                                                        expected.size()));
+    const SelftestOutcome o = compared("conv dwpw-fused", label, image, expected,
+                                       half ? tolerance::kDwPwFp16Storage : tolerance::kConvFp32);
+    result.worst = std::max(result.worst, o.worst);
+    if (!o.passed && result.passed) {
+      result.passed = false;
+      result.detail = cat("image ", n, ": ", o.detail);
+    }
+  }
+  return result;
 }
 
 // Preprocessing of random, blurred images (photo-like neighbourhoods) to the
@@ -423,8 +450,9 @@ std::vector<SelftestCheck> cuda_selftest_checks(const SelftestOptions& o, std::v
     for (int batch : std::set<int>{1, o.max_batch}) {
       SelftestCheck c;
       c.label = cat(pairs[i].first, " fused b", batch);
-      const double macs = static_cast<double>(conv2d_macs(pairs[i].second.dw) + conv2d_macs(pairs[i].second.pw)) * batch;
-      c.cpu_macs = c.gpu_macs = macs;
+      const double image_macs = static_cast<double>(conv2d_macs(pairs[i].second.dw) + conv2d_macs(pairs[i].second.pw));
+      c.cpu_macs = image_macs * (batch == 1 ? 1 : 2);
+      c.gpu_macs = image_macs * batch;
       const Conv2dDwPwParams p = pairs[i].second;
       const std::uint32_t seed = o.seed + 500000u + 100u * static_cast<std::uint32_t>(i);
       const std::string label = c.label;

@@ -542,7 +542,12 @@ TEST(GpuBackend, TimedTacticsAreCachedAndKeepTheResults) {
     EXPECT_GE(l.ms.size(), 2u) << l.layer;  // gemm64 and gemm32 at least
     EXPECT_EQ(l.ms.count(l.tactic), 1u) << l.layer;
     for (const auto& m : l.ms) EXPECT_GE(m.second, l.ms.at(l.tactic)) << l.layer << " " << m.first;
+    // Every candidate was compared with the reference kernel, and on a
+    // healthy GPU every one agreed (a rejection here is a finding).
+    EXPECT_TRUE(l.validated) << l.layer;
+    for (const auto& r : l.rejected) ADD_FAILURE() << l.layer << ": " << r.first << " rejected: " << r.second;
   }
+  EXPECT_TRUE(t.warnings().empty());
   EXPECT_TRUE(file_exists(cache));
   std::printf("%s\n", t.backend_description().c_str());
   // Whatever kernels were chosen, the heads and the detections are the

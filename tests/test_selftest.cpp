@@ -147,3 +147,37 @@ TEST(Selftest, CliOnTheCpuBackend) {
 
 }  // namespace
 }  // namespace tx2yolo
+
+namespace tx2yolo {
+namespace {
+
+// The selftest budget: under 60 s on a TX2-class device, by the roofline
+// estimate, for the default run (the three full-width architectures at 608,
+// batch 1 and 4) with the kernels a TX2 offers: at FP32 gemm64, gemm32,
+// gemm128, depthwise and cudnn (no split-K on 2 SMs); at FP16 the same
+// with gemm64-half2 for cudnn, on FP16 storage (two CPU references).
+TEST(Selftest, DefaultRunFitsTheTx2BudgetByTheRooflineEstimate) {
+  const auto shapes = selftest_conv_shapes("", 608, 608);
+  for (bool half : {false, true}) {
+    std::vector<ConvKernelUnderTest> kernels;
+    for (const char* name : {"gemm64", "gemm32", "gemm128", "depthwise", half ? "gemm64-half2" : "cudnn"}) {
+      ConvKernelUnderTest k;
+      k.name = name;
+      k.fp16_storage = half;
+      k.fp16_operands = std::string(name) == "gemm64-half2";
+      const bool depthwise = std::string(name) == "depthwise";
+      k.supports = [depthwise](const Conv2dParams& p) {
+        return !depthwise || (p.groups == p.in_channels && p.groups == p.out_channels);
+      };
+      kernels.push_back(k);
+    }
+    const double seconds = selftest_tx2_estimate_seconds(conv_selftest_checks(shapes, kernels, 4, 1));
+    std::printf("%s: the conv checks take about %.1f s on a TX2 (roofline estimate)\n", half ? "fp16" : "fp32",
+                seconds);
+    // The rest (fused pairs, the other ops, the graphs) is estimated at under 10 s.
+    EXPECT_LT(seconds, 50.0) << (half ? "fp16" : "fp32");
+  }
+}
+
+}  // namespace
+}  // namespace tx2yolo

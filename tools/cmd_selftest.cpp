@@ -44,7 +44,11 @@ int run_selftest_command(const SelftestArgs& a) {
     std::fprintf(stderr, "selftest: %d checks; about %.0f s on a TX2-class device (roofline estimate)\n", total,
                  estimate);
   };
-  progress.step = [](int done, int total, const std::string& label, double elapsed) {
+  // A line a second at most (and the first and the last check).
+  auto last = std::make_shared<double>(-1.0);
+  progress.step = [last](int done, int total, const std::string& label, double elapsed) {
+    if (done != 0 && done + 1 != total && elapsed - *last < 1.0) return;
+    *last = elapsed;
     std::fprintf(stderr, "selftest: [%d/%d] %.1f s  %s\n", done + 1, total, elapsed, label.c_str());
   };
   const SelftestReport r = run_selftest(o, progress);
