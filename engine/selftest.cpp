@@ -35,11 +35,7 @@ std::vector<float> rounded(std::vector<float> v) {
 }
 
 std::vector<float> uniform(std::size_t n, std::uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
+  return selftest_uniform(n, seed, lo, hi);
 }
 
 // Weights scaled by 1/sqrt(fan-in), so outputs stay O(1) at any depth.
@@ -135,6 +131,43 @@ SelftestOutcome compare_conv_output(const Conv2dParams& p, const std::vector<flo
 }
 
 }  // namespace
+
+std::vector<float> selftest_uniform(std::size_t n, std::uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+YoloBoxProblem yolo_box_selftest_problem(std::uint32_t seed) {
+  YoloBoxProblem pr;
+  const int A = 3;
+  pr.classes = 20;
+  const int grids[3] = {10, 20, 40};
+  const int downs[3] = {32, 16, 8};
+  const float anchors[3][6] = {{116, 90, 156, 198, 373, 326}, {30, 61, 62, 45, 59, 119}, {10, 13, 16, 30, 33, 23}};
+  for (int g : grids) pr.total_boxes += A * g * g;
+  int offset = 0;
+  for (int i = 0; i < 3; ++i) {
+    YoloBoxParams p;
+    p.grid_h = p.grid_w = grids[i];
+    p.num_anchors = A;
+    p.num_classes = pr.classes;
+    for (int k = 0; k < 6; ++k) p.anchors[k] = anchors[i][k];
+    p.downsample = downs[i];
+    p.conf_thresh = 0.005f;
+    p.img_h = paddle_image_extent(320, 375);
+    p.img_w = paddle_image_extent(320, 500);
+    p.score_stride = pr.total_boxes;
+    p.score_offset = offset;
+    offset += A * grids[i] * grids[i];
+    pr.levels.push_back(p);
+    pr.heads.push_back(selftest_uniform(static_cast<std::size_t>(A) * (5 + pr.classes) * grids[i] * grids[i],
+                                        seed + static_cast<std::uint32_t>(i), -6.f, 3.f));
+  }
+  return pr;
+}
 
 std::string SelftestReport::table() const {
   std::string s;

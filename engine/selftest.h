@@ -30,6 +30,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_dwpw.h"
 #include "kernels/tolerance.h"
+#include "kernels/yolo_box.h"
 
 namespace tx2yolo {
 
@@ -132,6 +133,22 @@ std::vector<SelftestCheck> conv_selftest_checks(const std::vector<SelftestConvSh
 // checks for the chosen backend and runs them. Throws Error for bad options
 // (a missing model, a device that does not exist).
 SelftestReport run_selftest(const SelftestOptions& options, const SelftestProgress& progress = {});
+
+// Seeded uniform values in [lo, hi) (std::mt19937), the checks' inputs.
+std::vector<float> selftest_uniform(std::size_t n, std::uint32_t seed, float lo, float hi);
+
+// The decode check's problem, which the GPU tests use too: one image of
+// 375x500 at a 320 input, three levels (10, 20, 40 cells; COCO anchors), 20
+// classes, and each level's head tensor of logits in [-6, 3] (some boxes
+// gated, some wide enough to be clipped); levels[i] writes its slice of
+// boxes [M, 4] and scores [C, M].
+struct YoloBoxProblem {
+  std::vector<YoloBoxParams> levels;
+  std::vector<std::vector<float>> heads;
+  int total_boxes = 0;
+  int classes = 0;
+};
+YoloBoxProblem yolo_box_selftest_problem(std::uint32_t seed);
 
 #ifdef TX2YOLO_WITH_CUDA
 // The CUDA checks (engine/selftest_cuda.cpp).

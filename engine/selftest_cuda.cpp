@@ -36,11 +36,7 @@ namespace tx2yolo {
 namespace {
 
 std::vector<float> uniform(std::size_t n, std::uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
+  return selftest_uniform(n, seed, lo, hi);
 }
 
 float round_half(float x) { return to_float(to_half(x)); }
@@ -275,38 +271,19 @@ SelftestOutcome check_concat(std::uint32_t seed) {
 
 // The three-level decode of one image against yolo_box_cpu.
 std::vector<SelftestOutcome> check_yolo_box(std::uint32_t seed) {
-  const int C = 20, A = 3;
-  const int grids[3] = {10, 20, 40};
-  const int downs[3] = {32, 16, 8};
-  const float anchors[3][6] = {{116, 90, 156, 198, 373, 326}, {30, 61, 62, 45, 59, 119}, {10, 13, 16, 30, 33, 23}};
-  int total = 0;
-  for (int g : grids) total += A * g * g;
-  std::vector<YoloBoxParams> levels(3);
-  std::vector<std::vector<float>> host_in;
+  const YoloBoxProblem pr = yolo_box_selftest_problem(seed);
   std::vector<DeviceBuffer<float>> dev_in;
-  int offset = 0;
-  for (int i = 0; i < 3; ++i) {
-    YoloBoxParams& p = levels[i];
-    p.grid_h = p.grid_w = grids[i];
-    p.num_anchors = A;
-    p.num_classes = C;
-    for (int k = 0; k < 6; ++k) p.anchors[k] = anchors[i][k];
-    p.downsample = downs[i];
-    p.img_h = paddle_image_extent(320, 375);
-    p.img_w = paddle_image_extent(320, 500);
-    p.score_stride = total;
-    p.score_offset = offset;
-    offset += A * grids[i] * grids[i];
-    host_in.push_back(uniform(static_cast<std::size_t>(A) * (5 + C) * grids[i] * grids[i], seed + i, -6.f, 3.f));
-    dev_in.push_back(upload<float>(host_in.back()));
-  }
-  std::vector<float> boxes(static_cast<std::size_t>(total) * 4), scores(static_cast<std::size_t>(total) * C);
-  for (int i = 0; i < 3; ++i)
-    yolo_box_cpu(levels[i], host_in[i].data(), boxes.data() + static_cast<std::size_t>(levels[i].score_offset) * 4,
-                 scores.data());
+  std::vector<const float*> inputs;
+  for (const std::vector<float>& h : pr.heads) dev_in.push_back(upload<float>(h));
+  for (const DeviceBuffer<float>& d : dev_in) inputs.push_back(d.data());
+  std::vector<float> boxes(static_cast<std::size_t>(pr.total_boxes) * 4),
+      scores(static_cast<std::size_t>(pr.total_boxes) * pr.classes);
+  for (std::size_t i = 0; i < pr.levels.size(); ++i)
+    yolo_box_cpu(pr.levels[i], pr.heads[i].data(),
+                 boxes.data() + static_cast<std::size_t>(pr.levels[i].score_offset) * 4, scores.data());
   DeviceBuffer<float> d_boxes = poisoned<float>(boxes.size()), d_scores = poisoned<float>(scores.size());
-  const float* inputs[3] = {dev_in[0].data(), dev_in[1].data(), dev_in[2].data()};
-  yolo_box_cuda(levels.data(), inputs, 3, d_boxes.data(), d_scores.data(), nullptr);
+  yolo_box_cuda(pr.levels.data(), inputs.data(), static_cast<int>(pr.levels.size()), d_boxes.data(), d_scores.data(),
+                nullptr);
   return {compared("yolo_box", "3 levels, 20 classes: boxes", download(d_boxes), boxes, tolerance::kYoloBoxBoxes),
           compared("yolo_box", "3 levels, 20 classes: scores", download(d_scores), scores, tolerance::kYoloBoxScores)};
 }

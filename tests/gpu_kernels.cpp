@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/selftest.h"
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_dwpw.h"
@@ -446,33 +447,13 @@ TEST(GpuConcat, MatchesCpuWithOddChannelCounts) {
 
 TEST(GpuYoloBox, ThreeLevelsInOneLaunchMatchCpu) {
   SKIP_WITHOUT_GPU();
-  const int C = 20, A = 3;
-  const int grids[3] = {10, 20, 40};  // 320 input
-  const int downs[3] = {32, 16, 8};
-  const float anchors[3][6] = {{116, 90, 156, 198, 373, 326}, {30, 61, 62, 45, 59, 119}, {10, 13, 16, 30, 33, 23}};
-  int total = 0;
-  for (int g : grids) total += A * g * g;
-  std::vector<YoloBoxParams> levels(3);
-  std::vector<std::vector<float>> host_in;
+  // The problem selftest checks too (engine/selftest.h).
+  const YoloBoxProblem pr = yolo_box_selftest_problem(900);
+  const int total = pr.total_boxes, C = pr.classes;
+  const std::vector<YoloBoxParams>& levels = pr.levels;
+  const std::vector<std::vector<float>>& host_in = pr.heads;
   std::vector<DeviceBuffer<float>> dev_in;
-  int offset = 0;
-  for (int i = 0; i < 3; ++i) {
-    YoloBoxParams& p = levels[i];
-    p.grid_h = p.grid_w = grids[i];
-    p.num_anchors = A;
-    p.num_classes = C;
-    for (int k = 0; k < 6; ++k) p.anchors[k] = anchors[i][k];
-    p.downsample = downs[i];
-    p.conf_thresh = 0.005f;
-    p.img_h = paddle_image_extent(320, 375);
-    p.img_w = paddle_image_extent(320, 500);
-    p.score_stride = total;
-    p.score_offset = offset;
-    offset += A * grids[i] * grids[i];
-    // Logits in [-6, 3]: some boxes gated, some wide enough to be clipped.
-    host_in.push_back(random_floats(static_cast<std::size_t>(A) * (5 + C) * grids[i] * grids[i], 900 + i, -6.f, 3.f));
-    dev_in.push_back(to_device(host_in.back()));
-  }
+  for (const std::vector<float>& h : host_in) dev_in.push_back(to_device(h));
   std::vector<float> boxes(static_cast<std::size_t>(total) * 4), scores(static_cast<std::size_t>(total) * C);
   for (int i = 0; i < 3; ++i)
     yolo_box_cpu(levels[i], host_in[i].data(), boxes.data() + static_cast<std::size_t>(levels[i].score_offset) * 4,
