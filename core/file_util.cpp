@@ -109,6 +109,18 @@ std::atomic<int> g_temp_counter{0};
 
 AtomicFile::AtomicFile(std::string final_path) : final_path_(std::move(final_path)) {
   TX2_REQUIRE(!final_path_.empty(), "empty output path");
+  // Only regular files are replaced: renaming over a device node (say
+  // /dev/null, when run as root), a FIFO or a socket would swap it for a
+  // regular file for everyone; a folder cannot be replaced at all.
+  struct stat st {};
+  if (::stat(final_path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    throw Error(cat(final_path_, ": exists and is not a regular file (",
+                    S_ISDIR(st.st_mode)    ? "a folder"
+                    : S_ISFIFO(st.st_mode) ? "a FIFO"
+                    : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                  : "not a plain file",
+                    "); tx2yolo writes only regular files"));
+  }
   const std::string base = path_basename(final_path_);
   const std::string ext = path_extension(final_path_);
   const std::string stem = base.substr(0, base.size() - ext.size());

@@ -30,6 +30,9 @@ std::string path_extension(const std::string& path);
 std::string path_join(const std::string& a, const std::string& b);
 
 // A file that appears under its final name only when commit() succeeds.
+// A final path that exists and is not a regular file (a folder, FIFO, device
+// node or socket, or a link to one) is refused at construction: it is never
+// replaced.
 // Until then the data goes to "<dir>/.<name>.partial-<pid>-<n><ext>" (the
 // extension is kept so that tools which pick a format from it still work).
 // The destructor removes the temporary file if commit() was never reached.

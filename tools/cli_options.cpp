@@ -1,5 +1,6 @@
 // Options and defaults shared by the tx2yolo subcommands (tools/commands.h).
 #include <cstdio>
+#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -12,9 +13,23 @@ namespace tx2yolo {
 
 bool input_size_option(const std::vector<int>& values, int* h, int* w) {
   if (values.empty()) return false;
-  *h = values[0];
-  *w = values.size() > 1 ? values[1] : values[0];
+  const int hh = values[0], ww = values.size() > 1 ? values[1] : values[0];
+  validate_input_size(hh, ww, "--input-size");
+  *h = hh;
+  *w = ww;
   return true;
+}
+
+CLI::Validator unit_interval() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || end == text.c_str() || *end != '\0') return "'" + text + "' is not a number";
+        if (!(v >= 0.0 && v <= 1.0)) return "'" + text + "' is not a number in [0, 1]";
+        return "";
+      },
+      "in [0, 1]");
 }
 
 const char* const kPrecisionHelp =

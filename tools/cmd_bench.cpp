@@ -200,8 +200,7 @@ int run_bench(const BenchArgs& a) {
       a.synthetic ? "synthetic scene" : a.image.empty() ? default_image_path() : a.image;
   const cv::Mat image = a.synthetic ? synthetic_scene(640, 480) : read_image(image_path);
   DetectorOptions o;
-  if (input_size_option(a.input_size, &o.input_h, &o.input_w))
-    validate_input_size(o.input_h, o.input_w, "--input-size");
+  input_size_option(a.input_size, &o.input_h, &o.input_w);
   o.backend = backend_from_string(a.backend);
   o.threads = a.threads;
   o.device = a.device;
@@ -287,8 +286,7 @@ struct TuneArgs {
 int run_tune(const TuneArgs& a) {
   TX2_REQUIRE(cuda_compiled() && cuda_device_count() > 0, "tune needs a CUDA device: ", cuda_unavailable_reason());
   DetectorOptions o;
-  if (input_size_option(a.input_size, &o.input_h, &o.input_w))
-    validate_input_size(o.input_h, o.input_w, "--input-size");
+  input_size_option(a.input_size, &o.input_h, &o.input_w);
   o.backend = BackendKind::kCuda;
   o.device = a.device;
   o.batch = a.batch;

@@ -44,6 +44,7 @@ struct DetectArgs {
   int keep_top_k = -2;
   int threads = 0;
   int max_frames = 0;
+  long long max_pixels = kDefaultMaxImagePixels;
   int device = 0;
   int nms_capacity = 0;
   bool cpu_nms = false;
@@ -233,7 +234,7 @@ int run_detect(const DetectArgs& a) {
 
   const std::string model_path = a.model.empty() ? default_model_path() : a.model;
   const std::string input = a.input.empty() ? default_image_path() : a.input;
-  FrameSource source(input);
+  FrameSource source(input, a.max_pixels);
   Detector detector(model_path, opt);
   print_detector_warnings(detector);
   DetectOutputs outputs(a, input, model_path, source);
@@ -298,11 +299,15 @@ CommandRunner add_detect_command(CLI::App& app) {
   cmd->add_option("--json", args->json, "Write all detections as COCO-results JSON to this file");
   cmd->add_option("-t,--threshold", args->threshold,
                   "Score threshold for printing and drawing (default: the model's draw_threshold)")
-      ->check(CLI::Range(0.0f, 1.0f));
+      ->check(unit_interval());
   cmd->add_option("--input-size", args->input_size,
                   "Network input size: H, or H W; multiples of 32 (default: the model's)")
       ->expected(1, 2);
   cmd->add_option("--device", args->device, "CUDA device index")->check(CLI::Range(0, 64));
+  cmd->add_option("--max-pixels", args->max_pixels,
+                  "Refuse images of more pixels than this, read from the header before decoding")
+      ->check(CLI::Range(1LL, 1LL << 30))
+      ->capture_default_str();
   cmd->add_flag("--cpu-nms", args->cpu_nms, "CUDA: run NMS on the CPU instead of the GPU");
   cmd->add_option("--nms-capacity", args->nms_capacity,
                   "CUDA: NMS candidate capacity, a power of two >= 2048 (default 32768)")
@@ -315,11 +320,11 @@ CommandRunner add_detect_command(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "CPU backend threads (default: all cores)")
       ->check(CLI::Range(0, kMaxCpuThreads));
   cmd->add_option("--conf-threshold", args->conf_threshold, "Override the yolo_box objectness gate")
-      ->check(CLI::Range(0.0f, 1.0f));
+      ->check(unit_interval());
   cmd->add_option("--score-threshold", args->score_threshold, "Override the NMS score threshold")
-      ->check(CLI::Range(0.0f, 1.0f));
+      ->check(unit_interval());
   cmd->add_option("--nms-threshold", args->nms_threshold, "Override the NMS IoU threshold")
-      ->check(CLI::Range(0.0f, 1.0f));
+      ->check(unit_interval());
   cmd->add_option("--keep-top-k", args->keep_top_k, "Override NMS keep_top_k (-1 keeps all)")
       ->check(CLI::Range(-1, 1 << 24));
   cmd->add_option("--max-frames", args->max_frames, "Stop after this many frames (0: all)")

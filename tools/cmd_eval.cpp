@@ -39,8 +39,7 @@ int run_eval(const EvalArgs& a) {
     TX2_REQUIRE(out->empty() || !is_directory(*out), *out, ": is a folder, expected a file name");
   }
   DetectorOptions o;
-  if (input_size_option(a.input_size, &o.input_h, &o.input_w))
-    validate_input_size(o.input_h, o.input_w, "--input-size");
+  input_size_option(a.input_size, &o.input_h, &o.input_w);
   o.backend = backend_from_string(a.backend);
   o.threads = a.threads;
   o.device = a.device;

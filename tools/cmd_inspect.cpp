@@ -43,7 +43,7 @@ int run_inspect(const InspectArgs& a) {
   const ModelFile model = ModelFile::load(path);
   const ModelConfig& c = model.config();
   int h = c.input_h, w = c.input_w;
-  if (input_size_option(a.input_size, &h, &w)) validate_input_size(h, w, "--input-size");
+  input_size_option(a.input_size, &h, &w);
   const WeightShapes weights = model.weight_shapes();
   const auto shapes = infer_shapes(model.graph(), weights, h, w);
 

@@ -33,8 +33,7 @@ int run_selftest_command(const SelftestArgs& a) {
   TX2_REQUIRE(a.json.empty() || !is_directory(a.json), a.json, ": is a folder, expected a file name");
   SelftestOptions o;
   o.model = a.model;
-  if (input_size_option(a.input_size, &o.input_h, &o.input_w))
-    validate_input_size(o.input_h, o.input_w, "--input-size");
+  input_size_option(a.input_size, &o.input_h, &o.input_w);
   o.precision = precision_from_string(a.precision);
   o.backend = backend_from_string(a.backend);
   o.device = a.device;

@@ -10,6 +10,7 @@
 
 namespace CLI {
 class App;
+class Validator;
 }
 
 namespace tx2yolo {
@@ -29,9 +30,14 @@ CommandRunner add_tune_command(CLI::App& app);
 CommandRunner add_random_model_command(CLI::App& app);
 CommandRunner add_selftest_command(CLI::App& app);
 
-// The --input-size "H [W]" option (W defaults to H): sets *h and *w and
-// returns true when it was given; leaves them alone otherwise.
+// The --input-size "H [W]" option (W defaults to H): when it was given,
+// checks it (positive multiples of 32, at most 8192; throws Error naming
+// --input-size otherwise), sets *h and *w and returns true; leaves them
+// alone otherwise. Every command reads --input-size through it.
 bool input_size_option(const std::vector<int>& values, int* h, int* w);
+// A CLI11 check for a number in [0, 1]: refuses NaN and infinities too
+// (CLI::Range lets NaN through). Every threshold option uses it.
+CLI::Validator unit_interval();
 
 // The CUDA run options detect and bench share: --precision, --no-cuda-graph,
 // --tactics, --tactics-cache and --zero-copy, registered on `cmd` and

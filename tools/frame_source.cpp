@@ -1,8 +1,5 @@
 #include "tools/frame_source.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -11,6 +8,8 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "tools/image_read.h"
+#include "tools/quiet_stderr.h"
 
 namespace tx2yolo {
 
@@ -18,31 +17,11 @@ namespace {
 
 constexpr std::uint64_t kMaxImageFileBytes = 1ull << 30;
 
-// Silences this process's stderr (fd 2) while alive. Image and video decoders
-// (libpng, libjpeg, ffmpeg) print their own warnings there, which would break
-// the CLI's one-line error; our exceptions say what failed instead.
-class QuietStderr {
- public:
-  QuietStderr() {
-    std::fflush(stderr);
-    saved_ = ::dup(2);
-    const int null_fd = ::open("/dev/null", O_WRONLY);
-    if (saved_ >= 0 && null_fd >= 0) ::dup2(null_fd, 2);
-    if (null_fd >= 0) ::close(null_fd);
-  }
-  ~QuietStderr() {
-    std::fflush(stderr);
-    if (saved_ >= 0) {
-      ::dup2(saved_, 2);
-      ::close(saved_);
-    }
-  }
-  QuietStderr(const QuietStderr&) = delete;
-  QuietStderr& operator=(const QuietStderr&) = delete;
-
- private:
-  int saved_ = -1;
-};
+// FFmpeg's own log (e.g. "[h264 @ 0x...] error while decoding MB ...") is
+// printed from its decoding threads at any time, so no QuietStderr window
+// can cover it: OpenCV sets FFmpeg's level from this variable when it first
+// opens a file (AV_LOG_QUIET). A user's own setting is kept.
+void quiet_ffmpeg() { ::setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0); }
 
 std::string lower_extension(const std::string& path) {
   std::string ext = path_extension(path);
@@ -68,7 +47,8 @@ bool has_video_extension(const std::string& path) {
   return std::any_of(std::begin(kExt), std::end(kExt), [&](const char* e) { return ext == e; });
 }
 
-FrameSource::FrameSource(const std::string& input) : input_(input) {
+FrameSource::FrameSource(const std::string& input, long long max_pixels) : input_(input), max_pixels_(max_pixels) {
+  quiet_ffmpeg();
   TX2_REQUIRE(!input.empty(), "no input given");
   if (is_directory(input)) {
     kind_ = SourceKind::kImageFolder;
@@ -114,16 +94,7 @@ bool FrameSource::next(Frame* frame) {
     frame->index = static_cast<int>(next_file_++);
     frame->name = path_basename(path);
     // Read the bytes ourselves (regular files only, size-capped), then decode.
-    const std::vector<std::uint8_t> bytes = read_file_bytes(path, kMaxImageFileBytes);
-    {
-      QuietStderr quiet;
-      try {
-        frame->bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);
-      } catch (const cv::Exception&) {
-        frame->bgr.release();
-      }
-    }
-    TX2_REQUIRE(!frame->bgr.empty(), path, ": cannot decode as an image");
+    frame->bgr = decode_image(read_file_bytes(path, kMaxImageFileBytes), path, max_pixels_);
     return true;
   }
   bool ok = false;

@@ -10,6 +10,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "tools/image_header.h"
+
 namespace tx2yolo {
 
 enum class SourceKind { kImage, kImageFolder, kVideo, kCamera };
@@ -23,8 +25,9 @@ struct Frame {
 class FrameSource {
  public:
   // Classifies and opens the input; throws Error with a one-line reason
-  // (missing path, empty folder, camera that cannot be opened, ...).
-  explicit FrameSource(const std::string& input);
+  // (missing path, empty folder, camera that cannot be opened, ...). Images
+  // over `max_pixels` (read from their headers) are refused before decoding.
+  explicit FrameSource(const std::string& input, long long max_pixels = kDefaultMaxImagePixels);
   SourceKind kind() const { return kind_; }
   bool is_stream() const { return kind_ == SourceKind::kVideo || kind_ == SourceKind::kCamera; }
   // Frames per second of a video/camera (0 when unknown).
@@ -39,6 +42,7 @@ class FrameSource {
   std::size_t next_file_ = 0;
   cv::VideoCapture capture_;
   int frame_index_ = 0;
+  long long max_pixels_ = kDefaultMaxImagePixels;
 };
 
 bool has_image_extension(const std::string& path);

@@ -5,14 +5,37 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "tools/quiet_stderr.h"
 
 namespace tx2yolo {
 
-cv::Mat read_image(const std::string& path) {
-  TX2_REQUIRE(is_regular_file(path), path, ": no such image file");
-  cv::Mat image = cv::imread(path, cv::IMREAD_COLOR);
-  TX2_REQUIRE(!image.empty(), path, ": cannot decode the image");
+namespace {
+constexpr std::uint64_t kMaxImageFileBytes = 1ull << 30;
+}  // namespace
+
+cv::Mat decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name, long long max_pixels) {
+  ImageHeader header;
+  std::string why;
+  TX2_REQUIRE(read_image_header(bytes.data(), bytes.size(), &header, &why), name, ": cannot decode as an image (",
+              why, ")");
+  TX2_REQUIRE(header.width * header.height <= max_pixels, name, ": ", header.format, " image of ", header.width, "x",
+              header.height, " pixels is over the limit of ", max_pixels, " pixels (raise it with --max-pixels)");
+  cv::Mat image;
+  {
+    QuietStderr quiet;  // libpng and libjpeg print their own warnings
+    try {
+      image = cv::imdecode(bytes, cv::IMREAD_COLOR);
+    } catch (const cv::Exception&) {
+      image.release();
+    }
+  }
+  TX2_REQUIRE(!image.empty(), name, ": cannot decode as an image (", header.format, " data is corrupt or unsupported)");
   return image;
+}
+
+cv::Mat read_image(const std::string& path, long long max_pixels) {
+  TX2_REQUIRE(is_regular_file(path), path, ": no such image file");
+  return decode_image(read_file_bytes(path, kMaxImageFileBytes), path, max_pixels);
 }
 
 }  // namespace tx2yolo

@@ -5,15 +5,24 @@
 // OpenCV codecs and use `bench --synthetic`).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
+
+#include "tools/image_header.h"
 
 namespace tx2yolo {
 
 // An 8-bit BGR image; throws Error (one line, naming the file) when the file
-// is missing or cannot be decoded, or when this build decodes no files.
-cv::Mat read_image(const std::string& path);
+// is missing or cannot be decoded, when its header (tools/image_header.h)
+// gives more than `max_pixels` pixels, or when this build decodes no files.
+cv::Mat read_image(const std::string& path, long long max_pixels = kDefaultMaxImagePixels);
+// The same from the file's bytes (`name` for messages). The header is read
+// and the pixel limit checked before anything is decoded.
+cv::Mat decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name,
+                     long long max_pixels = kDefaultMaxImagePixels);
 
 // A deterministic 8-bit BGR scene like the demo data (red circles, a green
 // square, blue triangles on a grey, slightly noisy background), for timing

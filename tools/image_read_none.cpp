@@ -6,9 +6,11 @@
 
 namespace tx2yolo {
 
-cv::Mat read_image(const std::string& path) {
-  throw Error(cat(path, ": tx2yolo-bench reads no image files (it is built without OpenCV's image codecs); "
+cv::Mat decode_image(const std::vector<std::uint8_t>&, const std::string& name, long long) {
+  throw Error(cat(name, ": tx2yolo-bench reads no image files (it is built without OpenCV's image codecs); "
                     "use --synthetic, or the tx2yolo CLI"));
 }
+
+cv::Mat read_image(const std::string& path, long long max_pixels) { return decode_image({}, path, max_pixels); }
 
 }  // namespace tx2yolo

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <set>
+#include <unordered_set>
 #include <vector>
 
 #include "core/error.h"
@@ -45,41 +46,76 @@ int bracket_depth(const std::string& text, int limit) {
 
 }  // namespace
 
+namespace {
+
+// A SAX pass over the text before the document is built: counts the values
+// (stopping at kMaxJsonValues) and finds duplicate keys, in time linear in
+// the text. (nlohmann's callback parser, used before, rescans the parent
+// container at every end of an object: quadratic in its size.)
+class CheckingSax {
+ public:
+  using json = nlohmann::json;
+  std::string problem;  // the first one found ("" when none)
+
+  bool null() { return value(); }
+  bool boolean(bool) { return value(); }
+  bool number_integer(json::number_integer_t) { return value(); }
+  bool number_unsigned(json::number_unsigned_t) { return value(); }
+  bool number_float(json::number_float_t, const json::string_t&) { return value(); }
+  bool string(json::string_t&) { return value(); }
+  bool binary(json::binary_t&) { return value(); }
+  bool start_object(std::size_t) {
+    keys_.emplace_back();
+    return value();
+  }
+  bool key(json::string_t& k) {
+    if (!keys_.empty() && !keys_.back().insert(k).second) {
+      problem = cat("duplicate key ", json(k).dump(), " in a JSON object");
+      return false;
+    }
+    return true;
+  }
+  bool end_object() {
+    if (!keys_.empty()) keys_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) { return value(); }
+  bool end_array() { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    problem = cat("malformed JSON: ", e.what());
+    return false;
+  }
+
+ private:
+  bool value() {
+    if (++values_ <= kMaxJsonValues) return true;
+    problem = cat("more than ", kMaxJsonValues, " JSON values (the limit for one document)");
+    return false;
+  }
+  std::size_t values_ = 0;
+  std::vector<std::unordered_set<std::string>> keys_;  // one set per open object
+};
+
+}  // namespace
+
 nlohmann::json parse_json_checked(const std::string& text, const std::string& what) {
   if (bracket_depth(text, kMaxJsonDepth) > kMaxJsonDepth) {
     throw Error(cat(what, ": JSON nesting deeper than ", kMaxJsonDepth));
   }
-  // One set of keys per open object; keys always belong to the innermost one.
-  std::vector<std::set<std::string>> open_objects;
-  std::string duplicate;
-  bool has_duplicate = false;
-  const nlohmann::json::parser_callback_t track_keys =
-      [&](int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-        using Event = nlohmann::json::parse_event_t;
-        if (event == Event::object_start) {
-          open_objects.emplace_back();
-        } else if (event == Event::object_end) {
-          if (!open_objects.empty()) open_objects.pop_back();
-        } else if (event == Event::key && !open_objects.empty() && !has_duplicate) {
-          const std::string& key = parsed.get_ref<const std::string&>();
-          if (!open_objects.back().insert(key).second) {
-            duplicate = key;
-            has_duplicate = true;
-          }
-        }
-        return true;
-      };
-  nlohmann::json j;
+  CheckingSax sax;
+  bool ok = false;
   try {
-    j = nlohmann::json::parse(text, track_keys);
+    ok = nlohmann::json::sax_parse(text, &sax);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat(what, ": malformed JSON: ", e.what()));
+  }
+  if (!ok) throw Error(cat(what, ": ", sax.problem.empty() ? std::string("malformed JSON") : sax.problem));
+  try {
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     // parse_error, and out_of_range 406 for a number too large for a double.
     throw Error(cat(what, ": malformed JSON: ", e.what()));
   }
-  if (has_duplicate) {
-    throw Error(cat(what, ": duplicate key ", nlohmann::json(duplicate).dump(), " in a JSON object"));
-  }
-  return j;
 }
 
 double json_float(float f) {

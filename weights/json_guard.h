@@ -6,7 +6,9 @@
 // strings) and refuses anything deeper than kMaxJsonDepth (64, declared in
 // weights/model_file.h) before parsing.
 // It also refuses duplicate object keys, which nlohmann would silently
-// collapse to the last value (a header naming one tensor twice is ambiguous).
+// collapse to the last value (a header naming one tensor twice is ambiguous),
+// and documents of more than kMaxJsonValues values. Both checks are one SAX
+// pass, linear in the text, before the document is built.
 #pragma once
 
 #include <string>
@@ -19,6 +21,7 @@ namespace tx2yolo {
 //   "<what>: JSON nesting deeper than 64"
 //   "<what>: malformed JSON: <parser message>"
 //   "<what>: duplicate key \"<key>\" in a JSON object"
+//   "<what>: more than 1000000 JSON values (the limit for one document)"
 nlohmann::json parse_json_checked(const std::string& text, const std::string& what);
 
 // The double with the shortest decimal form (at most 9 significant digits)

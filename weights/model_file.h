@@ -30,6 +30,10 @@ constexpr const char* kModelFormatName = "tx2yolo";
 constexpr int kModelFormatVersion = 1;
 constexpr std::uint64_t kMaxModelFileBytes = 2ull << 30;    // 2 GiB
 constexpr int kMaxJsonDepth = 64;
+// JSON values (objects, arrays, strings, numbers, ...) in one document read
+// from a file: a model header holds about a thousand, a PIR program about
+// 22,000; a hostile header of millions is refused before it is built.
+constexpr std::size_t kMaxJsonValues = 1000000;
 
 enum class DType { kF32 };
 

@@ -55,7 +55,8 @@ YAML::Node load_with_bases(const std::string& path, int depth, std::set<std::str
   try {
     doc = YAML::Load(std::string(bytes.begin(), bytes.end()));
   } catch (const YAML::Exception& e) {
-    throw Error(cat(path, ": not valid YAML: ", e.what()));
+    throw Error(cat(path, ": not valid YAML (", e.mark.is_null() ? std::string() : cat("line ", e.mark.line + 1, ": "),
+                    e.msg, ")"));
   }
   TX2_REQUIRE(doc.IsMap(), path, ": a PaddleDetection config is a YAML mapping at the top");
   YAML::Node merged(YAML::NodeType::Map);
@@ -198,7 +199,23 @@ void apply_postprocess_family(const std::string& family, ModelConfig* c) {
   }
 }
 
+namespace {
+PpdetConfig apply_ppdet_config_unwrapped(const std::string& path, ModelConfig* c);
+}  // namespace
+
+// yaml-cpp's own errors ("operator[] call on a scalar", a bad conversion) on
+// a config whose structure is not PaddleDetection's, reported with the file.
 PpdetConfig apply_ppdet_config(const std::string& path, ModelConfig* c) {
+  try {
+    return apply_ppdet_config_unwrapped(path, c);
+  } catch (const YAML::Exception& e) {
+    throw Error(cat(path, ": not a PaddleDetection config this converter understands (",
+                    e.mark.is_null() ? std::string() : cat("line ", e.mark.line + 1, ": "), e.msg, ")"));
+  }
+}
+
+namespace {
+PpdetConfig apply_ppdet_config_unwrapped(const std::string& path, ModelConfig* c) {
   PpdetConfig out;
   out.path = path;
   std::set<std::string> active;
@@ -287,6 +304,7 @@ PpdetConfig apply_ppdet_config(const std::string& path, ModelConfig* c) {
   maybe(cfg, "draw_threshold", &c->draw_threshold, where);
   return out;
 }
+}  // namespace
 
 std::vector<std::string> default_labels(int num_classes, std::string* which) {
   std::vector<std::string> out;
