@@ -175,13 +175,23 @@ std::size_t input_elements(const Conv2dParams& p) {
   return static_cast<std::size_t>(p.batch) * p.in_channels * p.in_h * p.in_w;
 }
 
-// `count` seeded uniform values in [-1, 1] into the arena at `off`, in the
-// backend's activation storage.
-void fill_random(CudaBackend::Impl& m, std::size_t off, std::size_t count, std::uint32_t seed) {
+// Seeded uniform values in [-1, 1] for a conv's input (`images` images of
+// `count / images` values) into the arena at `off`, in the backend's
+// activation storage. One image's worth is drawn, plus a few per image:
+// image n is that run of values shifted by 97 n, so images differ at the
+// cost of one.
+void fill_random(CudaBackend::Impl& m, std::size_t off, std::size_t count, int images, std::uint32_t seed) {
+  constexpr std::size_t kShift = 97;
+  const std::size_t image = count / static_cast<std::size_t>(images);
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+  std::vector<float> pool(image + kShift * static_cast<std::size_t>(images));
+  for (float& x : pool) x = uniform(rng);
   std::vector<float> host(count);
-  for (float& x : host) x = uniform(rng);
+  for (int n = 0; n < images; ++n)
+    std::copy(pool.begin() + static_cast<long long>(kShift) * n,
+              pool.begin() + static_cast<long long>(kShift) * n + static_cast<long long>(image),
+              host.begin() + static_cast<long long>(image) * n);
   if (m.half) {
     std::vector<half_t> h(count);
     for (std::size_t i = 0; i < count; ++i) h[i] = to_half(host[i]);
@@ -314,6 +324,9 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
     CUDA_CHECK(cudaMemcpy(m.weights.data() + weight_offset[t.name], model.tensor_data(t.name),
                           static_cast<std::size_t>(t.numel()) * sizeof(float), cudaMemcpyHostToDevice));
   }
+  // A pageable cudaMemcpy may return before its DMA lands, and the backend's
+  // non-blocking stream is not ordered after the legacy stream.
+  CUDA_CHECK(cudaDeviceSynchronize());
 
   plan_ = plan_memory(model.graph(), shapes, options.batch, options.alias_concat, !options.keep_all_tensors);
   m.steps_total = static_cast<int>(model.graph().nodes.size());
@@ -532,7 +545,7 @@ void CudaBackend::choose_tactics() {
     // Every candidate on a seeded random input, its output compared with
     // the reference kernel's (engine/tactic_validation.h): one that
     // disagrees is never chosen, and the layer records why.
-    fill_random(m, in_off, input_elements(s.conv), static_cast<std::uint32_t>(&s - m.steps.data()) + 1);
+    fill_random(m, in_off, input_elements(s.conv), s.conv.batch, static_cast<std::uint32_t>(&s - m.steps.data()) + 1);
     TacticValidation v = validation_of(m, s, out_off);
     v.run_reference = [&] { launch_conv(m, s, in_off, out_off, kReferenceKernel); };
     std::vector<TacticCandidate> candidates;
@@ -559,6 +572,16 @@ void CudaBackend::choose_tactics() {
     } catch (const Error& e) {
       throw Error(cat("cuda backend: timing the kernels of layer '", node.name, "' failed: ", e.what()));
     }
+    if (!choice.reference_problem.empty()) {
+      // Nothing to validate against: the reference kernel itself, untimed.
+      s.kernel = kReferenceKernel;
+      t.tactic = conv2d_cuda_kernel_name(s.kernel);
+      m.warnings.push_back(cat("layer '", node.name, "': ", choice.reference_problem, "; it runs ", t.tactic,
+                               " without validation (run tx2yolo selftest)"));
+      m.tactics.push_back(t);
+      ++timed;
+      continue;
+    }
     TX2_REQUIRE(!choice.chosen.empty() && conv2d_cuda_kernel_from_name(choice.chosen, &s.kernel),
                 "cuda backend: no kernel agreed with the reference kernel on layer '", node.name,
                 "' (run tx2yolo selftest)");
@@ -574,7 +597,8 @@ void CudaBackend::choose_tactics() {
     if (d != nullptr && d->best_ms >= 0) {
       const std::size_t d_in = plan_.read_offset(d->layer->node().inputs[0]);
       const std::size_t d_out = output_offset(plan_, *d);
-      fill_random(m, d_in, input_elements(d->conv), static_cast<std::uint32_t>(&s - m.steps.data()) + 7919);
+      fill_random(m, d_in, input_elements(d->conv), d->conv.batch,
+                  static_cast<std::uint32_t>(&s - m.steps.data()) + 7919);
       TacticValidation fv = validation_of(m, s, out_off);
       fv.reference = cat(conv2d_cuda_kernel_name(d->kernel), " + ", conv2d_cuda_kernel_name(kReferenceKernel));
       fv.run_reference = [&] {
@@ -591,7 +615,9 @@ void CudaBackend::choose_tactics() {
         throw Error(cat("cuda backend: timing ", kFusedTactic, " of layers '", d->layer->node().name, "' and '",
                         node.name, "' failed: ", e.what()));
       }
-      if (fc.chosen.empty()) {
+      if (!fc.reference_problem.empty()) {
+        // Not fused: nothing to validate the pair against.
+      } else if (fc.chosen.empty()) {
         t.rejected[kFusedTactic] = fc.rejected.at(kFusedTactic);
       } else {
         const double pair = fc.ms.at(kFusedTactic);
@@ -609,6 +635,12 @@ void CudaBackend::choose_tactics() {
     }
     m.tactics.push_back(t);
     ++timed;
+  }
+  // Timing left random inputs and poison in the arena: zero it again, so
+  // that no first run can read either.
+  if (mode != TacticMode::kHeuristic) {
+    CUDA_CHECK(cudaMemsetAsync(m.arena.data(), 0, m.arena.bytes(), m.stream));
+    CUDA_CHECK(cudaStreamSynchronize(m.stream));
   }
   std::size_t chosen_need = 0;
   for (const Impl::Step& s : m.steps)

@@ -10,8 +10,7 @@
 #include <memory>
 #include <random>
 #include <set>
-
-#include <unistd.h>
+#include <type_traits>
 
 #include <opencv2/imgproc.hpp>
 
@@ -123,6 +122,10 @@ SelftestOutcome compared(const std::string& group, const std::string& label, con
 // must be finite.
 SelftestOutcome check_dwpw(Conv2dDwPwParams p, int batch, bool half, std::uint32_t seed, const std::string& label) {
   p.dw.batch = p.pw.batch = batch;
+  if (batch == 1) {  // the pointwise output into a slice of a wider tensor, as for a concat
+    p.pw.out_channel_offset = 3;
+    p.pw.out_channels_total = p.pw.out_channels + 5;
+  }
   finalize_conv2d_params(p.dw);
   finalize_conv2d_params(p.pw);
   std::vector<float> in = uniform(static_cast<std::size_t>(batch) * p.dw.in_channels * p.dw.in_h * p.dw.in_w, seed,
@@ -138,11 +141,17 @@ SelftestOutcome check_dwpw(Conv2dDwPwParams p, int batch, bool half, std::uint32
   const std::size_t out_image = plane * static_cast<std::size_t>(p.pw.out_channels_total);
   const std::vector<float> got = half ? run_dwpw<half_t>(p, in, dw_w, dw_b, pw_w, pw_b, out_image * batch)
                                       : run_dwpw<float>(p, in, dw_w, dw_b, pw_w, pw_b, out_image * batch);
-  // Every image's own channels written.
+  // Every image's own channels written, and none around them.
   for (int n = 0; n < batch; ++n)
-    for (std::size_t i = 0; i < plane * static_cast<std::size_t>(p.pw.out_channels); ++i)
-      if (!std::isfinite(got[n * out_image + plane * static_cast<std::size_t>(p.pw.out_channel_offset) + i]))
-        return outcome("conv dwpw-fused", label, false, INFINITY, cat("image ", n, " has NaN or inf outputs"));
+    for (int c = 0; c < p.pw.out_channels_total; ++c) {
+      const bool inside = c >= p.pw.out_channel_offset && c < p.pw.out_channel_offset + p.pw.out_channels;
+      for (std::size_t i = 0; i < plane; ++i) {
+        const float v = got[n * out_image + static_cast<std::size_t>(c) * plane + i];
+        if (inside ? !std::isfinite(v) : !std::isnan(v))
+          return outcome("conv dwpw-fused", label, false, INFINITY,
+                         cat("image ", n, " channel ", c, inside ? " is NaN or inf" : " written outside the slice"));
+      }
+    }
   Conv2dDwPwParams one = p;
   one.dw.batch = one.pw.batch = 1;
   one.pw.out_channel_offset = 0;
@@ -214,6 +223,9 @@ std::vector<SelftestOutcome> check_preprocess(int dst_h, int dst_w, std::uint32_
   return out;
 }
 
+// T: the activation storage (half_t: inputs rounded to FP16, and the output
+// must be exactly the reference's on them, rounded).
+template <typename T>
 SelftestOutcome check_upsample(std::uint32_t seed) {
   UpsampleNearestParams p;
   p.batch = 2;
@@ -223,20 +235,24 @@ SelftestOutcome check_upsample(std::uint32_t seed) {
   p.out_channel_offset = 5;
   p.out_channels_total = 50;
   finalize_upsample_nearest_params(p);
-  const auto in = uniform(static_cast<std::size_t>(p.batch) * p.channels * p.in_h * p.in_w, seed, -4.f, 4.f);
+  const bool half = std::is_same<T, half_t>::value;
+  auto in = uniform(static_cast<std::size_t>(p.batch) * p.channels * p.in_h * p.in_w, seed, -4.f, 4.f);
+  if (half)
+    for (float& x : in) x = round_half(x);
   const std::size_t out_n = static_cast<std::size_t>(p.batch) * p.out_channels_total * p.in_h * 2 * p.in_w * 2;
   std::vector<float> expected(out_n, std::numeric_limits<float>::quiet_NaN());
   upsample_nearest_cpu(p, in.data(), expected.data());
-  DeviceBuffer<float> d_in = upload<float>(in), d_out = poisoned<float>(out_n);
+  DeviceBuffer<T> d_in = upload<T>(in), d_out = poisoned<T>(out_n);
   upsample_nearest_cuda(p, d_in.data(), d_out.data(), nullptr);
   const std::vector<float> got = download(d_out);
   std::size_t differ = 0;
   for (std::size_t i = 0; i < out_n; ++i)
     differ += !(got[i] == expected[i] || (std::isnan(got[i]) && std::isnan(expected[i])));
-  return outcome("upsample", "37 channels 19x13 x2 into a slice, batch 2", differ == 0, differ == 0 ? 0 : INFINITY,
+  return outcome(half ? "upsample fp16" : "upsample", "37 channels 19x13 x2 into a slice, batch 2", differ == 0, differ == 0 ? 0 : INFINITY,
                  differ == 0 ? "" : cat(differ, " of ", out_n, " values differ (expected identical)"));
 }
 
+template <typename T>
 SelftestOutcome check_concat(std::uint32_t seed) {
   ConcatParams p;
   p.batch = 2;
@@ -247,12 +263,16 @@ SelftestOutcome check_concat(std::uint32_t seed) {
   p.channels[1] = 16;
   p.channels[2] = 3;
   const int total = concat_output_channels(p);
+  const bool half = std::is_same<T, half_t>::value;
   std::vector<std::vector<float>> host;
-  std::vector<DeviceBuffer<float>> dev;
-  std::vector<const float*> host_ptr, dev_ptr;
+  std::vector<DeviceBuffer<T>> dev;
+  std::vector<const float*> host_ptr;
+  std::vector<const T*> dev_ptr;
   for (int i = 0; i < p.num_inputs; ++i) {
     host.push_back(uniform(static_cast<std::size_t>(p.batch) * p.channels[i] * p.height * p.width, seed + i, -2.f, 2.f));
-    dev.push_back(upload<float>(host.back()));
+    if (half)
+      for (float& x : host.back()) x = round_half(x);
+    dev.push_back(upload<T>(host.back()));
   }
   for (int i = 0; i < p.num_inputs; ++i) {
     host_ptr.push_back(host[i].data());
@@ -261,21 +281,27 @@ SelftestOutcome check_concat(std::uint32_t seed) {
   const std::size_t out_n = static_cast<std::size_t>(p.batch) * total * p.height * p.width;
   std::vector<float> expected(out_n);
   concat_cpu(p, host_ptr.data(), expected.data());
-  DeviceBuffer<float> d_out = poisoned<float>(out_n);
+  DeviceBuffer<T> d_out = poisoned<T>(out_n);
   concat_cuda(p, dev_ptr.data(), d_out.data(), nullptr);
   const std::vector<float> got = download(d_out);
   const bool same = got == expected;
-  return outcome("concat", "5 + 16 + 3 channels 11x7, batch 2", same, same ? 0 : INFINITY,
+  return outcome(half ? "concat fp16" : "concat", "5 + 16 + 3 channels 11x7, batch 2", same, same ? 0 : INFINITY,
                  same ? "" : "differs (expected identical)");
 }
 
-// The three-level decode of one image against yolo_box_cpu.
+// The three-level decode of one image against yolo_box_cpu; T: the head
+// tensors' storage (half_t: the reference is fed the same rounded heads).
+template <typename T>
 std::vector<SelftestOutcome> check_yolo_box(std::uint32_t seed) {
-  const YoloBoxProblem pr = yolo_box_selftest_problem(seed);
-  std::vector<DeviceBuffer<float>> dev_in;
-  std::vector<const float*> inputs;
-  for (const std::vector<float>& h : pr.heads) dev_in.push_back(upload<float>(h));
-  for (const DeviceBuffer<float>& d : dev_in) inputs.push_back(d.data());
+  YoloBoxProblem pr = yolo_box_selftest_problem(seed);
+  const bool half = std::is_same<T, half_t>::value;
+  if (half)
+    for (std::vector<float>& h : pr.heads)
+      for (float& x : h) x = round_half(x);
+  std::vector<DeviceBuffer<T>> dev_in;
+  std::vector<const T*> inputs;
+  for (const std::vector<float>& h : pr.heads) dev_in.push_back(upload<T>(h));
+  for (const DeviceBuffer<T>& d : dev_in) inputs.push_back(d.data());
   std::vector<float> boxes(static_cast<std::size_t>(pr.total_boxes) * 4),
       scores(static_cast<std::size_t>(pr.total_boxes) * pr.classes);
   for (std::size_t i = 0; i < pr.levels.size(); ++i)
@@ -284,8 +310,9 @@ std::vector<SelftestOutcome> check_yolo_box(std::uint32_t seed) {
   DeviceBuffer<float> d_boxes = poisoned<float>(boxes.size()), d_scores = poisoned<float>(scores.size());
   yolo_box_cuda(pr.levels.data(), inputs.data(), static_cast<int>(pr.levels.size()), d_boxes.data(), d_scores.data(),
                 nullptr);
-  return {compared("yolo_box", "3 levels, 20 classes: boxes", download(d_boxes), boxes, tolerance::kYoloBoxBoxes),
-          compared("yolo_box", "3 levels, 20 classes: scores", download(d_scores), scores, tolerance::kYoloBoxScores)};
+  const std::string group = half ? "yolo_box fp16 heads" : "yolo_box";
+  return {compared(group, "3 levels, 20 classes: boxes", download(d_boxes), boxes, tolerance::kYoloBoxBoxes),
+          compared(group, "3 levels, 20 classes: scores", download(d_scores), scores, tolerance::kYoloBoxScores)};
 }
 
 bool same_detections(const std::vector<Detection>& a, const std::vector<Detection>& b, std::string* why) {
@@ -323,6 +350,29 @@ SelftestOutcome check_nms(std::uint32_t seed) {
   const bool same = overflow == 0 && same_detections(gpu, cpu, &why);
   return outcome("gpu nms", "3000 boxes, 20 classes, tied scores", same, same ? 0 : INFINITY,
                  overflow ? cat(overflow, " candidates overflowed") : why);
+}
+
+// FP16 preprocessing output: exactly the float output, rounded.
+SelftestOutcome check_preprocess_half(int dst_h, int dst_w, std::uint32_t seed) {
+  cv::Mat img(375, 500, CV_8UC3);
+  cv::RNG rng(seed);
+  rng.fill(img, cv::RNG::UNIFORM, 0, 256);
+  PreprocessParams p;
+  p.src_h = img.rows;
+  p.src_w = img.cols;
+  p.dst_h = dst_h;
+  p.dst_w = dst_w;
+  const std::size_t n = static_cast<std::size_t>(3) * dst_h * dst_w;
+  DeviceBuffer<float> out32 = poisoned<float>(n);
+  DeviceBuffer<half_t> out16 = poisoned<half_t>(n);
+  PreprocessCuda gpu;
+  gpu.run(p, img.ptr<std::uint8_t>(0), out32.data(), nullptr);
+  gpu.run(p, img.ptr<std::uint8_t>(0), out16.data(), nullptr);
+  const std::vector<float> f32 = download(out32), f16 = download(out16);
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < n; ++i) differ += !(f16[i] == round_half(f32[i]));
+  return outcome("preprocess fp16", cat("375x500 -> ", dst_h, "x", dst_w), differ == 0, differ == 0 ? 0 : INFINITY,
+                 differ == 0 ? "" : cat(differ, " values are not the float output rounded to FP16"));
 }
 
 // A random photo-like image for the graph checks.
@@ -364,7 +414,11 @@ std::vector<SelftestOutcome> check_graphs(const std::string& model, const Selfte
       same = a.boxes == b.boxes && a.scores == b.scores && same_detections(a.detections, b.detections, &why);
       if (!same && why.empty()) why = cat("run ", run, ": decoded boxes or scores differ");
     }
-    out.push_back(outcome("network graph vs direct launches", label, same, same ? 0 : INFINITY, why));
+    // A capture that failed would compare direct launches with themselves.
+    const bool replayed = with_graph.backend_description().find("network replayed as a CUDA graph") != std::string::npos;
+    if (same && !replayed) why = "the network graph was not replayed: " + with_graph.backend_description();
+    out.push_back(outcome("network graph vs direct launches", label, same && replayed, same && replayed ? 0 : INFINITY,
+                          why));
   }
   // Whole-frame graph: three frames (new sizes run directly, the second
   // frame captures, the third replays), new pixels each frame.
@@ -409,6 +463,7 @@ std::vector<SelftestCheck> cuda_selftest_checks(const SelftestOptions& o, std::v
     t.fp16_operands = conv2d_cuda_kernel_is_fp16(k);
     t.tolerance = conv2d_tolerance(k, half);
     t.supports = [k](const Conv2dParams& p) { return conv2d_cuda_supports(p, k); };
+    t.may_refuse = k == Conv2dCudaKernel::kCudnn;
     t.run = [k, half](const Conv2dParams& p, const std::vector<float>& in, const std::vector<float>& w,
                       const std::vector<float>& b, std::vector<float>* out) {
       if (half) {
@@ -442,11 +497,17 @@ std::vector<SelftestCheck> cuda_selftest_checks(const SelftestOptions& o, std::v
   SelftestCheck ops;
   ops.label = "preprocess, upsample, concat, yolo_box, GPU NMS";
   ops.cpu_macs = 4e7;
-  ops.run = [o, input_h, input_w] {
+  ops.run = [o, input_h, input_w, half] {
     std::vector<SelftestOutcome> out = check_preprocess(input_h, input_w, o.seed);
-    out.push_back(check_upsample(o.seed + 1));
-    out.push_back(check_concat(o.seed + 2));
-    for (const SelftestOutcome& y : check_yolo_box(o.seed + 3)) out.push_back(y);
+    out.push_back(check_upsample<float>(o.seed + 1));
+    out.push_back(check_concat<float>(o.seed + 2));
+    for (const SelftestOutcome& y : check_yolo_box<float>(o.seed + 3)) out.push_back(y);
+    if (half) {  // the FP16 storage overloads the engine uses at --precision fp16
+      out.push_back(check_preprocess_half(input_h, input_w, o.seed + 5));
+      out.push_back(check_upsample<half_t>(o.seed + 6));
+      out.push_back(check_concat<half_t>(o.seed + 7));
+      for (const SelftestOutcome& y : check_yolo_box<half_t>(o.seed + 8)) out.push_back(y);
+    }
     out.push_back(check_nms(o.seed + 4));
     return out;
   };
@@ -457,31 +518,17 @@ std::vector<SelftestCheck> cuda_selftest_checks(const SelftestOptions& o, std::v
   graphs.gpu_macs = 4e10 * (2 + o.max_batch);
   graphs.run = [o] {
     std::string model = o.model;
-    std::string temp_dir;
+    std::unique_ptr<TempDirectory> temp;  // removed with its files, whatever happens
     if (model.empty()) {
-      char dir[] = "/tmp/tx2yolo-selftest-XXXXXX";
-      TX2_REQUIRE(mkdtemp(dir) != nullptr, "selftest: cannot make a temporary folder");
-      temp_dir = dir;
-      model = path_join(temp_dir, "separable.safetensors");
+      temp = std::make_unique<TempDirectory>();
+      model = temp->file("separable.safetensors");
       const ArchitectureGraph arch = build_yolov3_mobilenet_v1(full_width_spec("separable"));
       write_model_file(model, arch.graph, arch.config, {{"source", "tx2yolo selftest (random weights)"}},
                        make_random_weights(arch, o.seed));
     }
     std::vector<SelftestOutcome> out;
-    try {
-      for (int batch : std::set<int>{1, o.max_batch})
-        for (const SelftestOutcome& g : check_graphs(model, o, batch)) out.push_back(g);
-    } catch (...) {
-      if (!temp_dir.empty()) {
-        std::remove(model.c_str());
-        rmdir(temp_dir.c_str());
-      }
-      throw;
-    }
-    if (!temp_dir.empty()) {
-      std::remove(model.c_str());
-      rmdir(temp_dir.c_str());
-    }
+    for (int batch : std::set<int>{1, o.max_batch})
+      for (const SelftestOutcome& g : check_graphs(model, o, batch)) out.push_back(g);
     return out;
   };
   checks.push_back(graphs);

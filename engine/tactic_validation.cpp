@@ -15,11 +15,14 @@ ValidatedChoice time_and_validate(const std::vector<TacticCandidate>& candidates
   v.poison_output();
   v.run_reference();
   const std::vector<float> reference = v.read_output();
-  for (float x : reference)
-    TX2_REQUIRE(std::isfinite(x), "the reference kernel ", v.reference,
-                " gave a NaN or inf output on random input; this device does not run it correctly (run tx2yolo "
-                "selftest)");
   ValidatedChoice choice;
+  std::size_t non_finite = 0;
+  for (float x : reference) non_finite += !std::isfinite(x);
+  if (non_finite > 0) {
+    choice.reference_problem = cat("the reference kernel ", v.reference, " gave ", non_finite,
+                                   " NaN or inf outputs on random input");
+    return choice;
+  }
   double best = -1;
   for (const TacticCandidate& c : candidates) {
     double ms = 0;

@@ -36,6 +36,10 @@ struct ValidatedChoice {
   std::string chosen;                           // "" when every candidate was rejected
   std::map<std::string, double> ms;             // every candidate that ran
   std::map<std::string, std::string> rejected;  // candidate -> why it disagreed
+  // Set when the reference kernel's own output was not finite (e.g. beyond
+  // FP16's range on this random input): nothing could be validated, no
+  // candidate ran, and chosen is "".
+  std::string reference_problem;
 };
 
 struct TacticValidation {
@@ -49,7 +53,8 @@ struct TacticValidation {
 // Runs the reference once and reads it; then, for each candidate, poisons
 // the output, times it and compares its output with the reference's. The
 // fastest candidate that agrees is chosen. A reference whose output is not
-// finite throws Error (the device computes nothing right; run selftest).
+// finite is reported in reference_problem (the caller then runs the
+// reference kernel unvalidated and says so).
 ValidatedChoice time_and_validate(const std::vector<TacticCandidate>& candidates, const TacticValidation& v);
 
 // The bound a candidate must meet against the reference.

@@ -115,6 +115,21 @@ TEST(Selftest, PlantedWrongKernelsFailAndTheReportSaysWhere) {
   EXPECT_NE(r.table().find("conv last-image-wrong"), std::string::npos);
 }
 
+// At batch 1 each shape writes into a slice of a wider tensor (as a
+// concat's producer does): a kernel that writes around its slice fails.
+TEST(Selftest, AKernelWritingOutsideItsSliceFails) {
+  std::vector<ConvKernelUnderTest> kernels = {
+      cpu_kernel("spills", [](const Conv2dParams& p, const float* in, const float* w, const float* b, float* out) {
+        conv2d_cpu(p, in, w, b, out);
+        if (p.out_channel_offset > 0) out[0] = 0.f;  // channel 0 of image 0: outside the slice
+      })};
+  const SelftestReport r = run_selftest_checks(conv_selftest_checks({shapes()[0]}, kernels, 2, 3));
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_EQ(r.rows[0].failed, 1);  // batch 1 (sliced)
+  EXPECT_EQ(r.rows[0].passed, 1);  // batch 2 (the whole tensor)
+  EXPECT_NE(r.rows[0].first_failure.find("outside its slice"), std::string::npos) << r.rows[0].first_failure;
+}
+
 TEST(Selftest, ShapesOfTheFullWidthModelsAreDistinctAndIncludeFusablePairs) {
   const auto all = selftest_conv_shapes("", 608, 608);
   EXPECT_GT(all.size(), 40u);

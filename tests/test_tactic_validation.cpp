@@ -91,14 +91,19 @@ TEST(TacticValidation, OneWrongElementInABigOutputIsCaught) {
   EXPECT_EQ(measure_agreement(ref.data(), ref.data(), ref.size()).failure(tolerance::kAgreeFp32), "");
 }
 
-TEST(TacticValidation, FailingCandidateThatMayNotFailIsAnError) {
+TEST(TacticValidation, FailingCandidateAndBrokenReference) {
   Layer l;
   std::vector<TacticCandidate> c = {candidate("broken", 1.0, [] { throw Error("launch failed"); })};
   EXPECT_THROW(time_and_validate(c, validation(l)), Error);
-  // A reference that writes NaN: nothing on this device can be trusted.
+  // A reference that writes NaN (unwritten, or past FP16's range): nothing
+  // can be validated, no candidate runs, and the choice says why.
   TacticValidation v = validation(l);
   v.run_reference = [] {};
-  EXPECT_THROW(time_and_validate({}, v), Error);
+  bool ran = false;
+  const ValidatedChoice none = time_and_validate({candidate("any", 1.0, [&] { ran = true; })}, v);
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(none.chosen, "");
+  EXPECT_NE(none.reference_problem.find("NaN or inf"), std::string::npos) << none.reference_problem;
 }
 
 }  // namespace
