@@ -3,6 +3,7 @@
 // "Validation"). Corrupt files are made by serialising a valid tiny model and
 // editing its header JSON or bytes.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -486,6 +487,34 @@ TEST(ModelFileReader, RejectsHeaderThatIsNotJson) {
 
 TEST(ModelFileReader, RejectsJsonNestingBomb) {
   EXPECT_TRUE(fails_with(rebuild(std::string(1000000, '['), {}), "header: JSON nesting deeper than 64"));
+}
+
+// Hostile headers of many entries are decided in time linear in their size
+// (the callback parser used before was quadratic: 89 s for 40,000 entries),
+// and one of more than kMaxJsonValues values is refused by the count.
+TEST(ModelFileReader, ManyEntriesAreDecidedQuicklyAndTooManyRefused) {
+  using Clock = std::chrono::steady_clock;
+  auto entries = [](int n) {
+    std::string h = "{";
+    for (int i = 0; i < n; ++i)
+      h += cat(i ? "," : "", "\"t", i, "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[", 4 * i, ",", 4 * i + 4,
+               "]}");
+    return h + "}";
+  };
+  // 40,000 entries (about 2 MB): parsed whole, then refused for the missing metadata.
+  auto t0 = Clock::now();
+  EXPECT_TRUE(fails_with(rebuild(entries(40000), Bytes(160000)), "__metadata__"));
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 5.0);
+  // 1,000,000 entries (58 MB, under the 100 MiB header limit): refused by the value count.
+  t0 = Clock::now();
+  EXPECT_TRUE(fails_with(rebuild(entries(1000000), {}), "more than 1000000 JSON values"));
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 10.0);
+  // 120,000 empty objects in one (360 KB): 12 s before.
+  std::string empties = "{";
+  for (int i = 0; i < 120000; ++i) empties += cat(i ? "," : "", "\"", i, "\":{}");
+  t0 = Clock::now();
+  EXPECT_TRUE(fails_with(rebuild(empties + "}", {}), "header"));
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 5.0);
 }
 
 TEST(ModelFileReader, RejectsTopLevelThatIsNotAnObject) {
