@@ -18,7 +18,9 @@ cv::Mat decode_image(const std::vector<std::uint8_t>& bytes, const std::string& 
   std::string why;
   TX2_REQUIRE(read_image_header(bytes.data(), bytes.size(), &header, &why), name, ": cannot decode as an image (",
               why, ")");
-  TX2_REQUIRE(header.width * header.height <= max_pixels, name, ": ", header.format, " image of ", header.width, "x",
+  // Divided, not multiplied: a PNG header may claim 4 billion by 4 billion
+  // (found by fuzz_image: the product overflowed).
+  TX2_REQUIRE(header.width <= max_pixels / header.height, name, ": ", header.format, " image of ", header.width, "x",
               header.height, " pixels is over the limit of ", max_pixels, " pixels (raise it with --max-pixels)");
   cv::Mat image;
   {

@@ -18,6 +18,7 @@ packages=(
   libgtest-dev         # tests
   libgmock-dev
   libbenchmark-dev     # kernel microbenchmarks
+  clang                # libFuzzer with ASan and UBSan, for the fuzz targets (fuzz/)
 )
 
 missing=()

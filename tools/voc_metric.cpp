@@ -89,6 +89,45 @@ double overlap(const Detection& d, const VocObject& g) {
 
 }  // namespace
 
+void parse_voc_annotation(const std::vector<std::uint8_t>& bytes, const std::string& xml_path,
+                          const std::map<std::string, int>& class_id, VocImage* im, int* objects, int* skipped_boxes) {
+  pugi::xml_document doc;
+  const pugi::xml_parse_result parsed = doc.load_buffer(bytes.data(), bytes.size());
+  TX2_REQUIRE(parsed, xml_path, ": not valid XML (", parsed.description(), " at byte ", parsed.offset, ")");
+  const pugi::xml_node ann = doc.child("annotation");
+  TX2_REQUIRE(ann, xml_path, ": no <annotation> element");
+  const pugi::xml_node size = ann.child("size");
+  TX2_REQUIRE(size, xml_path, ": no <size> element");
+  const double w = number(size, "width", xml_path);
+  const double h = number(size, "height", xml_path);
+  TX2_REQUIRE(w > 0 && h > 0 && w < 1e6 && h < 1e6, xml_path, ": image size ", w, "x", h, " is not valid");
+  im->width = static_cast<int>(w);
+  im->height = static_cast<int>(h);
+  *objects = 0;
+  for (const pugi::xml_node obj : ann.children("object")) {
+    ++*objects;
+    const std::string name = obj.child("name").text().as_string();
+    const auto cls = class_id.find(name);
+    TX2_REQUIRE(cls != class_id.end(), xml_path, ": object class \"", name, "\" is not one of the ",
+                class_id.size(), " classes");
+    const pugi::xml_node box = obj.child("bndbox");
+    TX2_REQUIRE(box, xml_path, ": an <object> without <bndbox>");
+    VocObject o;
+    o.class_id = cls->second;
+    o.difficult = obj.child("difficult") && obj.child("difficult").text().as_int() != 0;
+    // PaddleDetection keeps float32 boxes, clipped to the image.
+    o.x1 = static_cast<float>(std::max(0.0, number(box, "xmin", xml_path)));
+    o.y1 = static_cast<float>(std::max(0.0, number(box, "ymin", xml_path)));
+    o.x2 = static_cast<float>(std::min(w - 1, number(box, "xmax", xml_path)));
+    o.y2 = static_cast<float>(std::min(h - 1, number(box, "ymax", xml_path)));
+    if (o.x2 > o.x1 && o.y2 > o.y1) {
+      im->objects.push_back(o);
+    } else {
+      ++*skipped_boxes;
+    }
+  }
+}
+
 VocDataset read_voc_dataset(const std::string& dir, const std::string& split,
                             const std::vector<std::string>& model_classes) {
   VocDataset ds;
@@ -112,42 +151,9 @@ VocDataset read_voc_dataset(const std::string& dir, const std::string& split,
     const std::string xml_path = path_join(dir, "Annotations/" + id + ".xml");
     TX2_REQUIRE(is_regular_file(im.image_path), im.image_path, ": image listed in ", list, " is missing");
     TX2_REQUIRE(is_regular_file(xml_path), xml_path, ": annotation listed in ", list, " is missing");
-    const std::vector<std::uint8_t> bytes = read_file_bytes(xml_path, kMaxXmlBytes);
-    pugi::xml_document doc;
-    const pugi::xml_parse_result parsed = doc.load_buffer(bytes.data(), bytes.size());
-    TX2_REQUIRE(parsed, xml_path, ": not valid XML (", parsed.description(), " at byte ", parsed.offset, ")");
-    const pugi::xml_node ann = doc.child("annotation");
-    TX2_REQUIRE(ann, xml_path, ": no <annotation> element");
-    const pugi::xml_node size = ann.child("size");
-    TX2_REQUIRE(size, xml_path, ": no <size> element");
-    const double w = number(size, "width", xml_path);
-    const double h = number(size, "height", xml_path);
-    TX2_REQUIRE(w > 0 && h > 0 && w < 1e6 && h < 1e6, xml_path, ": image size ", w, "x", h, " is not valid");
-    im.width = static_cast<int>(w);
-    im.height = static_cast<int>(h);
     int objects = 0;
-    for (const pugi::xml_node obj : ann.children("object")) {
-      ++objects;
-      const std::string name = obj.child("name").text().as_string();
-      const auto cls = class_id.find(name);
-      TX2_REQUIRE(cls != class_id.end(), xml_path, ": object class \"", name, "\" is not one of the ",
-                  ds.classes.size(), " classes");
-      const pugi::xml_node box = obj.child("bndbox");
-      TX2_REQUIRE(box, xml_path, ": an <object> without <bndbox>");
-      VocObject o;
-      o.class_id = cls->second;
-      o.difficult = obj.child("difficult") && obj.child("difficult").text().as_int() != 0;
-      // PaddleDetection keeps float32 boxes, clipped to the image.
-      o.x1 = static_cast<float>(std::max(0.0, number(box, "xmin", xml_path)));
-      o.y1 = static_cast<float>(std::max(0.0, number(box, "ymin", xml_path)));
-      o.x2 = static_cast<float>(std::min(w - 1, number(box, "xmax", xml_path)));
-      o.y2 = static_cast<float>(std::min(h - 1, number(box, "ymax", xml_path)));
-      if (o.x2 > o.x1 && o.y2 > o.y1) {
-        im.objects.push_back(o);
-      } else {
-        ++ds.skipped_boxes;
-      }
-    }
+    parse_voc_annotation(read_file_bytes(xml_path, kMaxXmlBytes), xml_path, class_id, &im, &objects,
+                         &ds.skipped_boxes);
     if (objects == 0) {
       ++ds.skipped_empty;
       continue;

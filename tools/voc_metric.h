@@ -27,6 +27,8 @@
 // classes with ground truth but no detections count as AP 0.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -62,6 +64,14 @@ struct VocDataset {
 // problem (missing file, malformed XML, an unknown class name).
 VocDataset read_voc_dataset(const std::string& dir, const std::string& split,
                             const std::vector<std::string>& model_classes);
+
+// One annotation file's bytes (`xml_path` names it in errors): the image
+// size and its objects, clipped to the image, into *im; *objects counts
+// every <object>, *skipped_boxes is raised for each box empty after clipping.
+// Throws Error naming the file on malformed XML, a missing element, a bad
+// number or an unknown class.
+void parse_voc_annotation(const std::vector<std::uint8_t>& bytes, const std::string& xml_path,
+                          const std::map<std::string, int>& class_id, VocImage* im, int* objects, int* skipped_boxes);
 
 struct ClassAp {
   std::string name;
