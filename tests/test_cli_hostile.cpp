@@ -163,16 +163,6 @@ TEST(CliHostile, CorruptVideoLeavesNoDecoderChatter) {
   }
 }
 
-// Reproducers of what the fuzz targets found (tests/data/fuzz/), each one
-// refused with one clear error.
-TEST(FuzzFindings, ImageSizeProductOverflow) {
-  // fuzz_image: a PNG header of 3857049061 x 3857049061 pixels; their
-  // product overflowed a 64-bit signed integer in the pixel-limit check.
-  const std::string path = std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/fuzz/image-png-size-overflow.png";
-  expect_one_line_error(run_command_stderr(kCli + " detect " + path + " --model " + kModel),
-                        "png image of 3857049061x3857049061 pixels is over the limit");
-}
-
 // The header reader on each format it knows, and on what it does not.
 TEST(ImageHeader, ReadsTheSizeOfEachFormat) {
   const cv::Mat img(37, 53, CV_8UC3, cv::Scalar(10, 200, 30));

@@ -29,7 +29,7 @@ case "$name" in
 esac
 dict_arg=(); [ -f "$dict" ] && dict_arg=(-dict="$dict")
 out="$work/new"; [ "${FUZZ_KEEP:-0}" = 1 ] && out="fuzz/corpus/$name"
-"$bin" -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 \
+"$bin" -max_total_time="$seconds" -timeout=1 -error_exitcode=99 -timeout_exitcode=98 -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 \
   -artifact_prefix="$artifacts/" "${dict_arg[@]}" "$out" "fuzz/corpus/$name" "$work/seeds" >"$work/log" 2>&1
 rc=$?
 grep -E "^stat::|#[0-9]+.*DONE" "$work/log" | tail -8

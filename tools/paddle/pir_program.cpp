@@ -49,7 +49,7 @@ ProgramVar value_var(const std::string& name, const json& type) {
   ProgramVar v;
   v.name = name;
   v.type = 7;
-  if (type.is_object() && type.value("#", "") == "0.t_dtensor") {
+  if (type.is_object() && type.value("#", "") == "0.t_dtensor" && type.contains("D")) {
     const json& d = type.at("D");
     if (d.is_array() && d.size() >= 2) {
       if (d[0].is_object()) v.dtype = dtype_code(d[0].value("#", ""));
@@ -102,8 +102,25 @@ std::string legacy_type(const std::string& type) {
 
 }  // namespace
 
+namespace {
+Program parse_pir_document(const json& root, const std::string& source);
+}  // namespace
+
 Program parse_pir_json(const std::string& text, const std::string& source) {
   const json root = parse_json_checked(text, source);
+  // The reader checks the structure it uses as it goes; nlohmann's own
+  // errors (a member missing or of another type where one was assumed) are
+  // reported the same way (fuzz_pir_json found a dense tensor type without
+  // "D" escaping as nlohmann's out_of_range).
+  try {
+    return parse_pir_document(root, source);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat(source, ": PIR JSON of an unexpected structure (", e.what(), ")"));
+  }
+}
+
+namespace {
+Program parse_pir_document(const json& root, const std::string& source) {
   const json& base = member(root, "base_code", source);
   TX2_REQUIRE(base.value("magic", "") == "pir", source, ": base_code.magic is not \"pir\"; not a Paddle 3 PIR program");
   const json& regions = member(member(root, "program", source), "regions", source);
@@ -187,6 +204,8 @@ Program parse_pir_json(const std::string& text, const std::string& source) {
   TX2_REQUIRE(!p.ops.empty(), source, ": the PIR program has no ops besides parameters");
   return p;
 }
+}  // namespace
+
 
 }  // namespace paddle
 }  // namespace tx2yolo
