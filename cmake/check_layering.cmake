@@ -1,4 +1,6 @@
-# Checks the dependency direction  core <- weights, kernels <- layers <- engine <- tools
+# Checks the dependency direction (docs/architecture.md)
+#   core <- weights, kernels <- layers <- engine <- eval, parity <- tools
+#   core <- weights <- convert <- tools
 # on every #include "folder/..." in the sources (the CMake targets enforce it for
 # linking; this catches a header-only reach upwards, which links fine).
 #   cmake -DSOURCE_DIR=<repo root> -P cmake/check_layering.cmake
@@ -7,13 +9,16 @@ if(NOT SOURCE_DIR)
   message(FATAL_ERROR "set SOURCE_DIR")
 endif()
 
-set(layers core weights kernels layers engine tools)
+set(layers core weights convert kernels layers engine eval parity tools)
 set(allowed_core core)
 set(allowed_weights core weights)
+set(allowed_convert core weights convert)
 set(allowed_kernels core kernels)
 set(allowed_layers core weights kernels layers)
 set(allowed_engine core weights kernels layers engine)
-set(allowed_tools core weights kernels layers engine tools)
+set(allowed_eval core weights kernels layers engine eval)
+set(allowed_parity core weights kernels layers engine parity)
+set(allowed_tools core weights convert kernels layers engine eval parity tools)
 
 set(violations "")
 set(checked 0)
@@ -38,4 +43,4 @@ endforeach()
 if(violations)
   message(FATAL_ERROR "includes against the dependency direction:${violations}")
 endif()
-message(STATUS "layering: ${checked} files follow core <- weights, kernels <- layers <- engine <- tools")
+message(STATUS "layering: ${checked} files follow core <- weights (<- convert), kernels <- layers <- engine <- eval, parity <- tools")

@@ -28,7 +28,7 @@
 //      not yet run on one.
 //    - the network alone (run(), run_images(), and detect_frame's fallback):
 //      every conv, upsample and non-elided concat, captured at the first
-//      run. Run on H100 and H200 (tests/gpu_backend.cpp).
+//      run. Run on H100 and H200 (tests/engine/gpu_backend.cpp).
 //    The backend's shapes and arena addresses never change, so a capture
 //    stays valid while its key does. debug_sync turns both off (it needs a
 //    sync after each layer). If a capture or instantiation fails, the
@@ -127,7 +127,7 @@ class CudaBackend : public Backend {
   bool uses_frame_graph() const;
   std::size_t weight_bytes() const { return weight_bytes_; }
 
-  struct Impl;  // opaque: the device state, defined in cuda_backend.cpp
+  struct Impl;  // opaque: the device state, defined in cuda_backend_impl.h
 
  private:
   void run_layers();

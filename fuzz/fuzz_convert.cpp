@@ -1,5 +1,5 @@
 // The convert round trip: the input as a .pdparams checkpoint through
-// convert_checkpoint (tools/paddle/converter.h); when it converts, the model
+// convert_checkpoint (convert/converter.h); when it converts, the model
 // file it makes must load again. A model that converts but does not load is
 // a finding (the process aborts).
 #include <cstdlib>
@@ -8,7 +8,7 @@
 
 #include "core/file_util.h"
 #include "fuzz/fuzz_common.h"
-#include "tools/paddle/converter.h"
+#include "convert/converter.h"
 #include "weights/model_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

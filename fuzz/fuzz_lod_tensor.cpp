@@ -1,7 +1,7 @@
 // A LoDTensor record, as in a static per-variable folder or a combined
-// .pdiparams (tools/paddle/param_tensor.h): records read one after another.
+// .pdiparams (convert/param_tensor.h): records read one after another.
 #include "fuzz/fuzz_common.h"
-#include "tools/paddle/param_tensor.h"
+#include "convert/param_tensor.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace tx2yolo;

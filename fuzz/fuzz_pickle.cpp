@@ -1,7 +1,7 @@
-// A .pdparams pickle (tools/paddle/pickle_reader.h): nothing in it is ever
+// A .pdparams pickle (convert/pickle_reader.h): nothing in it is ever
 // executed; unknown globals and opcodes are refused.
 #include "fuzz/fuzz_common.h"
-#include "tools/paddle/pickle_reader.h"
+#include "convert/pickle_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace tx2yolo;

@@ -1,4 +1,4 @@
-// A PaddleDetection config (tools/paddle/ppdet_config.h), with _BASE_
+// A PaddleDetection config (convert/ppdet_config.h), with _BASE_
 // includes: the input is written as cfg.yml beside a fixed base.yml that it
 // may include (the seeds do), in a private temporary folder.
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include "core/file_util.h"
 #include "fuzz/fuzz_common.h"
-#include "tools/paddle/ppdet_config.h"
+#include "convert/ppdet_config.h"
 #include "weights/model_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,6 +1,6 @@
-// A ProgramDesc protobuf (__model__ or .pdmodel; tools/paddle/program.h).
+// A ProgramDesc protobuf (__model__ or .pdmodel; convert/program.h).
 #include "fuzz/fuzz_common.h"
-#include "tools/paddle/program.h"
+#include "convert/program.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace tx2yolo;

@@ -1,8 +1,8 @@
-// A VOC annotation file (tools/voc_metric.h, parse_voc_annotation).
+// A VOC annotation file (eval/voc_metric.h, parse_voc_annotation).
 #include <map>
 
 #include "fuzz/fuzz_common.h"
-#include "tools/voc_metric.h"
+#include "eval/voc_metric.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace tx2yolo;

@@ -1,5 +1,5 @@
 // Tolerances: how close a kernel's output must be to its reference, in one
-// place for the GPU tests (tests/gpu_*.cpp), `tx2yolo selftest`
+// place for the GPU tests (tests/*/gpu_*.cpp), `tx2yolo selftest`
 // (engine/selftest.h) and the tactic validator (engine/tactic_validation.h).
 //
 // Elementwise (the GPU tests and selftest, against the CPU reference fed the

@@ -1,4 +1,4 @@
-// Helpers for the GPU tests (tests/gpu_*.cpp): skipping without a device,
+// Helpers for the GPU tests (tests/*/gpu_*.cpp): skipping without a device,
 // and device round trips with poisoned outputs.
 #pragma once
 

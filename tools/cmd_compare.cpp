@@ -1,5 +1,5 @@
 // `tx2yolo compare`: per-layer parity of a model file against a reference
-// dumped from Paddle (tools/paddle/dump_reference.py). Prints a table (max
+// dumped from Paddle (scripts/paddle/dump_reference.py). Prints a table (max
 // |diff|, relative L2, pass/fail per tensor) and a detections comparison;
 // exits 0 when everything passes, 1 otherwise.
 #include <cstdio>
@@ -10,7 +10,7 @@
 #include "core/file_util.h"
 #include "tools/commands.h"
 #include "tools/image_read.h"
-#include "tools/parity.h"
+#include "parity/parity.h"
 
 namespace tx2yolo {
 
@@ -47,7 +47,7 @@ CommandRunner add_compare_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "compare", "Compare a model file with a Paddle reference, layer by layer and detection by detection");
   cmd->add_option("--model", args->model, "Model file (.safetensors)")->required();
-  cmd->add_option("--reference", args->reference, "Reference from tools/paddle/dump_reference.py")->required();
+  cmd->add_option("--reference", args->reference, "Reference from scripts/paddle/dump_reference.py")->required();
   cmd->add_option("--image", args->image, "The photograph the reference was made from (adds a preprocessing check)");
   cmd->add_option("--backend", args->backend, "cpu, cuda or auto")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--max-rel-l2", args->options.max_rel_l2, "Per-tensor relative L2 tolerance")->capture_default_str();

@@ -3,7 +3,7 @@
 //
 //   tx2yolo convert model.pdparams -o model.safetensors [--config cfg.yml] [--labels labels.txt]
 //
-// Steps: read the checkpoint (tools/paddle/checkpoint.h), map it onto the
+// Steps: read the checkpoint (convert/checkpoint.h), map it onto the
 // graph template (yolov3_mapping.h), take the model config from the
 // program's yolo_box/NMS ops, the PaddleDetection config and the labels,
 // fold BN (bn_fold.h), and write the model file atomically.
@@ -14,8 +14,8 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "tools/commands.h"
-#include "tools/paddle/checkpoint.h"
-#include "tools/paddle/converter.h"
+#include "convert/checkpoint.h"
+#include "convert/converter.h"
 #include "weights/model_file.h"
 
 namespace tx2yolo {

@@ -1,5 +1,5 @@
 // `tx2yolo eval`: detection accuracy on a VOC-format dataset with
-// PaddleDetection's VOC metric (tools/voc_metric.h): per-class AP and mAP,
+// PaddleDetection's VOC metric (eval/voc_metric.h): per-class AP and mAP,
 // VOC07 11-point and area, IoU 0.5, difficult objects ignored.
 //
 //   tx2yolo eval --model M --voc DIR [--split test] [--input-size H [W]]
@@ -14,7 +14,7 @@
 #include "core/file_util.h"
 #include "engine/detector.h"
 #include "tools/commands.h"
-#include "tools/voc_eval.h"
+#include "eval/voc_eval.h"
 
 namespace tx2yolo {
 

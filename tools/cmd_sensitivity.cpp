@@ -18,9 +18,9 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "tools/commands.h"
-#include "tools/paddle/converter.h"
-#include "tools/paddle/prune.h"
-#include "tools/voc_eval.h"
+#include "convert/converter.h"
+#include "convert/prune.h"
+#include "eval/voc_eval.h"
 
 namespace tx2yolo {
 

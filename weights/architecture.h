@@ -9,7 +9,7 @@
 // parameter prefixes (backbone.conv2_1._depthwise_conv,
 // neck.yolo_block.0.conv_module.conv1, yolo_head.yolo_output.0); a separable
 // conv X becomes X._depthwise_conv and X._pointwise_conv, the sub-layer names
-// of tools/paddle/sep_head.py. Weight tensors are "<node>.weight" and
+// of scripts/paddle/sep_head.py. Weight tensors are "<node>.weight" and
 // "<node>.bias".
 #pragma once
 

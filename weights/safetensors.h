@@ -3,7 +3,7 @@
 // strings, tensor entries with their dtype, shape and data_offsets, and the
 // layout check (tensors tile the data section exactly). The tx2yolo model
 // file (model_file.h) is a safetensors file that allows F32 only; reference
-// files (tools/paddle/dump_reference.py) also hold U8 and I32 tensors.
+// files (scripts/paddle/dump_reference.py) also hold U8 and I32 tensors.
 // Spec of the checks: docs/model-format.md, "Validation".
 #pragma once
 

@@ -1,0 +1,199 @@
+#include "convert/converter.h"
+
+#include <algorithm>
+#include <ctime>
+
+#include "core/error.h"
+#include "core/sha256.h"
+#include "convert/bn_fold.h"
+#include "convert/checkpoint.h"
+#include "convert/ppdet_config.h"
+#include "convert/prune.h"
+#include "weights/graph.h"
+
+namespace tx2yolo {
+namespace paddle {
+
+namespace {
+
+constexpr const char* kConverterVersion = "tx2yolo convert 0.1.0";
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// MACs and parameters of every conv node of `arch` at h x w.
+std::map<std::string, std::pair<long long, long long>> conv_costs(const ArchitectureGraph& arch, int h, int w) {
+  WeightShapes shapes;
+  for (const auto& wt : arch.weights) shapes[wt.first] = wt.second;
+  const auto macs = graph_macs(arch.graph, shapes, infer_shapes(arch.graph, shapes, h, w));
+  std::map<std::string, std::pair<long long, long long>> out;
+  for (const Node& n : arch.graph.nodes) {
+    if (n.op != OpKind::kConv2d) continue;
+    long long params = 0;
+    for (const std::string& t : {n.weight, n.bias}) {
+      long long numel = 1;
+      for (long long d : shapes.at(t)) numel *= d;
+      params += numel;
+    }
+    out[n.name] = {macs.at(n.name), params};
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& v, std::size_t max) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size() && i < max; ++i) s += (i ? ", " : "") + v[i];
+  if (v.size() > max) s += cat(", ... (", v.size() - max, " more)");
+  return s;
+}
+
+}  // namespace
+
+ConvertResult convert_checkpoint(const ConvertOptions& a) {
+  const Checkpoint ckpt = load_checkpoint(a.input, a.format);
+  MappedModel m = map_yolov3_mobilenet_v1(ckpt);
+
+  // Model config: template defaults, the program's own post-processing ops,
+  // then the PaddleDetection config, the labels and the size flag.
+  ModelConfig c = m.arch.config;
+  std::vector<std::string> notes = ckpt.notes;
+  std::string label_source;
+  c.classes = default_labels(m.spec.num_classes, &label_source);
+  std::string family = m.naming == "static" ? "static" : "dygraph";
+  const ProgramPostprocess& pp = m.postprocess;
+  if (pp.has_nms && !pp.nms.normalized) family = "static";
+  apply_postprocess_family(family, &c);
+  if (pp.has_yolo_box) {
+    TX2_REQUIRE(pp.heads.size() == c.heads.size(), a.input, ": the program has ", pp.heads.size(),
+                " yolo_box ops, the model has ", c.heads.size(), " heads");
+    c.heads = pp.heads;
+    c.decode.conf_thresh = pp.decode.conf_thresh;
+    c.decode.clip_bbox = pp.decode.clip_bbox;
+    c.decode.scale_x_y = pp.decode.scale_x_y;
+    notes.push_back("anchors and decode settings from the program's yolo_box ops");
+  }
+  if (pp.has_nms) {
+    c.nms = pp.nms;
+    notes.push_back("NMS settings from the program's NMS op");
+  }
+  if (pp.input_h > 0) {
+    c.input_h = pp.input_h;
+    c.input_w = pp.input_w;
+  }
+  std::string config_family;
+  if (!a.config.empty()) {
+    const PpdetConfig cfg = apply_ppdet_config(a.config, &c);
+    config_family = cfg.family;
+    notes.push_back(cat("PaddleDetection config (", cfg.family, "): ", joined(cfg.files, 8)));
+    notes.insert(notes.end(), cfg.notes.begin(), cfg.notes.end());
+  }
+  bool labels_from_config = false;
+  if (!a.config.empty()) labels_from_config = !c.classes.empty() && c.classes != default_labels(m.spec.num_classes, &label_source);
+  if (!a.labels.empty()) {
+    c.classes = read_labels_file(a.labels, m.spec.num_classes);
+    notes.push_back(cat("class names from ", a.labels));
+  } else if (!labels_from_config) {
+    notes.push_back(cat("class names: ", label_source, " (", m.spec.num_classes, " classes)"));
+  }
+  if (a.input_h > 0) {
+    c.input_h = a.input_h;
+    c.input_w = a.input_w > 0 ? a.input_w : a.input_h;
+  }
+  validate_input_size(c.input_h, c.input_w, "convert: input size");
+
+  // Filter pruning, on the original weights, before BN folding.
+  PruneResult pruned;
+  std::vector<PruneLayerReport> report;
+  nlohmann::json prune_prov;
+  if (!a.prune.empty()) {
+    const PruneCriterion criterion = prune_criterion_from_string(a.criterion);
+    const ArchitectureGraph before = m.arch;
+    prune_mapped_model(&m, parse_prune_ratios(a.prune, m, a.include_backbone), criterion, &pruned);
+    const auto cost_before = conv_costs(before, c.input_h, c.input_w);
+    const auto cost_after = conv_costs(m.arch, c.input_h, c.input_w);
+    for (const Node& n : before.graph.nodes) {
+      if (n.op != OpKind::kConv2d) continue;
+      PruneLayerReport r;
+      r.node = n.name;
+      r.macs_before = cost_before.at(n.name).first;
+      r.params_before = cost_before.at(n.name).second;
+      r.macs_after = cost_after.at(n.name).first;
+      r.params_after = cost_after.at(n.name).second;
+      for (const auto& w : before.weights)
+        if (w.first == n.weight) r.before = static_cast<int>(w.second[0]);
+      for (const auto& w : m.arch.weights)
+        if (w.first == n.weight) r.after = static_cast<int>(w.second[0]);
+      report.push_back(r);
+    }
+    prune_prov["criterion"] = pruned.criterion;
+    prune_prov["ratios"] = a.prune;
+    prune_prov["include_backbone"] = a.include_backbone;
+    for (const PrunedLayer& l : pruned.layers)
+      prune_prov["layers"][l.node] = {{"before", l.before}, {"after", l.after}, {"kept", l.kept}};
+    notes.push_back(cat("pruned ", pruned.layers.size(), " layers by ", pruned.criterion, " (", a.prune, ")"));
+  }
+
+  // Fold BN and collect the tensors in graph order.
+  std::vector<std::pair<std::string, HostTensor>> tensors;
+  double worst_fold = 0;
+  std::vector<std::string> dtypes;
+  for (const MappedConv& conv : m.convs) {
+    FoldedConv f = fold_conv(conv);
+    worst_fold = std::max(worst_fold, f.max_self_check_error);
+    tensors.emplace_back(conv.node + ".weight", std::move(f.weight));
+    tensors.emplace_back(conv.node + ".bias", std::move(f.bias));
+    for (const ParamTensor* t : {conv.weight, conv.bias, conv.bn.scale, conv.bn.bias, conv.bn.mean,
+                                         conv.bn.variance})
+      if (t && std::find(dtypes.begin(), dtypes.end(), t->source_dtype) == dtypes.end())
+        dtypes.push_back(t->source_dtype);
+  }
+  if (dtypes != std::vector<std::string>{"float32"})
+    notes.push_back(cat("parameters stored as ", joined(dtypes, 4), " were converted to float32"));
+
+  double eps_min = 1e30, eps_max = 0;
+  for (const MappedConv& conv : m.convs) {
+    if (!conv.has_bn) continue;
+    eps_min = std::min(eps_min, conv.bn.eps);
+    eps_max = std::max(eps_max, conv.bn.eps);
+  }
+
+  nlohmann::json prov;
+  prov["source"] = a.input;
+  prov["source_sha256"] = sha256_hex_of_files(ckpt.files);
+  prov["source_files"] = ckpt.files.size();
+  prov["converter"] = kConverterVersion;
+  prov["created"] = utc_now();
+  prov["paddle_format"] = ckpt.format;
+  prov["paddle_naming"] = m.naming;
+  prov["postprocess_family"] = family;
+  prov["batch_norm_epsilon"] = eps_min == eps_max ? cat(eps_min) : cat(eps_min, "..", eps_max);
+  prov["batch_norm_epsilon_from"] = ckpt.has_program ? "program" : "PaddleDetection default";
+  prov["bn_fold_self_check_max_relative_error"] = worst_fold;
+  if (!a.config.empty()) prov["config"] = a.config;
+  prov["unused_parameters"] = m.unused;
+  prov["notes"] = notes;
+  if (!prune_prov.is_null()) prov["pruning"] = prune_prov;
+  ConvertResult out;
+  out.format = ckpt.format;
+  out.mapped = m;
+  out.config = c;
+  out.provenance = prov;
+  out.tensors = std::move(tensors);
+  out.notes = notes;
+  out.prune_report = report;
+  for (MappedConv& conv : out.mapped.convs) {  // the pointers die with the checkpoint
+    const std::string node = conv.node;
+    conv = MappedConv();
+    conv.node = node;
+  }
+  return out;
+}
+
+}  // namespace paddle
+}  // namespace tx2yolo

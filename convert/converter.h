@@ -1,0 +1,57 @@
+// The whole conversion, as a library call: read a Paddle checkpoint, map it
+// onto the YOLOv3-MobileNetV1 template, build the model config (template
+// defaults, then the program's yolo_box / NMS ops, then the PaddleDetection
+// config, the labels file and the input size), fold BN, and return what
+// write_model_file needs. `tx2yolo convert` prints and writes it; tests call
+// it directly.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "convert/yolov3_mapping.h"
+#include "weights/model_file.h"
+
+namespace tx2yolo {
+namespace paddle {
+
+struct ConvertOptions {
+  std::string input;   // file or folder
+  std::string format;  // "" detects
+  std::string config;  // PaddleDetection yml or infer_cfg.yml; "" for none
+  std::string labels;  // one name per line; "" for the defaults
+  int input_h = 0;     // 0: from the config, the program or 608
+  int input_w = 0;
+  std::string prune;   // RATIOS (prune.h); "" for no pruning
+  std::string criterion = "l1";
+  bool include_backbone = false;
+};
+
+struct PruneLayerReport {
+  std::string node;
+  int before = 0, after = 0;
+  long long macs_before = 0, macs_after = 0;
+  long long params_before = 0, params_after = 0;
+};
+
+struct ConvertResult {
+  std::string format;                                    // the checkpoint format read
+  // The mapping: naming, spec (widths) and template. Its parameter pointers
+  // are cleared on return (the checkpoint they pointed into is gone).
+  MappedModel mapped;
+  ModelConfig config;
+  nlohmann::json provenance;
+  std::vector<std::pair<std::string, HostTensor>> tensors;  // folded, in graph order
+  std::vector<std::string> notes;
+  // Pruning: every conv layer's MACs (at the config's input size) and
+  // parameters before and after, when options.prune was given.
+  std::vector<PruneLayerReport> prune_report;
+};
+
+ConvertResult convert_checkpoint(const ConvertOptions& options);
+
+}  // namespace paddle
+}  // namespace tx2yolo

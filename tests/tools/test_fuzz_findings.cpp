@@ -1,0 +1,51 @@
+// Every finding of the fuzz targets (fuzz/), its reproducer committed in
+// tests/data/fuzz/ and held here: each input is refused with a
+// tx2yolo::Error (one line at the CLI), never a crash or another exception.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "tests/test_util.h"
+#include "tools/image_read.h"
+#include "convert/program.h"
+
+namespace tx2yolo {
+namespace {
+
+std::string fixture(const std::string& name) { return std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/fuzz/" + name; }
+
+// fuzz_image: a PNG header of 3857049061 x 3857049061 pixels; their product
+// overflowed a signed 64-bit integer in the pixel-limit check (UBSan).
+TEST(FuzzFindings, ImageSizeProductOverflow) {
+  const auto bytes = read_file_bytes(fixture("image-png-size-overflow.png"), 1 << 20);
+  try {
+    decode_image(bytes, "image-png-size-overflow.png");
+    ADD_FAILURE() << "decoded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("png image of 3857049061x3857049061 pixels is over the limit"),
+              std::string::npos)
+        << e.what();
+  }
+  const auto r = testing_util::run_command_stderr(std::string(TX2YOLO_CLI_PATH) + " detect " +
+                                                  fixture("image-png-size-overflow.png"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+}
+
+// fuzz_pir_json: a parameter whose dense-tensor type has no "D" escaped as
+// nlohmann's out_of_range and terminated the process (reproducer minimised
+// by hand from the fuzzer's 164 KB input).
+TEST(FuzzFindings, PirDenseTensorTypeWithoutD) {
+  const auto bytes = read_file_bytes(fixture("pir-dtensor-without-D.json"), 1 << 20);
+  try {
+    paddle::parse_pir_json(std::string(bytes.begin(), bytes.end()), "pir-dtensor-without-D.json");
+    ADD_FAILURE() << "parsed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("pir-dtensor-without-D.json"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace tx2yolo
