@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "core/error.h"
+#include "core/file_util.h"
 #include "core/sha256.h"
 #include "convert/bn_fold.h"
 #include "convert/checkpoint.h"
@@ -53,18 +54,85 @@ std::string joined(const std::vector<std::string>& v, std::size_t max) {
   return s;
 }
 
+// How to give each value, for the error when one has no source.
+std::string how_to_give(const std::string& value, const std::string& label_hint) {
+  if (value == "anchors") return "anchors (YOLOv3Head.anchors in --config, or an export whose program has its yolo_box ops)";
+  if (value == "input_size")
+    return "input size (--input-size H W, or a Resize target_size in --config's EvalReader/TestReader)";
+  if (value == "normalisation")
+    return "normalisation (NormalizeImage in --config's EvalReader/TestReader, or the export's infer_cfg.yml)";
+  if (value == "thresholds")
+    return "thresholds (BBoxPostProcess.nms or MultiClassNMS in --config, or an export whose program has its NMS op)";
+  return cat("class names (--labels FILE, label_list in the export's infer_cfg.yml, or the dataset's label list that "
+             "--config names",
+             label_hint.empty() ? std::string() : cat(": ", label_hint), ")");
+}
+
 }  // namespace
+
+void apply_published_defaults(const std::string& defaults, const ModelConfig& published, int num_classes,
+                              const std::string& label_hint, ModelConfig* c,
+                              std::map<std::string, std::string>* sources) {
+  TX2_REQUIRE(defaults.empty() || defaults == "voc" || defaults == "coco", "convert: --defaults is voc or coco, not \"",
+              defaults, "\"");
+  std::vector<std::string> missing;
+  for (const std::string& value : convert_value_names()) {
+    if (sources->count(value)) continue;
+    if (defaults.empty()) {
+      missing.push_back(how_to_give(value, label_hint));
+      continue;
+    }
+    const std::string tag = cat("--defaults ", defaults, ": ");
+    if (value == "anchors") {
+      for (std::size_t i = 0; i < c->heads.size() && i < published.heads.size(); ++i)
+        c->heads[i].anchors = published.heads[i].anchors;
+      (*sources)[value] = tag + "PaddleDetection's published YOLOv3 anchors";
+    } else if (value == "input_size") {
+      c->input_h = published.input_h;
+      c->input_w = published.input_w;
+      (*sources)[value] = cat(tag, published.input_h, "x", published.input_w);
+    } else if (value == "normalisation") {
+      c->preprocess = published.preprocess;
+      (*sources)[value] = tag + "RGB, /255, ImageNet mean and std";
+    } else if (value == "thresholds") {
+      c->nms.score_threshold = published.nms.score_threshold;
+      c->nms.nms_threshold = published.nms.nms_threshold;
+      c->nms.nms_top_k = published.nms.nms_top_k;
+      c->nms.keep_top_k = published.nms.keep_top_k;
+      (*sources)[value] = cat(tag, "PaddleDetection's YOLOv3 NMS (score ", c->nms.score_threshold, ", IoU ",
+                              c->nms.nms_threshold, ", nms_top_k ", c->nms.nms_top_k, ", keep_top_k ",
+                              c->nms.keep_top_k, ")");
+    } else {
+      const int count = defaults == "voc" ? 20 : 80;
+      TX2_REQUIRE(num_classes == count, "convert: --defaults ", defaults, " names ", count,
+                  " classes but the model has ", num_classes, "; give --labels FILE");
+      std::string which;
+      c->classes = default_labels(num_classes, &which);
+      (*sources)[value] = cat(tag, which, "'s ", count, " class names");
+    }
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < missing.size(); ++i) list += (i ? "; " : "") + missing[i];
+    throw Error(cat("convert: no source for ", list,
+                    ". Give them, or --defaults voc|coco to accept PaddleDetection's published values"));
+  }
+}
 
 ConvertResult convert_checkpoint(const ConvertOptions& a) {
   const Checkpoint ckpt = load_checkpoint(a.input, a.format);
   MappedModel m = map_yolov3_mobilenet_v1(ckpt);
 
-  // Model config: template defaults, the program's own post-processing ops,
-  // then the PaddleDetection config, the labels and the size flag.
+  // Model config: the template, then the program's own post-processing ops,
+  // then the PaddleDetection config (or the export's infer_cfg.yml), the
+  // labels and the size flag. Each value the user must stand behind
+  // (convert_value_names) records where it came from; one with no source is
+  // an error unless --defaults accepts PaddleDetection's published value.
   ModelConfig c = m.arch.config;
   std::vector<std::string> notes = ckpt.notes;
-  std::string label_source;
-  c.classes = default_labels(m.spec.num_classes, &label_source);
+  std::map<std::string, std::string> sources;
+  std::string unused_label_source;
+  c.classes = default_labels(m.spec.num_classes, &unused_label_source);  // placeholders: the count only
   std::string family = m.naming == "static" ? "static" : "dygraph";
   const ProgramPostprocess& pp = m.postprocess;
   if (pp.has_nms && !pp.nms.normalized) family = "static";
@@ -76,35 +144,43 @@ ConvertResult convert_checkpoint(const ConvertOptions& a) {
     c.decode.conf_thresh = pp.decode.conf_thresh;
     c.decode.clip_bbox = pp.decode.clip_bbox;
     c.decode.scale_x_y = pp.decode.scale_x_y;
-    notes.push_back("anchors and decode settings from the program's yolo_box ops");
+    sources["anchors"] = "the program's yolo_box ops";
   }
   if (pp.has_nms) {
     c.nms = pp.nms;
-    notes.push_back("NMS settings from the program's NMS op");
+    sources["thresholds"] = "the program's NMS op";
   }
   if (pp.input_h > 0) {
     c.input_h = pp.input_h;
     c.input_w = pp.input_w;
+    sources["input_size"] = "the program's input shape";
   }
-  std::string config_family;
-  if (!a.config.empty()) {
-    const PpdetConfig cfg = apply_ppdet_config(a.config, &c);
-    config_family = cfg.family;
+  std::string config = a.config;
+  if (config.empty() && ckpt.has_program) {  // an export carries its own infer_cfg.yml
+    const std::string dir = is_directory(a.input) ? a.input : path_dirname(a.input);
+    if (is_regular_file(path_join(dir, "infer_cfg.yml"))) {
+      config = path_join(dir, "infer_cfg.yml");
+      notes.push_back(cat("the export's own config: ", config));
+    }
+  }
+  std::string label_hint;
+  if (!config.empty()) {
+    const PpdetConfig cfg = apply_ppdet_config(config, &c);
     notes.push_back(cat("PaddleDetection config (", cfg.family, "): ", joined(cfg.files, 8)));
     notes.insert(notes.end(), cfg.notes.begin(), cfg.notes.end());
+    for (const auto& kv : cfg.sources) sources[kv.first] = kv.second;
+    label_hint = cfg.label_hint;
   }
-  bool labels_from_config = false;
-  if (!a.config.empty()) labels_from_config = !c.classes.empty() && c.classes != default_labels(m.spec.num_classes, &label_source);
   if (!a.labels.empty()) {
     c.classes = read_labels_file(a.labels, m.spec.num_classes);
-    notes.push_back(cat("class names from ", a.labels));
-  } else if (!labels_from_config) {
-    notes.push_back(cat("class names: ", label_source, " (", m.spec.num_classes, " classes)"));
+    sources["class_names"] = a.labels;
   }
   if (a.input_h > 0) {
     c.input_h = a.input_h;
     c.input_w = a.input_w > 0 ? a.input_w : a.input_h;
+    sources["input_size"] = "--input-size";
   }
+  apply_published_defaults(a.defaults, m.arch.config, m.spec.num_classes, label_hint, &c, &sources);
   validate_input_size(c.input_h, c.input_w, "convert: input size");
 
   // Filter pruning, on the original weights, before BN folding.
@@ -175,7 +251,8 @@ ConvertResult convert_checkpoint(const ConvertOptions& a) {
   prov["batch_norm_epsilon"] = eps_min == eps_max ? cat(eps_min) : cat(eps_min, "..", eps_max);
   prov["batch_norm_epsilon_from"] = ckpt.has_program ? "program" : "PaddleDetection default";
   prov["bn_fold_self_check_max_relative_error"] = worst_fold;
-  if (!a.config.empty()) prov["config"] = a.config;
+  if (!config.empty()) prov["config"] = config;
+  prov["value_sources"] = sources;
   prov["unused_parameters"] = m.unused;
   prov["notes"] = notes;
   if (!prune_prov.is_null()) prov["pruning"] = prune_prov;
@@ -186,6 +263,7 @@ ConvertResult convert_checkpoint(const ConvertOptions& a) {
   out.provenance = prov;
   out.tensors = std::move(tensors);
   out.notes = notes;
+  out.sources = sources;
   out.prune_report = report;
   for (MappedConv& conv : out.mapped.convs) {  // the pointers die with the checkpoint
     const std::string node = conv.node;

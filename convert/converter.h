@@ -6,6 +6,7 @@
 // it directly.
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,7 +23,11 @@ struct ConvertOptions {
   std::string input;   // file or folder
   std::string format;  // "" detects
   std::string config;  // PaddleDetection yml or infer_cfg.yml; "" for none
-  std::string labels;  // one name per line; "" for the defaults
+  std::string labels;  // one name per line (or a COCO annotation .json); "" for none
+  // "voc" or "coco": accept PaddleDetection's published value for each of
+  // anchors, input size, normalisation, thresholds and class names that no
+  // other source gives; "" (the default): such a value is an error.
+  std::string defaults;
   int input_h = 0;     // 0: from the config, the program or 608
   int input_w = 0;
   std::string prune;   // RATIOS (prune.h); "" for no pruning
@@ -46,12 +51,22 @@ struct ConvertResult {
   nlohmann::json provenance;
   std::vector<std::pair<std::string, HostTensor>> tensors;  // folded, in graph order
   std::vector<std::string> notes;
+  // Where each of convert_value_names() came from (ppdet_config.h).
+  std::map<std::string, std::string> sources;
   // Pruning: every conv layer's MACs (at the config's input size) and
   // parameters before and after, when options.prune was given.
   std::vector<PruneLayerReport> prune_report;
 };
 
 ConvertResult convert_checkpoint(const ConvertOptions& options);
+
+// Fills each of convert_value_names() that has no entry in `sources` from
+// `published` (the template's values) when `defaults` is "voc" or "coco",
+// recording the source; with `defaults` empty, throws one Error naming every
+// missing value and how to give it.
+void apply_published_defaults(const std::string& defaults, const ModelConfig& published, int num_classes,
+                              const std::string& label_hint, ModelConfig* c,
+                              std::map<std::string, std::string>* sources);
 
 }  // namespace paddle
 }  // namespace tx2yolo

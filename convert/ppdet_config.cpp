@@ -1,12 +1,14 @@
 #include "convert/ppdet_config.h"
 
 #include <fstream>
+#include <map>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "weights/json_guard.h"
 
 namespace tx2yolo {
 namespace paddle {
@@ -130,7 +132,8 @@ std::string transform_name(const YAML::Node& t, YAML::Node* params) {
   return "";
 }
 
-void apply_transforms(const YAML::Node& list, ModelConfig* c, const std::string& where) {
+void apply_transforms(const YAML::Node& list, ModelConfig* c, const std::string& where, const std::string& section,
+                      PpdetConfig* out) {
   if (!list || !list.IsSequence()) return;
   for (const auto& t : list) {
     YAML::Node p;
@@ -140,8 +143,10 @@ void apply_transforms(const YAML::Node& list, ModelConfig* c, const std::string&
       if (size && size.IsSequence() && size.size() == 2) {
         c->input_h = get<int>(size[0], "target_size", where);
         c->input_w = get<int>(size[1], "target_size", where);
+        out->sources["input_size"] = cat(where, ": ", section, " ", name, ".target_size");
       } else if (size && size.IsScalar()) {
         c->input_h = c->input_w = get<int>(size, "target_size", where);
+        out->sources["input_size"] = cat(where, ": ", section, " ", name, ".target_size");
       }
       int interp = 2;
       maybe(p, "interp", &interp, where);
@@ -161,6 +166,7 @@ void apply_transforms(const YAML::Node& list, ModelConfig* c, const std::string&
       bool is_scale = true;
       maybe(p, "is_scale", &is_scale, where);
       c->preprocess.scale = is_scale ? 1.0 / 255.0 : 1.0;
+      out->sources["normalisation"] = cat(where, ": ", section, " NormalizeImage");
     } else if (name == "Permute") {
       bool to_bgr = false;
       maybe(p, "to_bgr", &to_bgr, where);
@@ -173,7 +179,10 @@ void apply_transforms(const YAML::Node& list, ModelConfig* c, const std::string&
   }
 }
 
-void apply_nms(const YAML::Node& n, NmsConfig* nms, const std::string& where) {
+void apply_nms(const YAML::Node& n, NmsConfig* nms, const std::string& where, const std::string& key,
+               PpdetConfig* out) {
+  if (!n || !n.IsMap()) return;
+  out->sources["thresholds"] = cat(where, ": ", key);
   maybe(n, "score_threshold", &nms->score_threshold, where);
   maybe(n, "nms_top_k", &nms->nms_top_k, where);
   maybe(n, "keep_top_k", &nms->keep_top_k, where);
@@ -181,6 +190,66 @@ void apply_nms(const YAML::Node& n, NmsConfig* nms, const std::string& where) {
   maybe(n, "normalized", &nms->normalized, where);
   maybe(n, "nms_eta", &nms->nms_eta, where);
   maybe(n, "background_label", &nms->background_label, where);
+}
+
+// The dataset's class names, as PaddleDetection's get_categories finds them:
+// TestDataset's anno_path (an ImageFolder's label list, or a COCO
+// annotation file), else EvalDataset's label_list (VOCDataSet) or a .json
+// anno_path (COCODataSet), under the section's dataset_dir. PaddleDetection
+// resolves these from its working directory (the PaddleDetection folder);
+// here from the current directory, then from the config's folder and each
+// of the four above it. Not found: nothing is set, and the reason is kept
+// for the converter's error (PaddleDetection would fall back to VOC or COCO
+// names silently; tx2yolo does not).
+void apply_dataset_labels(const YAML::Node& cfg, const std::string& path, ModelConfig* c, PpdetConfig* out) {
+  for (const char* section : {"TestDataset", "EvalDataset"}) {
+    const YAML::Node d = cfg[section];
+    if (!d || !d.IsMap()) continue;
+    std::string dir, file, key;
+    maybe(d, "dataset_dir", &dir, path);
+    if (d["label_list"]) {
+      key = "label_list";
+    } else if (d["anno_path"]) {
+      key = "anno_path";
+    } else {
+      continue;
+    }
+    maybe(d, key.c_str(), &file, path);
+    if (file.empty()) continue;
+    if (std::string(section) == "EvalDataset" && key == "anno_path" &&
+        (file.size() < 5 || file.compare(file.size() - 5, 5, ".json") != 0))
+      continue;  // a VOC image list, not names
+    const std::string rel = file[0] == '/' || dir.empty() ? file : path_join(dir, file);
+    std::vector<std::string> tried;
+    std::string found;
+    if (rel[0] == '/') {
+      tried.push_back(rel);
+      if (is_regular_file(rel)) found = rel;
+    } else {
+      std::string base = path_dirname(path);
+      std::vector<std::string> candidates = {rel};
+      for (int up = 0; up <= 4; ++up) {
+        candidates.push_back(path_join(base, rel));
+        base = path_join(base, "..");
+      }
+      for (const std::string& cand : candidates) {
+        tried.push_back(cand);
+        if (is_regular_file(cand)) {
+          found = cand;
+          break;
+        }
+      }
+    }
+    const std::string named = cat(section, ".", key, " ", rel);
+    if (found.empty()) {
+      out->label_hint = cat(path, " names the dataset's labels as ", named, ", which was not found (from the current "
+                            "folder or the config's folder and four above it)");
+      return;
+    }
+    c->classes = read_labels_file(found, static_cast<int>(c->classes.size()));
+    out->sources["class_names"] = cat(found, " (", named, " in ", path, ")");
+    return;
+  }
 }
 
 }  // namespace
@@ -255,6 +324,7 @@ PpdetConfig apply_ppdet_config_unwrapped(const std::string& path, ModelConfig* c
         c->heads[i].anchors.emplace_back(anchors[static_cast<std::size_t>(a)][0], anchors[static_cast<std::size_t>(a)][1]);
       }
     }
+    out.sources["anchors"] = cat(where, ": YOLOv3Head.anchors");
   }
 
   // Decode and NMS.
@@ -267,14 +337,14 @@ PpdetConfig apply_ppdet_config_unwrapped(const std::string& path, ModelConfig* c
     int ratio = 32;
     maybe(decode, "downsample_ratio", &ratio, where);
     for (std::size_t i = 0; i < c->heads.size(); ++i) c->heads[i].downsample = ratio >> i;
-    apply_nms(post["nms"], &c->nms, where);
+    apply_nms(post["nms"], &c->nms, where, "BBoxPostProcess.nms", &out);
   }
-  if (cfg["MultiClassNMS"]) apply_nms(cfg["MultiClassNMS"], &c->nms, where);
+  if (cfg["MultiClassNMS"]) apply_nms(cfg["MultiClassNMS"], &c->nms, where, "MultiClassNMS", &out);
   if (head) {
     maybe(head, "scale_x_y", &c->decode.scale_x_y, where);
     maybe(head, "clip_bbox", &c->decode.clip_bbox, where);
     if (head["nms"]) {
-      apply_nms(head["nms"], &c->nms, where);
+      apply_nms(head["nms"], &c->nms, where, "YOLOv3Head.nms", &out);
       c->decode.conf_thresh = c->nms.score_threshold;  // the static head passes it to yolo_box
     }
   }
@@ -287,10 +357,11 @@ PpdetConfig apply_ppdet_config_unwrapped(const std::string& path, ModelConfig* c
     if (shape && shape.IsSequence() && shape.size() == 3 && shape[1].as<int>(-1) > 0 && shape[2].as<int>(-1) > 0) {
       c->input_h = shape[1].as<int>();
       c->input_w = shape[2].as<int>();
+      out.sources["input_size"] = cat(where, ": ", reader, ".inputs_def.image_shape");
     }
-    apply_transforms(r["sample_transforms"], c, where);
+    apply_transforms(r["sample_transforms"], c, where, reader, &out);
   }
-  apply_transforms(cfg["Preprocess"], c, where);  // infer_cfg.yml
+  apply_transforms(cfg["Preprocess"], c, where, "Preprocess", &out);  // infer_cfg.yml
   validate_input_size(c->input_h, c->input_w, where + ": input size");
 
   // Labels and drawing threshold (infer_cfg.yml).
@@ -299,12 +370,20 @@ PpdetConfig apply_ppdet_config_unwrapped(const std::string& path, ModelConfig* c
     TX2_REQUIRE(labels.size() == c->classes.size(), where, ": label_list has ", labels.size(),
                 " names but the checkpoint's head has ", c->classes.size(), " classes");
     c->classes = labels;
-    out.notes.push_back(cat("class names from ", path));
+    out.sources["class_names"] = cat(where, ": label_list");
+  } else {
+    apply_dataset_labels(cfg, path, c, &out);
   }
   maybe(cfg, "draw_threshold", &c->draw_threshold, where);
   return out;
 }
 }  // namespace
+
+const std::vector<std::string>& convert_value_names() {
+  static const std::vector<std::string> names = {"anchors", "input_size", "normalisation", "thresholds",
+                                                 "class_names"};
+  return names;
+}
 
 std::vector<std::string> default_labels(int num_classes, std::string* which) {
   std::vector<std::string> out;
@@ -321,7 +400,35 @@ std::vector<std::string> default_labels(int num_classes, std::string* which) {
   return out;
 }
 
+namespace {
+// A COCO annotation file's category names, in ascending id order.
+std::vector<std::string> coco_category_names(const std::string& path) {
+  const std::vector<std::uint8_t> bytes = read_file_bytes(path, 1u << 30);
+  const nlohmann::json doc =
+      parse_json_members(std::string(bytes.begin(), bytes.end()), path, {"categories"}, {"segmentation"});
+  TX2_REQUIRE(doc.contains("categories") && doc["categories"].is_array() && !doc["categories"].empty(), path,
+              ": a COCO annotation file with no \"categories\" list");
+  std::map<long long, std::string> by_id;
+  for (const nlohmann::json& cat_entry : doc["categories"]) {
+    TX2_REQUIRE(cat_entry.is_object() && cat_entry.contains("id") && cat_entry["id"].is_number_integer() &&
+                    cat_entry.contains("name") && cat_entry["name"].is_string(),
+                path, ": a category without an integer \"id\" and a string \"name\"");
+    TX2_REQUIRE(by_id.emplace(cat_entry["id"].get<long long>(), cat_entry["name"].get<std::string>()).second, path,
+                ": category id ", cat_entry["id"].get<long long>(), " is listed twice");
+  }
+  std::vector<std::string> names;
+  for (const auto& kv : by_id) names.push_back(kv.second);
+  return names;
+}
+}  // namespace
+
 std::vector<std::string> read_labels_file(const std::string& path, int num_classes) {
+  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0) {
+    const std::vector<std::string> names = coco_category_names(path);
+    TX2_REQUIRE(static_cast<int>(names.size()) == num_classes, path, ": ", names.size(),
+                " categories, but the model has ", num_classes, " classes");
+    return names;
+  }
   const std::vector<std::uint8_t> bytes = read_file_bytes(path, 1u << 20);
   std::vector<std::string> labels;
   std::string line;

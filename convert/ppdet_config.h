@@ -8,6 +8,7 @@
 // `!ResizeImage` name a transform, nothing is ever constructed from them.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,13 @@ struct PpdetConfig {
   std::string family;                     // "dygraph" or "static", from the keys present
   std::vector<std::string> files;         // the yml files read, bases first
   std::vector<std::string> notes;
+  // What the config itself gave, by value ("anchors", "input_size",
+  // "normalisation", "thresholds", "class_names"): the file and key, e.g.
+  // "configs/x.yml: YOLOv3Head.anchors". A value it did not give is absent.
+  std::map<std::string, std::string> sources;
+  // Why the dataset's class names were not taken, when it names a label
+  // list that cannot be found ("" otherwise).
+  std::string label_hint;
 };
 
 // Reads `path` and its includes and applies them to `c`, whose heads must
@@ -42,7 +50,12 @@ PpdetConfig apply_ppdet_config(const std::string& path, ModelConfig* c);
 std::vector<std::string> default_labels(int num_classes, std::string* which);
 
 // One label per non-empty line; throws Error unless there are num_classes.
+// A .json file is read as a COCO annotation file: its categories' names in
+// ascending id order.
 std::vector<std::string> read_labels_file(const std::string& path, int num_classes);
+
+// The values a convert needs a source for, in the order they are reported.
+const std::vector<std::string>& convert_value_names();
 
 }  // namespace paddle
 }  // namespace tx2yolo

@@ -22,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   paddle::ConvertOptions o;
   o.input = path;
   o.input_h = o.input_w = 64;
+  o.defaults = "voc";  // what no config gives
   std::vector<std::uint8_t> model;
   try {
     const paddle::ConvertResult r = paddle::convert_checkpoint(o);

@@ -16,6 +16,7 @@
 #include "tools/commands.h"
 #include "convert/checkpoint.h"
 #include "convert/converter.h"
+#include "convert/ppdet_config.h"
 #include "weights/model_file.h"
 
 namespace tx2yolo {
@@ -28,6 +29,7 @@ struct ConvertArgs {
   std::string format;
   std::string config;
   std::string labels;
+  std::string defaults;
   std::vector<int> input_size;
   std::string prune;
   std::string criterion = "l1";
@@ -53,6 +55,7 @@ int run_convert(const ConvertArgs& a) {
   o.format = a.format;
   o.config = a.config;
   o.labels = a.labels;
+  o.defaults = a.defaults;
   o.prune = a.prune;
   o.criterion = a.criterion;
   o.include_backbone = a.include_backbone;
@@ -75,6 +78,8 @@ int run_convert(const ConvertArgs& a) {
       for (int w : m.spec.det_block[static_cast<std::size_t>(i)]) std::printf(" %d", w);
     }
     std::printf(", transitions %d %d\n", m.spec.transition[0], m.spec.transition[1]);
+    for (const std::string& v : paddle::convert_value_names())
+      std::printf("  %-13s from %s\n", v.c_str(), r.sources.at(v).c_str());
     for (const std::string& n : r.notes) std::printf("  note: %s\n", n.c_str());
     if (!r.prune_report.empty()) {
       std::printf("\n  %-48s %9s %9s %14s %14s %12s %12s\n", "pruning (conv layer)", "filters", "after",
@@ -93,6 +98,8 @@ int run_convert(const ConvertArgs& a) {
       std::printf("  FLOPs (2 x MACs) at %dx%d: %.3f -> %.3f G (-%.1f%%); parameters %lld -> %lld (-%.1f%%)\n",
                   c.input_h, c.input_w, 2e-9 * mb, 2e-9 * ma, 100.0 * (mb - ma) / std::max(1LL, mb), pb, pa,
                   100.0 * (pb - pa) / std::max(1LL, pb));
+      std::printf("  pruned filters are removed, not retrained: fine-tune the pruned model in PaddleDetection before "
+                  "use (docs/pruning.md, \"Fine-tuning\")\n");
     }
   }
   if (!m.unused.empty()) {
@@ -116,7 +123,12 @@ CommandRunner add_convert_command(CLI::App& app) {
   cmd->add_option("--config", args->config,
                   "PaddleDetection config .yml (or the export's infer_cfg.yml): anchors, thresholds, input size, "
                   "normalisation, labels");
-  cmd->add_option("--labels", args->labels, "Class names, one per line (default: VOC or COCO by class count)");
+  cmd->add_option("--labels", args->labels,
+                  "Class names, one per line, or a COCO annotation .json (its categories in id order)");
+  cmd->add_option("--defaults", args->defaults,
+                  "Accept PaddleDetection's published value for each of anchors, input size, normalisation, "
+                  "thresholds and class names that no config, export or flag gives (otherwise an error)")
+      ->check(CLI::IsMember({"voc", "coco"}));
   cmd->add_option("--input-size", args->input_size, "Network input size: H [W], multiples of 32")->expected(1, 2);
   cmd->add_option("--prune", args->prune,
                   "Filter pruning: a ratio for every default layer (the 18 detection-block convs), \"r578\", or a "

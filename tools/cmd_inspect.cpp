@@ -76,6 +76,16 @@ int run_inspect(const InspectArgs& a) {
               c.preprocess.color.c_str(), c.preprocess.resize.c_str(), c.preprocess.scale, c.preprocess.mean[0],
               c.preprocess.mean[1], c.preprocess.mean[2], c.preprocess.std[0], c.preprocess.std[1],
               c.preprocess.std[2]);
+  // Where the converter took each value from (recorded since the converter
+  // stopped assuming defaults; older files say so).
+  const nlohmann::json& prov = model.provenance();
+  if (prov.is_object() && prov.contains("value_sources") && prov["value_sources"].is_object()) {
+    for (const auto& kv : prov["value_sources"].items())
+      std::printf("source of %s: %s\n", kv.key().c_str(),
+                  kv.value().is_string() ? kv.value().get<std::string>().c_str() : kv.value().dump().c_str());
+  } else {
+    std::printf("source of values: not recorded (converted before tx2yolo recorded them, or not by convert)\n");
+  }
 
   std::printf("\ngraph: %zu nodes\n", model.graph().nodes.size());
   std::printf("  %-3s %-44s %-16s %-40s %14s\n", "#", "node", "output [C,H,W]", "layer", "MACs");

@@ -32,6 +32,7 @@ struct SensitivityArgs {
   std::string split = "test";
   std::string config;
   std::string labels;
+  std::string defaults;
   std::string criterion = "l1";
   std::vector<std::string> layers;
   bool include_backbone = false;
@@ -145,6 +146,7 @@ int run_sensitivity(const SensitivityArgs& a) {
   base.input = a.checkpoint;
   base.config = a.config;
   base.labels = a.labels;
+  base.defaults = a.defaults;
   base.criterion = a.criterion;
   paddle::prune_criterion_from_string(a.criterion);
   const paddle::ConvertResult full = paddle::convert_checkpoint(base);
@@ -258,6 +260,8 @@ CommandRunner add_sensitivity_command(CLI::App& app) {
   cmd->add_option("--split", args->split, "Split list in ImageSets/Main/")->capture_default_str();
   cmd->add_option("--config", args->config, "PaddleDetection config, as for tx2yolo convert");
   cmd->add_option("--labels", args->labels, "Class names file, as for tx2yolo convert");
+  cmd->add_option("--defaults", args->defaults, "voc or coco: PaddleDetection's published values, as for tx2yolo convert")
+      ->check(CLI::IsMember({"voc", "coco"}));
   cmd->add_option("--criterion", args->criterion, "l1, l0 or fpgm")
       ->check(CLI::IsMember({"l1", "l0", "fpgm"}))
       ->capture_default_str();

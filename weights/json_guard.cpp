@@ -118,6 +118,146 @@ nlohmann::json parse_json_checked(const std::string& text, const std::string& wh
   }
 }
 
+namespace {
+
+// Builds the kept members (parse_json_members). `stack_` holds the open
+// containers being built; `skip_` counts the open containers being skipped
+// (or 1 for a skipped scalar's key until its value passes).
+class MemberSax {
+ public:
+  using json = nlohmann::json;
+  MemberSax(const std::vector<std::string>& members, const std::vector<std::string>& skip_keys)
+      : members_(members.begin(), members.end()), skip_keys_(skip_keys.begin(), skip_keys.end()) {}
+  json result = json::object();
+  std::string problem;
+
+  bool null() { return scalar(json(nullptr)); }
+  bool boolean(bool b) { return scalar(json(b)); }
+  bool number_integer(json::number_integer_t v) { return scalar(json(v)); }
+  bool number_unsigned(json::number_unsigned_t v) { return scalar(json(v)); }
+  bool number_float(json::number_float_t v, const json::string_t&) { return scalar(json(v)); }
+  bool string(json::string_t& v) { return scalar(json(v)); }
+  bool binary(json::binary_t&) { return scalar(json()); }
+  bool start_object(std::size_t) { return open(json::object()); }
+  bool start_array(std::size_t) { return open(json::array()); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(json::string_t& k) {
+    if (skipping_ > 0) return true;
+    if (level_ == 1) {  // a top-level member: kept or skipped whole
+      if (!members_.count(k)) {
+        pending_skip_ = true;
+        return true;
+      }
+      if (result.contains(k)) return fail(cat("duplicate key ", json(k).dump(), " in a JSON object"));
+      member_ = k;
+      return true;
+    }
+    if (skip_keys_.count(k)) {
+      pending_skip_ = true;
+      return true;
+    }
+    if (!stack_.empty() && stack_.back().contains(k)) return fail(cat("duplicate key ", json(k).dump(), " in a JSON object"));
+    key_ = k;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    return fail(cat("malformed JSON: ", e.what()));
+  }
+
+ private:
+  bool fail(const std::string& why) {
+    if (problem.empty()) problem = why;
+    return false;
+  }
+  bool count() {
+    if (++values_ <= kMaxJsonValues) return true;
+    return fail(cat("more than ", kMaxJsonValues, " JSON values in the parts read (the limit for one document)"));
+  }
+  // Where a finished value goes: the open container, or the result.
+  void place(json v) {
+    if (stack_.empty()) {
+      result[member_] = std::move(v);
+    } else if (stack_.back().is_array()) {
+      stack_.back().push_back(std::move(v));
+    } else {
+      stack_.back()[keys_.back()] = std::move(v);
+    }
+  }
+  bool scalar(json v) {
+    if (level_ == 0) return true;  // a top-level scalar document: nothing to keep
+    if (skipping_ > 0) return true;
+    if (pending_skip_) {
+      pending_skip_ = false;
+      return true;
+    }
+    if (level_ == 1) {
+      if (!count()) return false;
+      result[member_] = std::move(v);
+      return true;
+    }
+    if (!count()) return false;
+    if (stack_.back().is_object()) keys_.back() = key_;
+    place(std::move(v));
+    return true;
+  }
+  bool open(json v) {
+    ++level_;
+    if (level_ == 1) return true;  // the document itself
+    if (skipping_ > 0 || pending_skip_) {
+      pending_skip_ = false;
+      ++skipping_;
+      return true;
+    }
+    if (!count()) return false;
+    if (!stack_.empty() && stack_.back().is_object()) keys_.back() = key_;
+    stack_.push_back(std::move(v));
+    keys_.emplace_back();
+    return true;
+  }
+  bool close() {
+    --level_;
+    if (level_ == 0) return true;
+    if (skipping_ > 0) {
+      --skipping_;
+      return true;
+    }
+    json done = std::move(stack_.back());
+    stack_.pop_back();
+    keys_.pop_back();
+    place(std::move(done));
+    return true;
+  }
+
+  std::set<std::string> members_, skip_keys_;
+  std::vector<json> stack_;
+  std::vector<std::string> keys_;  // per open container: the key its next member goes under
+  std::string key_;                // the last key read inside a kept member
+  std::string member_;             // the top-level member being kept
+  int level_ = 0;                  // open containers, the document included
+  int skipping_ = 0;
+  bool pending_skip_ = false;
+  std::size_t values_ = 0;
+};
+
+}  // namespace
+
+nlohmann::json parse_json_members(const std::string& text, const std::string& what,
+                                  const std::vector<std::string>& members, const std::vector<std::string>& skip_keys) {
+  if (bracket_depth(text, kMaxJsonDepth) > kMaxJsonDepth) {
+    throw Error(cat(what, ": JSON nesting deeper than ", kMaxJsonDepth));
+  }
+  MemberSax sax(members, skip_keys);
+  bool ok = false;
+  try {
+    ok = nlohmann::json::sax_parse(text, &sax);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat(what, ": malformed JSON: ", e.what()));
+  }
+  if (!ok) throw Error(cat(what, ": ", sax.problem.empty() ? std::string("malformed JSON") : sax.problem));
+  return sax.result;
+}
+
 double json_float(float f) {
   if (!std::isfinite(f)) return static_cast<double>(f);
   for (int digits = 1; digits <= 9; ++digits) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,17 @@ namespace tx2yolo {
 //   "<what>: duplicate key \"<key>\" in a JSON object"
 //   "<what>: more than 1000000 JSON values (the limit for one document)"
 nlohmann::json parse_json_checked(const std::string& text, const std::string& what);
+
+// For large documents of which only a part is needed (a COCO annotation
+// file's categories or boxes): one SAX pass that builds only the top-level
+// members named in `members`, leaving out, at any depth inside them, every
+// object member whose key is in `skip_keys` (e.g. "segmentation"). Nesting is
+// limited as above; the 1,000,000-value limit counts only the values kept.
+// Duplicate keys are refused among the kept ones. A member that is absent is
+// absent from the result, which is an object.
+nlohmann::json parse_json_members(const std::string& text, const std::string& what,
+                                  const std::vector<std::string>& members,
+                                  const std::vector<std::string>& skip_keys = {});
 
 // The double with the shortest decimal form (at most 9 significant digits)
 // that converts back to exactly `f`, so that JSON shows 0.45 rather than

@@ -81,11 +81,12 @@ nlohmann::json provenance_pruning(const std::string& model) {
 void expect_paddleslim_parity(const std::string& criterion) {
   TempDir dir;
   const std::string model = dir.file("p.safetensors");
-  const CommandResult r = run_command(kCli + " convert '" + kData + "std/model.pdparams' -o '" + model +
+  const CommandResult r = run_command(kCli + " convert --defaults voc '" + kData + "std/model.pdparams' -o '" + model +
                                       "' --prune r578 --criterion " + criterion + " --config '" + kData +
                                       "configs/yolov3_mbv1_std_voc.yml'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("FLOPs (2 x MACs) at 128x128"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("fine-tune the pruned model in PaddleDetection before use"), std::string::npos) << r.output;
   // The same filters as PaddleSlim kept, in every layer.
   std::ifstream in(kData + "pruned/paddleslim_kept.json");
   const nlohmann::json slim = nlohmann::json::parse(in).at(criterion);
@@ -114,7 +115,7 @@ TEST(PrunePropagation, SeparableHeadAndBackboneThroughConcat) {
   // The separable head: pruning conv0 shrinks the next depthwise conv and
   // the pointwise conv after it.
   const std::string sep = dir.file("sep.safetensors");
-  ASSERT_EQ(run_command(kCli + " convert '" + kData + "sep/model.pdparams' -o '" + sep + "' --prune 0.5").exit_code, 0);
+  ASSERT_EQ(run_command(kCli + " convert --defaults voc '" + kData + "sep/model.pdparams' -o '" + sep + "' --prune 0.5").exit_code, 0);
   const ModelFile s = ModelFile::load(sep);
   EXPECT_EQ(s.tensor("neck.yolo_block.0.conv_module.conv0.weight").shape, (std::vector<long long>{16, 128, 1, 1}));
   EXPECT_EQ(s.tensor("neck.yolo_block.0.conv_module.conv1._depthwise_conv.weight").shape,
@@ -129,11 +130,11 @@ TEST(PrunePropagation, SeparableHeadAndBackboneThroughConcat) {
   // kept columns equal the unpruned model's columns at the kept indices.
   write_text(dir.file("ratios.txt"), "# one backbone tap\nbackbone.conv4_2._pointwise_conv 0.25\n");
   const std::string tap = dir.file("tap.safetensors");
-  const CommandResult r = run_command(kCli + " convert '" + kData + "std/model.pdparams' -o '" + tap +
+  const CommandResult r = run_command(kCli + " convert --defaults voc '" + kData + "std/model.pdparams' -o '" + tap +
                                       "' --prune '" + dir.file("ratios.txt") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string full = dir.file("full.safetensors");
-  ASSERT_EQ(run_command(kCli + " convert '" + kData + "std/model.pdparams' -o '" + full + "'").exit_code, 0);
+  ASSERT_EQ(run_command(kCli + " convert --defaults voc '" + kData + "std/model.pdparams' -o '" + full + "'").exit_code, 0);
   const ModelFile t = ModelFile::load(tap), f = ModelFile::load(full);
   const nlohmann::json kept = provenance_pruning(tap).at("layers").at("backbone.conv4_2._pointwise_conv").at("kept");
   ASSERT_EQ(kept.size(), 48u);  // 64 - round(16)
@@ -191,14 +192,17 @@ TEST(Sensitivity, TablesPlotAndRatiosForAnAllowedLoss) {
   const std::string ratios = out + ".ratios.txt";
   ASSERT_TRUE(std::ifstream(ratios).good());
   const CommandResult p = run_command(kCli + " convert '" + shapes + "/paddle_demo/model_final.pdparams' -o '" +
-                                      dir.file("p.safetensors") + "' --prune '" + ratios + "'");
+                                      dir.file("p.safetensors") + "' --prune '" + ratios + "' --config '" +
+                                      std::string(TX2YOLO_SOURCE_DIR) +
+                                      "/scripts/paddle/configs/shapes_demo/yolov3_mbv1_sep_shapes.yml' --labels '" +
+                                      shapes + "/label_list.txt'");
   EXPECT_EQ(p.exit_code, 0) << p.output;
 }
 
 TEST(PruneErrors, BadRatiosAreRefusedClearly) {
   TempDir dir;
   auto refuse = [&](const std::string& args, const std::string& text) {
-    const CommandResult r = run_command(kCli + " convert '" + kData + "std/model.pdparams' -o '" + dir.file("x.safetensors") +
+    const CommandResult r = run_command(kCli + " convert --defaults voc '" + kData + "std/model.pdparams' -o '" + dir.file("x.safetensors") +
                                         "' " + args);
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.output.find(text), std::string::npos) << r.output;

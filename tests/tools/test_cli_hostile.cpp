@@ -26,7 +26,9 @@ using testing_util::TempDir;
 const std::string kCli = TX2YOLO_CLI_PATH;
 const std::string kModel = std::string(TX2YOLO_SOURCE_DIR) + "/models/demo.safetensors";
 const std::string kImage = std::string(TX2YOLO_SOURCE_DIR) + "/assets/demo.jpg";
-const std::string kPdparams = std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/paddle/std/model.pdparams";
+// A VOC fixture; its conversions accept VOC's published defaults.
+const std::string kPdparams =
+    "--defaults voc " + std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/paddle/std/model.pdparams";
 
 void expect_one_line_error(const CommandResult& r, const std::string& needle) {
   EXPECT_NE(r.exit_code, 0) << r.output;
