@@ -187,10 +187,16 @@ ConvertResult convert_checkpoint(const ConvertOptions& a) {
   PruneResult pruned;
   std::vector<PruneLayerReport> report;
   nlohmann::json prune_prov;
-  if (!a.prune.empty()) {
+  if (!a.prune.empty() || !a.prune_ratios.empty()) {
     const PruneCriterion criterion = prune_criterion_from_string(a.criterion);
     const ArchitectureGraph before = m.arch;
-    prune_mapped_model(&m, parse_prune_ratios(a.prune, m, a.include_backbone), criterion, &pruned);
+    std::map<std::string, double> ratios;
+    if (!a.prune.empty()) {
+      ratios = parse_prune_ratios(a.prune, m, a.include_backbone);
+    } else {
+      for (const auto& kv : a.prune_ratios) ratios[resolve_prunable_layer(m, kv.first, "pruning")] = kv.second;
+    }
+    prune_mapped_model(&m, ratios, criterion, &pruned);
     const auto cost_before = conv_costs(before, c.input_h, c.input_w);
     const auto cost_after = conv_costs(m.arch, c.input_h, c.input_w);
     for (const Node& n : before.graph.nodes) {
@@ -208,11 +214,16 @@ ConvertResult convert_checkpoint(const ConvertOptions& a) {
       report.push_back(r);
     }
     prune_prov["criterion"] = pruned.criterion;
-    prune_prov["ratios"] = a.prune;
+    if (!a.prune.empty()) {
+      prune_prov["ratios"] = a.prune;
+    } else {
+      for (const auto& kv : ratios) prune_prov["ratios"][kv.first] = kv.second;
+    }
     prune_prov["include_backbone"] = a.include_backbone;
     for (const PrunedLayer& l : pruned.layers)
       prune_prov["layers"][l.node] = {{"before", l.before}, {"after", l.after}, {"kept", l.kept}};
-    notes.push_back(cat("pruned ", pruned.layers.size(), " layers by ", pruned.criterion, " (", a.prune, ")"));
+    notes.push_back(cat("pruned ", pruned.layers.size(), " layers by ", pruned.criterion, " (",
+                        a.prune.empty() ? std::string("ratios by layer") : a.prune, ")"));
   }
 
   // Fold BN and collect the tensors in graph order.

@@ -31,6 +31,9 @@ struct ConvertOptions {
   int input_h = 0;     // 0: from the config, the program or 608
   int input_w = 0;
   std::string prune;   // RATIOS (prune.h); "" for no pruning
+  // Or the ratios themselves, by layer (node or checkpoint weight name), used
+  // when `prune` is empty (sensitivity: no temporary files to name in errors).
+  std::map<std::string, double> prune_ratios;
   std::string criterion = "l1";
   bool include_backbone = false;
 };

@@ -223,6 +223,18 @@ std::vector<std::string> default_prunable_layers(const MappedModel& m, bool incl
   return out;
 }
 
+std::string resolve_prunable_layer(const MappedModel& m, const std::string& name, const std::string& where) {
+  // A layer may be named by its engine node or its conv weight's checkpoint name.
+  std::string node;
+  for (const MappedConv& c : m.convs)
+    if (c.node == name || (c.weight && c.weight->name == name)) node = c.node;
+  TX2_REQUIRE(!node.empty(), where, ": no conv layer named \"", name, "\" in this model");
+  TX2_REQUIRE(!is_head_output_name(node), where, ": ", name, " is a head output; its width is fixed at 3 * (5 + classes)");
+  TX2_REQUIRE(node.find("._depthwise_conv") == std::string::npos, where, ": ", name,
+              " is a depthwise conv: its filters follow its input, so prune the conv before it");
+  return node;
+}
+
 std::map<std::string, double> parse_prune_ratios(const std::string& spec, const MappedModel& m,
                                                  bool include_backbone) {
   std::map<std::string, double> ratios;
@@ -240,12 +252,6 @@ std::map<std::string, double> parse_prune_ratios(const std::string& spec, const 
     return ratios;
   }
   TX2_REQUIRE(is_regular_file(spec), "--prune ", spec, ": not a ratio, not \"r578\", and no such file");
-  // Names a layer may be given by: the engine node, or its conv weight's checkpoint name.
-  std::map<std::string, std::string> alias;
-  for (const MappedConv& c : m.convs) {
-    alias[c.node] = c.node;
-    alias[c.weight->name] = c.node;
-  }
   const std::vector<std::uint8_t> bytes = read_file_bytes(spec, 1u << 20);
   std::string text(bytes.begin(), bytes.end());
   std::size_t line_no = 0, pos = 0;
@@ -262,14 +268,9 @@ std::map<std::string, double> parse_prune_ratios(const std::string& spec, const 
     const std::string value = trim(line.substr(space + 1));
     const double r = std::strtod(value.c_str(), &end);
     TX2_REQUIRE(!value.empty() && end && *end == '\0', spec, ":", line_no, ": \"", value, "\" is not a ratio");
-    const auto it = alias.find(name);
-    TX2_REQUIRE(it != alias.end(), spec, ":", line_no, ": no conv layer named \"", name, "\" in this model");
-    TX2_REQUIRE(!is_head_output_name(it->second), spec, ":", line_no, ": ", name,
-                " is a head output; its width is fixed at 3 * (5 + classes)");
-    TX2_REQUIRE(it->second.find("._depthwise_conv") == std::string::npos, spec, ":", line_no, ": ", name,
-                " is a depthwise conv: its filters follow its input, so prune the conv before it");
-    TX2_REQUIRE(!ratios.count(it->second), spec, ":", line_no, ": ", name, " is listed twice");
-    ratios[it->second] = r;
+    const std::string node = resolve_prunable_layer(m, name, cat(spec, ":", line_no));
+    TX2_REQUIRE(!ratios.count(node), spec, ":", line_no, ": ", name, " is listed twice");
+    ratios[node] = r;
   }
   TX2_REQUIRE(!ratios.empty(), spec, ": no \"<layer> <ratio>\" lines");
   return ratios;

@@ -45,6 +45,11 @@ std::vector<int> kept_filters(const std::vector<double>& scores, double ratio, c
 // stem and the 13 pointwise convs of the backbone. Engine node names.
 std::vector<std::string> default_prunable_layers(const MappedModel& m, bool include_backbone);
 
+// The engine node of a prunable conv given by its node name or its conv
+// weight's checkpoint name; refuses unknown names, head outputs and
+// depthwise convs. `where` starts each error (e.g. "--layers").
+std::string resolve_prunable_layer(const MappedModel& m, const std::string& name, const std::string& where);
+
 // RATIOS: a number (the same ratio for every default layer); "r578" (0.5,
 // 0.7, 0.8 for the three detection blocks, as PaddleSlim's YOLOv3 example);
 // or a file of "<layer> <ratio>" lines (# starts a comment), where a layer is

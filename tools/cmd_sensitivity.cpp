@@ -21,6 +21,7 @@
 #include "convert/converter.h"
 #include "convert/prune.h"
 #include "eval/voc_eval.h"
+#include "weights/json_guard.h"
 
 namespace tx2yolo {
 
@@ -45,6 +46,7 @@ struct SensitivityArgs {
   double max_loss = -1;
   double cap = 0.7;
   int threads = 0;
+  bool resume = false;
 };
 
 struct Point {
@@ -92,6 +94,18 @@ void write_plot(const std::string& path, const std::map<std::string, std::vector
         lo = std::min(lo, p.loss);
         hi = std::max(hi, p.loss);
       }
+  // Even ticks: a step of 1, 2 or 5 times a power of ten giving at most 10
+  // intervals, and the axis widened to whole steps.
+  const double span = hi - lo;
+  double tick = std::pow(10.0, std::floor(std::log10(span / 10)));
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (span / (tick * m) <= 10) {
+      tick *= m;
+      break;
+    }
+  lo = std::floor(lo / tick - 1e-9) * tick;
+  hi = std::ceil(hi / tick - 1e-9) * tick;
+  const int ticks = static_cast<int>(std::lround((hi - lo) / tick));
   const int pw = w - left - right, ph = h - top - bottom;
   auto px = [&](double r) { return left + static_cast<int>(r * pw); };
   auto py = [&](double l) { return top + static_cast<int>((hi - l) / (hi - lo) * ph); };
@@ -101,11 +115,12 @@ void write_plot(const std::string& path, const std::map<std::string, std::vector
     cv::putText(img, cat(i / 10.0).substr(0, 3), {px(i / 10.0) - 10, top + ph + 20}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
                 black);
   }
-  for (int i = 0; i <= 8; ++i) {
-    const double l = lo + (hi - lo) * i / 8;
+  const int decimals = tick * 100 >= 1 ? 0 : tick * 100 >= 0.1 ? 1 : 2;
+  for (int i = 0; i <= ticks; ++i) {
+    const double l = lo + tick * i;
     cv::line(img, {left, py(l)}, {left + pw, py(l)}, grey);
     char label[32];
-    std::snprintf(label, sizeof label, "%.1f%%", 100 * l);
+    std::snprintf(label, sizeof label, "%.*f%%", decimals, 100 * l);
     cv::putText(img, label, {5, py(l) + 4}, cv::FONT_HERSHEY_SIMPLEX, 0.4, black);
   }
   cv::rectangle(img, {left, top}, {left + pw, top + ph}, black);
@@ -137,9 +152,76 @@ void write_plot(const std::string& path, const std::map<std::string, std::vector
   write_file_atomic(path, png.data(), png.size());
 }
 
+// The settings a progress file must share with a run that resumes it.
+nlohmann::json run_settings(const SensitivityArgs& a, const paddle::ConvertResult& full, std::size_t images,
+                            const std::vector<double>& ratios) {
+  return {{"checkpoint_sha256", full.provenance.value("source_sha256", std::string())},
+          {"dataset", a.voc},
+          {"split", a.split},
+          {"images", images},
+          {"metric", a.metric},
+          {"criterion", a.criterion},
+          {"input_size", {full.config.input_h, full.config.input_w}},
+          {"classes", full.config.classes},
+          {"ratios", ratios}};
+}
+
+nlohmann::json point_json(const Point& p) {
+  return {{"ratio", p.ratio},
+          {"map", p.valid ? nlohmann::json(p.map) : nlohmann::json(nullptr)},
+          {"loss", p.valid ? nlohmann::json(p.loss) : nlohmann::json(nullptr)}};
+}
+
+// A progress file's baseline and measured layers, after checking that it was
+// made with the same settings (a difference is refused, naming it).
+double read_progress(const std::string& path, const nlohmann::json& settings,
+                     std::map<std::string, std::vector<Point>>* table) {
+  TX2_REQUIRE(is_regular_file(path), "--resume: ", path, " not found (a run writes it after its baseline and after "
+              "each layer)");
+  const std::vector<std::uint8_t> bytes = read_file_bytes(path, 64u << 20);
+  const nlohmann::json j = parse_json_checked(std::string(bytes.begin(), bytes.end()), path);
+  try {
+    const nlohmann::json& old = j.at("settings");
+    for (const auto& kv : settings.items())
+      TX2_REQUIRE(old.contains(kv.key()) && old.at(kv.key()) == kv.value(), "--resume: ", path,
+                  " was made with another ", kv.key(), " (", old.contains(kv.key()) ? old.at(kv.key()).dump() : "none",
+                  ", now ", kv.value().dump(), "); run without --resume to start over");
+    for (const auto& layer : j.at("layers").items()) {
+      std::vector<Point> pts;
+      for (const nlohmann::json& p : layer.value()) {
+        Point q{p.at("ratio").get<double>(), !p.at("map").is_null(), 0, 0};
+        if (q.valid) {
+          q.map = p.at("map").get<double>();
+          q.loss = p.at("loss").get<double>();
+        }
+        pts.push_back(q);
+      }
+      (*table)[layer.key()] = pts;
+    }
+    return j.at("baseline_map").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat("--resume: ", path, ": not a sensitivity progress file (", e.what(), ")"));
+  }
+}
+
+void write_progress(const std::string& path, const nlohmann::json& settings, double baseline,
+                    const std::map<std::string, std::vector<Point>>& table) {
+  nlohmann::json j;
+  j["settings"] = settings;
+  j["baseline_map"] = baseline;
+  j["layers"] = nlohmann::json::object();
+  for (const auto& kv : table)
+    for (const Point& p : kv.second) j["layers"][kv.first].push_back(point_json(p));
+  write_json_file(path, j);
+}
+
 int run_sensitivity(const SensitivityArgs& a) {
   TX2_REQUIRE(!a.output.empty(), "sensitivity: -o/--output (a file name prefix) is required");
   TX2_REQUIRE(a.step > 0 && a.step < 1, "--step ", a.step, " is outside (0, 1)");
+  TX2_REQUIRE(a.max_ratio_tested > 0 && a.max_ratio_tested < 1, "--max-tested-ratio ", a.max_ratio_tested,
+              " is outside (0, 1)");
+  TX2_REQUIRE(a.max_ratio_tested >= a.step, "--max-tested-ratio ", a.max_ratio_tested, " is below --step ", a.step,
+              ": no ratio would be tested");
   TX2_REQUIRE(a.cap > 0 && a.cap < 1, "--max-ratio ", a.cap, " is outside (0, 1)");
   TempDirectory tmp;
   paddle::ConvertOptions base;
@@ -150,33 +232,55 @@ int run_sensitivity(const SensitivityArgs& a) {
   base.criterion = a.criterion;
   paddle::prune_criterion_from_string(a.criterion);
   const paddle::ConvertResult full = paddle::convert_checkpoint(base);
-  const std::string base_model = tmp.file("baseline.safetensors");
-  write_model_file(base_model, full.mapped.arch.graph, full.config, full.provenance, full.tensors);
-  const VocDataset ds = read_voc_dataset(a.voc, a.split, full.config.classes);
 
-  std::vector<std::string> layers = a.layers;
+  // Everything the user named is checked before the first evaluation: the
+  // layers (against this checkpoint), the ratios, the dataset.
+  std::vector<std::string> layers;
+  for (const std::string& name : a.layers) {
+    const std::string node = paddle::resolve_prunable_layer(full.mapped, name, "--layers");
+    TX2_REQUIRE(std::find(layers.begin(), layers.end(), node) == layers.end(), "--layers: ", name,
+                " is listed twice");
+    layers.push_back(node);
+  }
   if (layers.empty()) layers = paddle::default_prunable_layers(full.mapped, a.include_backbone);
   std::vector<double> ratios;
   for (int i = 1; i * a.step <= a.max_ratio_tested + 1e-9; ++i) ratios.push_back(std::round(i * a.step * 1e6) / 1e6);
-  const std::size_t jobs = 1 + layers.size() * ratios.size();
+  const VocDataset ds = read_voc_dataset(a.voc, a.split, full.config.classes);
   const std::size_t images = a.limit > 0 ? std::min(a.limit, ds.images.size()) : ds.images.size();
+  const nlohmann::json settings = run_settings(a, full, images, ratios);
+  const std::string progress = a.output + ".progress.json";
+
+  std::map<std::string, std::vector<Point>> table;
+  double baseline = -1;
+  if (a.resume) {
+    std::map<std::string, std::vector<Point>> done;
+    baseline = read_progress(progress, settings, &done);
+    for (const std::string& layer : layers)
+      if (done.count(layer)) table[layer] = done[layer];
+    std::fprintf(stderr, "sensitivity: resuming %s: baseline and %zu of %zu layers already measured\n",
+                 progress.c_str(), table.size(), layers.size());
+  }
+  const std::size_t jobs = (baseline < 0 ? 1 : 0) + (layers.size() - table.size()) * ratios.size();
   std::fprintf(stderr, "sensitivity: %zu layers x %zu ratios on %zu images of %s/%s (%s mAP, criterion %s)\n",
                layers.size(), ratios.size(), images, a.voc.c_str(), a.split.c_str(), a.metric.c_str(),
                a.criterion.c_str());
   ProgressBar bar("sensitivity", jobs, "evaluations");
-  const double baseline = run_eval(base_model, ds, a, full.config.input_h, full.config.input_w);
-  bar.update(1);
+  std::size_t done = 0;
+  if (baseline < 0) {
+    const std::string base_model = tmp.file("baseline.safetensors");
+    write_model_file(base_model, full.mapped.arch.graph, full.config, full.provenance, full.tensors);
+    baseline = run_eval(base_model, ds, a, full.config.input_h, full.config.input_w);
+    bar.update(++done);
+    write_progress(progress, settings, baseline, table);
+  }
 
-  std::map<std::string, std::vector<Point>> table;
-  std::size_t done = 1;
   for (const std::string& layer : layers) {
+    if (table.count(layer)) continue;
+    std::vector<Point> pts;
     for (double r : ratios) {
       Point p{r, true, 0, 0};
-      const std::string ratios_file = tmp.file("ratio.txt");
-      const std::string text = cat(layer, " ", r, "\n");
-      write_file_atomic(ratios_file, text.data(), text.size());
       paddle::ConvertOptions o = base;
-      o.prune = ratios_file;
+      o.prune_ratios = {{layer, r}};
       try {
         const paddle::ConvertResult pr = paddle::convert_checkpoint(o);
         const std::string model = tmp.file("pruned.safetensors");
@@ -188,9 +292,11 @@ int run_sensitivity(const SensitivityArgs& a) {
         if (what.find("rounds to") == std::string::npos) throw;
         p.valid = false;  // this ratio removes no filter, or all of them
       }
-      table[layer].push_back(p);
+      pts.push_back(p);
       bar.update(++done);
     }
+    table[layer] = pts;
+    write_progress(progress, settings, baseline, table);  // a stopped run resumes from here
   }
 
   nlohmann::json j;
@@ -205,9 +311,7 @@ int run_sensitivity(const SensitivityArgs& a) {
   std::string csv = "layer,ratio,map,loss\n";
   for (const std::string& layer : layers) {
     for (const Point& p : table[layer]) {
-      j["layers"][layer].push_back({{"ratio", p.ratio},
-                                    {"map", p.valid ? nlohmann::json(p.map) : nlohmann::json(nullptr)},
-                                    {"loss", p.valid ? nlohmann::json(p.loss) : nlohmann::json(nullptr)}});
+      j["layers"][layer].push_back(point_json(p));
       csv += p.valid ? cat(layer, ",", p.ratio, ",", p.map, ",", p.loss, "\n") : cat(layer, ",", p.ratio, ",,\n");
     }
   }
@@ -255,7 +359,9 @@ CommandRunner add_sensitivity_command(CLI::App& app) {
                      "tabulate and plot the mAP loss, and choose ratios for an allowed loss");
   cmd->add_option("checkpoint", args->checkpoint, "Paddle checkpoint (any format tx2yolo convert reads)")->required();
   cmd->add_option("--voc", args->voc, "VOC dataset folder")->required();
-  cmd->add_option("-o,--output", args->output, "Output prefix: writes PREFIX.json, .csv, .png (and .ratios.txt)")
+  cmd->add_option("-o,--output", args->output,
+                  "Output prefix: writes PREFIX.json, .csv, .png (and .ratios.txt), and PREFIX.progress.json after "
+                  "each layer (for --resume)")
       ->required();
   cmd->add_option("--split", args->split, "Split list in ImageSets/Main/")->capture_default_str();
   cmd->add_option("--config", args->config, "PaddleDetection config, as for tx2yolo convert");
@@ -274,7 +380,11 @@ CommandRunner add_sensitivity_command(CLI::App& app) {
   cmd->add_option("--metric", args->metric, "11point or integral")
       ->check(CLI::IsMember({"11point", "integral"}))
       ->capture_default_str();
-  cmd->add_option("--max-loss", args->max_loss, "Choose per-layer ratios for this relative mAP loss (e.g. 0.01)");
+  cmd->add_option("--max-loss", args->max_loss, "Choose per-layer ratios for this relative mAP loss (e.g. 0.01)")
+      ->check(unit_interval());
+  cmd->add_flag("--resume", args->resume,
+                "Continue a stopped run: reuse the baseline and every layer measured in PREFIX.progress.json (same "
+                "checkpoint, dataset and settings), measure the rest");
   cmd->add_option("--max-ratio", args->cap, "Cap on the chosen ratios")->capture_default_str();
   cmd->add_option("--backend", args->backend, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");

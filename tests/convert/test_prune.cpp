@@ -12,6 +12,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "core/error.h"
+#include "core/file_util.h"
 #include "tests/test_util.h"
 #include "convert/prune.h"
 #include "parity/parity.h"
@@ -197,6 +198,74 @@ TEST(Sensitivity, TablesPlotAndRatiosForAnAllowedLoss) {
                                       "/scripts/paddle/configs/shapes_demo/yolov3_mbv1_sep_shapes.yml' --labels '" +
                                       shapes + "/label_list.txt'");
   EXPECT_EQ(p.exit_code, 0) << p.output;
+}
+
+// The shapes demo checkpoint and its config, as the sensitivity tests run it.
+std::string sensitivity_command(const std::string& out, const std::string& extra) {
+  const std::string shapes = std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/shapes_voc";
+  return kCli + " sensitivity '" + shapes + "/paddle_demo/model_final.pdparams' --voc '" + shapes + "' --config '" +
+         std::string(TX2YOLO_SOURCE_DIR) + "/scripts/paddle/configs/shapes_demo/yolov3_mbv1_sep_shapes.yml' --labels '" +
+         shapes + "/label_list.txt' --backend cpu -o '" + out + "' " + extra;
+}
+
+TEST(Sensitivity, NamesAndRatiosAreCheckedBeforeAnyEvaluation) {
+  TempDir dir;
+  const std::string out = dir.file("sens");
+  for (const auto& bad : std::vector<std::pair<std::string, std::string>>{
+           {"--layers neck.yolo_block.0.conv_module.conv0,neck.nosuch",
+            "error: --layers: no conv layer named \"neck.nosuch\" in this model"},
+           {"--layers neck.yolo_block.0.conv_module.conv1._depthwise_conv", "is a depthwise conv"},
+           {"--layers neck.yolo_block.0.conv_module.conv0,neck.yolo_block.0.conv_module.conv0", "is listed twice"},
+           {"--max-tested-ratio 1.5", "--max-tested-ratio 1.5 is outside (0, 1)"},
+           {"--step 0.5 --max-tested-ratio 0.2", "no ratio would be tested"},
+           {"--max-loss nan", "--max-loss"}}) {
+    SCOPED_TRACE(bad.first);
+    const CommandResult r = testing_util::run_command_stderr(sensitivity_command(out, bad.first));
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.output.find(bad.second), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("evaluations"), std::string::npos) << "evaluated before refusing: " << r.output;
+    EXPECT_EQ(r.output.find("/tmp/"), std::string::npos) << "names a temporary file: " << r.output;
+    EXPECT_FALSE(file_exists(out + ".json"));
+    EXPECT_FALSE(file_exists(out + ".progress.json"));
+  }
+}
+
+TEST(Sensitivity, AStoppedRunResumesWithoutMeasuringAgain) {
+  TempDir dir;
+  const std::string out = dir.file("sens");
+  const std::string first = "neck.yolo_block.0.conv_module.conv0";
+  const std::string second = "neck.yolo_block.2.tip._pointwise_conv";
+  // A run that measured one layer (as a stopped run leaves it: the progress
+  // file is written after the baseline and after each layer).
+  const CommandResult r1 = run_command(sensitivity_command(out, "--layers " + first + " --step 0.45 --limit 4"));
+  ASSERT_EQ(r1.exit_code, 0) << r1.output;
+  EXPECT_NE(r1.output.find("sensitivity: 3/3 evaluations"), std::string::npos) << r1.output;
+  ASSERT_TRUE(file_exists(out + ".progress.json"));
+  const nlohmann::json j1 = nlohmann::json::parse(testing_util::read_text(out + ".json"));
+
+  // Resumed with a second layer: only its two ratios are evaluated.
+  const CommandResult r2 =
+      run_command(sensitivity_command(out, "--layers " + first + "," + second + " --step 0.45 --limit 4 --resume"));
+  ASSERT_EQ(r2.exit_code, 0) << r2.output;
+  EXPECT_NE(r2.output.find("baseline and 1 of 2 layers already measured"), std::string::npos) << r2.output;
+  EXPECT_NE(r2.output.find("sensitivity: 2/2 evaluations"), std::string::npos) << r2.output;
+  const nlohmann::json j2 = nlohmann::json::parse(testing_util::read_text(out + ".json"));
+  EXPECT_EQ(j2.at("baseline_map"), j1.at("baseline_map"));
+  EXPECT_EQ(j2.at("layers").at(first), j1.at("layers").at(first));
+  EXPECT_EQ(j2.at("layers").at(second).size(), 2u);
+
+  // Other settings: refused, naming the one that differs, before evaluating.
+  const CommandResult r3 = testing_util::run_command_stderr(
+      sensitivity_command(out, "--layers " + first + " --step 0.45 --limit 5 --resume"));
+  EXPECT_NE(r3.exit_code, 0);
+  EXPECT_NE(r3.output.find("sens.progress.json was made with another images (4, now 5)"), std::string::npos)
+      << r3.output;
+  EXPECT_EQ(r3.output.find("evaluations"), std::string::npos) << r3.output;
+  // Nothing to resume from.
+  const CommandResult r4 = testing_util::run_command_stderr(
+      sensitivity_command(dir.file("other"), "--layers " + first + " --resume"));
+  EXPECT_NE(r4.exit_code, 0);
+  EXPECT_NE(r4.output.find("other.progress.json not found"), std::string::npos) << r4.output;
 }
 
 TEST(PruneErrors, BadRatiosAreRefusedClearly) {
