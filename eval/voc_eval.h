@@ -23,19 +23,4 @@ struct VocEvalResult {
 VocEvalResult evaluate_on_voc(Detector& det, const VocDataset& ds, std::size_t limit = 0,
                               const std::function<void(std::size_t, std::size_t)>& progress = nullptr);
 
-// A one-line progress bar with throughput and ETA on stderr: redrawn in
-// place on a terminal, one line per 10% otherwise (logs, CI).
-class ProgressBar {
- public:
-  ProgressBar(std::string label, std::size_t total, std::string unit);
-  void update(std::size_t done);
-
- private:
-  std::string label_, unit_;
-  std::size_t total_;
-  bool tty_;
-  double start_;
-  std::size_t last_decile_ = 0;
-};
-
 }  // namespace tx2yolo

@@ -22,6 +22,8 @@
 #include "engine/detector.h"
 #include "kernels/device.h"
 #include "tools/commands.h"
+#include "tools/plot.h"
+#include "tools/progress.h"
 #include "tools/image_read.h"
 
 namespace tx2yolo {
@@ -43,6 +45,7 @@ struct BenchArgs {
   bool show_tactics = false;
   std::string json;
   bool sweep = false;
+  std::string plot;
   std::vector<int> sizes = {320, 416, 608};
   std::vector<int> batches = {1, 8};
   std::vector<std::string> precisions = {"fp32"};
@@ -89,7 +92,7 @@ struct Measurement {
 };
 
 Measurement measure(const std::string& model, const DetectorOptions& o, const cv::Mat& image, int iterations,
-                    int warmup) {
+                    int warmup, const std::string& label) {
   Measurement r;
   // Device memory: what the device has in use before the detector exists and
   // at its peak (after the warm-up and after the timed runs; the detector
@@ -107,7 +110,12 @@ Measurement measure(const std::string& model, const DetectorOptions& o, const cv
   r.batch = o.batch;
   r.precision = o.precision;
   const std::vector<cv::Mat> images(static_cast<std::size_t>(o.batch), image);
-  for (int i = 0; i < warmup; ++i) det.detect_batch(images);
+  // Progress on a terminal only: the warm-up and the timed runs together.
+  ProgressBar bar(label, static_cast<std::size_t>(warmup + iterations), "runs", ProgressBar::Mode::kTerminalOnly);
+  for (int i = 0; i < warmup; ++i) {
+    det.detect_batch(images);
+    bar.update(static_cast<std::size_t>(i + 1));
+  }
   std::size_t used_peak = r.on_cuda ? cuda_used_memory(o.device) : 0;
   std::vector<double> pre, net, post, total;
   for (int i = 0; i < iterations; ++i) {
@@ -117,6 +125,7 @@ Measurement measure(const std::string& model, const DetectorOptions& o, const cv
     net.push_back(t.network_ms);
     post.push_back(t.postprocess_ms);
     total.push_back(t.total_ms);
+    bar.update(static_cast<std::size_t>(warmup + i + 1));
   }
   if (r.on_cuda) used_peak = std::max(used_peak, cuda_used_memory(o.device));
   r.device_mib = (used_peak > used_before ? used_peak - used_before : 0) / 1048576.0;
@@ -153,6 +162,11 @@ nlohmann::json to_json(const Measurement& m, const std::string& model, int itera
 int run_sweep(const BenchArgs& a, const std::string& model, const std::string& image_path, const cv::Mat& image,
               DetectorOptions o) {
   TX2_REQUIRE(a.input_size.empty() && a.batch == 1, "--sweep takes its sizes and batches from --sizes and --batches");
+  if (!a.plot.empty()) {  // before any timing
+    TX2_REQUIRE(image_codecs_available(), "--plot: tx2yolo-bench writes no images (no OpenCV codecs); use tx2yolo");
+    TX2_REQUIRE(is_directory(path_dirname(a.plot)), "--plot ", a.plot, ": the folder ", path_dirname(a.plot),
+                " does not exist");
+  }
   TX2_REQUIRE(!a.sizes.empty() && !a.batches.empty() && !a.precisions.empty(), "--sweep needs at least one size, "
               "batch and precision");
   for (int size : a.sizes) validate_input_size(size, size, "--sizes");
@@ -163,13 +177,16 @@ int run_sweep(const BenchArgs& a, const std::string& model, const std::string& i
   all["model"] = model;
   all["rows"] = nlohmann::json::array();
   bool header = false;
+  std::vector<StackedBar> bars;
   for (Precision precision : precisions)
     for (int size : a.sizes)
       for (int batch : a.batches) {
         o.input_h = o.input_w = size;
         o.batch = batch;
         o.precision = precision;
-        const Measurement m = measure(model, o, image, a.iterations, a.warmup);
+        const Measurement m =
+            measure(model, o, image, a.iterations, a.warmup,
+                    cat("bench ", size, "x", size, " batch ", batch, " ", precision_name(precision)));
         if (!header) {
           std::printf("tx2yolo bench --sweep: %s\ndevice: %s\nsettings: image %s (%dx%d), %d warm-up + %d timed "
                       "iterations each; medians in ms per batch\n",
@@ -185,8 +202,16 @@ int run_sweep(const BenchArgs& a, const std::string& model, const std::string& i
                     m.on_cuda ? cat(static_cast<int>(m.device_mib + 0.5)).c_str() : "-");
         std::fflush(stdout);
         all["rows"].push_back(to_json(m, model, a.iterations, a.warmup));
+        bars.push_back({cat(size, "x", size, " b", batch, " ", precision_name(precision)),
+                        {m.pre.median / batch, m.net.median / batch, m.post.median / batch}});
       }
   if (!a.json.empty()) write_json_file(a.json, all);
+  if (!a.plot.empty()) {
+    write_stacked_bar_chart(a.plot, cat("tx2yolo bench --sweep: ", model, " on ", all.value("device", std::string())),
+                            "median ms per image (stage medians / batch)",
+                            {"preprocess", "network", "decode + NMS"}, bars);
+    std::printf("wrote %s\n", a.plot.c_str());
+  }
   return 0;
 }
 
@@ -207,8 +232,9 @@ int run_bench(const BenchArgs& a) {
   apply_cuda_run_options(a.cuda, &o);
   o.batch = a.batch;
   if (a.sweep) return run_sweep(a, model, image_path, image, o);
+  TX2_REQUIRE(a.plot.empty(), "--plot draws the results of --sweep; add --sweep");
 
-  const Measurement m = measure(model, o, image, a.iterations, a.warmup);
+  const Measurement m = measure(model, o, image, a.iterations, a.warmup, "bench");
   std::printf("tx2yolo bench: %s\n", model.c_str());
   std::printf("device: %s\nbackend: %s\n", m.device.c_str(), m.backend.c_str());
   const char* precision = o.precision == Precision::kFp16 ? "FP16 storage" : "FP32";
@@ -262,6 +288,8 @@ CommandRunner add_bench_command(CLI::App& app) {
   cmd->add_flag("--show-tactics", args->show_tactics, "Print the kernel each conv layer runs");
   cmd->add_flag("--sweep", args->sweep,
                 "Time every --sizes x --batches x --precisions configuration, one table row each (JSON: all rows)");
+  cmd->add_option("--plot", args->plot,
+                  "--sweep: also draw each configuration's stage times per image as a PNG (the tx2yolo CLI only)");
   cmd->add_option("--sizes", args->sizes, "--sweep: input sizes, multiples of 32")->delimiter(',')->capture_default_str();
   cmd->add_option("--batches", args->batches, "--sweep: batch sizes")->delimiter(',')->capture_default_str();
   cmd->add_option("--precisions", args->precisions, "--sweep: fp32 and/or fp16 (CUDA)")

@@ -15,6 +15,7 @@
 #include "engine/detector.h"
 #include "tools/commands.h"
 #include "eval/voc_eval.h"
+#include "tools/progress.h"
 
 namespace tx2yolo {
 

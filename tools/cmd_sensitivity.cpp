@@ -12,15 +12,17 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "tools/image_read.h"
 #include "tools/commands.h"
 #include "convert/converter.h"
 #include "convert/prune.h"
 #include "eval/voc_eval.h"
+#include "tools/plot.h"
+#include "tools/progress.h"
 #include "weights/json_guard.h"
 
 namespace tx2yolo {
@@ -94,18 +96,9 @@ void write_plot(const std::string& path, const std::map<std::string, std::vector
         lo = std::min(lo, p.loss);
         hi = std::max(hi, p.loss);
       }
-  // Even ticks: a step of 1, 2 or 5 times a power of ten giving at most 10
-  // intervals, and the axis widened to whole steps.
-  const double span = hi - lo;
-  double tick = std::pow(10.0, std::floor(std::log10(span / 10)));
-  for (double m : {1.0, 2.0, 5.0, 10.0})
-    if (span / (tick * m) <= 10) {
-      tick *= m;
-      break;
-    }
-  lo = std::floor(lo / tick - 1e-9) * tick;
-  hi = std::ceil(hi / tick - 1e-9) * tick;
-  const int ticks = static_cast<int>(std::lround((hi - lo) / tick));
+  const AxisTicks ticks = even_ticks(lo, hi, 10);  // the loss axis
+  lo = ticks.lo;
+  hi = ticks.hi;
   const int pw = w - left - right, ph = h - top - bottom;
   auto px = [&](double r) { return left + static_cast<int>(r * pw); };
   auto py = [&](double l) { return top + static_cast<int>((hi - l) / (hi - lo) * ph); };
@@ -115,12 +108,11 @@ void write_plot(const std::string& path, const std::map<std::string, std::vector
     cv::putText(img, cat(i / 10.0).substr(0, 3), {px(i / 10.0) - 10, top + ph + 20}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
                 black);
   }
-  const int decimals = tick * 100 >= 1 ? 0 : tick * 100 >= 0.1 ? 1 : 2;
-  for (int i = 0; i <= ticks; ++i) {
-    const double l = lo + tick * i;
+  for (int i = 0; i <= ticks.intervals; ++i) {
+    const double l = lo + ticks.step * i;
     cv::line(img, {left, py(l)}, {left + pw, py(l)}, grey);
     char label[32];
-    std::snprintf(label, sizeof label, "%.*f%%", decimals, 100 * l);
+    std::snprintf(label, sizeof label, "%.*f%%", ticks.decimals(100), 100 * l);
     cv::putText(img, label, {5, py(l) + 4}, cv::FONT_HERSHEY_SIMPLEX, 0.4, black);
   }
   cv::rectangle(img, {left, top}, {left + pw, top + ph}, black);
@@ -147,9 +139,7 @@ void write_plot(const std::string& path, const std::map<std::string, std::vector
       cv::putText(img, name, {left + pw + 45, ly}, cv::FONT_HERSHEY_SIMPLEX, 0.38, black);
     }
   }
-  std::vector<std::uint8_t> png;
-  TX2_REQUIRE(cv::imencode(".png", img, png), path, ": cannot encode the plot");
-  write_file_atomic(path, png.data(), png.size());
+  write_png(path, img);
 }
 
 // The settings a progress file must share with a run that resumes it.

@@ -40,4 +40,12 @@ cv::Mat read_image(const std::string& path, long long max_pixels) {
   return decode_image(read_file_bytes(path, kMaxImageFileBytes), path, max_pixels);
 }
 
+bool image_codecs_available() { return true; }
+
+void write_png(const std::string& path, const cv::Mat& image) {
+  std::vector<std::uint8_t> png;
+  TX2_REQUIRE(cv::imencode(".png", image, png), path, ": cannot encode the image as PNG");
+  write_file_atomic(path, png.data(), png.size());
+}
+
 }  // namespace tx2yolo

@@ -24,6 +24,12 @@ cv::Mat read_image(const std::string& path, long long max_pixels = kDefaultMaxIm
 cv::Mat decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name,
                      long long max_pixels = kDefaultMaxImagePixels);
 
+// `image` encoded as PNG and written atomically to `path` (plots); throws
+// Error when this build has no codecs (tx2yolo-bench) or encoding fails.
+void write_png(const std::string& path, const cv::Mat& image);
+// Whether this build encodes and decodes image files (false: tx2yolo-bench).
+bool image_codecs_available();
+
 // A deterministic 8-bit BGR scene like the demo data (red circles, a green
 // square, blue triangles on a grey, slightly noisy background), for timing
 // without an image file.

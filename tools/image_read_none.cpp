@@ -13,4 +13,11 @@ cv::Mat decode_image(const std::vector<std::uint8_t>&, const std::string& name, 
 
 cv::Mat read_image(const std::string& path, long long max_pixels) { return decode_image({}, path, max_pixels); }
 
+bool image_codecs_available() { return false; }
+
+void write_png(const std::string& path, const cv::Mat&) {
+  throw Error(cat(path, ": tx2yolo-bench writes no images (it is built without OpenCV's image codecs); use the "
+                  "tx2yolo CLI for plots"));
+}
+
 }  // namespace tx2yolo
