@@ -1,5 +1,8 @@
 #include "tools/annotate.h"
 
+#include "core/file_util.h"
+#include "convert/ppdet_config.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -50,8 +53,27 @@ void draw_detections(cv::Mat& bgr, const std::vector<Detection>& dets, const std
   }
 }
 
-nlohmann::json detection_to_coco(const Detection& d, const std::string& image_id, int image_index,
-                                 const std::vector<std::string>& classes) {
+std::vector<int> coco_category_ids(const std::vector<std::string>& classes) {
+  std::string which;
+  if (classes.size() != 80 || classes != paddle::default_labels(80, &which)) return {};
+  // The COCO 2014/2017 detection categories' ids, in the order of their names.
+  static const std::vector<int> ids = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                       22, 23, 24, 25, 27, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44,
+                                       46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65,
+                                       67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90};
+  return ids;
+}
+
+long long coco_image_id(const std::string& name, int index) {
+  std::string stem = path_basename(name);
+  const std::size_t dot = stem.rfind('.');
+  if (dot != std::string::npos) stem = stem.substr(0, dot);
+  if (stem.empty() || stem.size() > 18 || stem.find_first_not_of("0123456789") != std::string::npos) return index;
+  return std::stoll(stem);
+}
+
+nlohmann::json detection_to_coco(const Detection& d, const std::string& file_name, long long image_id,
+                                 const std::vector<std::string>& classes, const std::vector<int>& category_ids) {
   const std::string name =
       d.class_id >= 0 && d.class_id < static_cast<int>(classes.size()) ? classes[d.class_id] : "";
   // JSON has no inf or NaN; an unclipped box can hold them, so they become
@@ -61,9 +83,10 @@ nlohmann::json detection_to_coco(const Detection& d, const std::string& image_id
     return std::min(std::max(v, -std::numeric_limits<float>::max()), std::numeric_limits<float>::max());
   };
   const float x1 = finite(d.x1), y1 = finite(d.y1), x2 = finite(d.x2), y2 = finite(d.y2);
-  return nlohmann::json{{"image_id", image_index},
-                        {"file_name", image_id},
-                        {"category_id", d.class_id},
+  const bool mapped = d.class_id >= 0 && d.class_id < static_cast<int>(category_ids.size());
+  return nlohmann::json{{"image_id", image_id},
+                        {"file_name", file_name},
+                        {"category_id", mapped ? category_ids[static_cast<std::size_t>(d.class_id)] : d.class_id},
                         {"category_name", name},
                         {"bbox", {x1, y1, finite(x2 - x1), finite(y2 - y1)}},
                         {"score", d.score}};

@@ -100,7 +100,8 @@ class DetectOutputs {
     if (json_.is_open()) {
       for (const Detection& d : dets) {
         json_ << (records_++ ? ",\n " : "\n ")
-              << detection_to_coco(d, frame.name, frame.index, classes)
+              << detection_to_coco(d, frame.name, coco_image_id(frame.name, frame.index), classes,
+                                   coco_category_ids(classes))
                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       }
       TX2_REQUIRE(json_.good(), "--json ", json_path_, ": write failed");
