@@ -185,6 +185,7 @@ ConvertResult convert_checkpoint(const ConvertOptions& a) {
 
   // Filter pruning, on the original weights, before BN folding.
   PruneResult pruned;
+  nlohmann::json slim;
   std::vector<PruneLayerReport> report;
   nlohmann::json prune_prov;
   if (!a.prune.empty() || !a.prune_ratios.empty()) {
@@ -196,7 +197,21 @@ ConvertResult convert_checkpoint(const ConvertOptions& a) {
     } else {
       for (const auto& kv : a.prune_ratios) ratios[resolve_prunable_layer(m, kv.first, "pruning")] = kv.second;
     }
+    std::map<std::string, std::string> weight_name;  // node -> the checkpoint's name of its conv weight
+    for (const MappedConv& conv : m.convs) weight_name[conv.node] = conv.weight->name;
     prune_mapped_model(&m, ratios, criterion, &pruned);
+    slim["format"] = "tx2yolo pruning for PaddleSlim, version 1";
+    slim["criterion"] = pruned.criterion;  // l1: L1NormFilterPruner, fpgm: FPGMFilterPruner, l0: none in PaddleSlim
+    slim["axis"] = 0;
+    slim["checkpoint_naming"] = m.naming;
+    slim["input_shape"] = {1, 3, c.input_h, c.input_w};
+    slim["ratios"] = nlohmann::json::object();
+    slim["layers"] = nlohmann::json::object();
+    for (const PrunedLayer& l : pruned.layers) {
+      const std::string& name = weight_name.at(l.node);
+      slim["ratios"][name] = ratios.at(l.node);
+      slim["layers"][name] = {{"node", l.node}, {"filters", l.before}, {"kept", l.kept}};
+    }
     const auto cost_before = conv_costs(before, c.input_h, c.input_w);
     const auto cost_after = conv_costs(m.arch, c.input_h, c.input_w);
     for (const Node& n : before.graph.nodes) {
@@ -276,6 +291,7 @@ ConvertResult convert_checkpoint(const ConvertOptions& a) {
   out.notes = notes;
   out.sources = sources;
   out.prune_report = report;
+  if (!pruned.layers.empty()) out.paddleslim = slim;
   for (MappedConv& conv : out.mapped.convs) {  // the pointers die with the checkpoint
     const std::string node = conv.node;
     conv = MappedConv();

@@ -59,6 +59,11 @@ struct ConvertResult {
   // Pruning: every conv layer's MACs (at the config's input size) and
   // parameters before and after, when options.prune was given.
   std::vector<PruneLayerReport> prune_report;
+  // Pruning, for PaddleSlim: the same pruning as PaddleSlim's dygraph
+  // pruners' prune_vars(ratios, axis 0) input, keyed by the checkpoint's own
+  // names of the conv weights, with the filters tx2yolo kept for checking
+  // (scripts/paddle/finetune_pruned.py reads it). Null without pruning.
+  nlohmann::json paddleslim;
 };
 
 ConvertResult convert_checkpoint(const ConvertOptions& options);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/error.h"
 
@@ -174,9 +175,64 @@ class Unpickler {
     TX2_REQUIRE(container.get() != value.get(), where(), "inserts a container into itself");
   }
 
+  // A list or dict that gains children after it was made: only through
+  // these can a value come to contain itself (a reference cycle, which
+  // shared ownership would leak). Kept so that cycles can be found and broken.
+  void mutated(const PickleRef& container) {
+    if (mutated_seen_.insert(container.get()).second) mutated_.push_back(container);
+  }
+
+ public:
+  // Whether any value reachable from a mutated container contains itself.
+  bool has_cycle() const {
+    enum Color { kGrey = 1, kBlack = 2 };
+    std::unordered_map<const PickleValue*, int> color;
+    auto child = [](const PickleValue* v, std::size_t i) -> const PickleValue* {
+      if (i < v->items.size()) return v->items[i].get();
+      i -= v->items.size();
+      return i / 2 < v->dict.size() ? (i % 2 ? v->dict[i / 2].second : v->dict[i / 2].first).get() : nullptr;
+    };
+    for (const PickleRef& root : mutated_) {
+      if (color.count(root.get())) continue;
+      std::vector<std::pair<const PickleValue*, std::size_t>> path = {{root.get(), 0}};
+      color[root.get()] = kGrey;
+      while (!path.empty()) {
+        auto& top = path.back();
+        const PickleValue* next = top.second < top.first->items.size() + 2 * top.first->dict.size()
+                                      ? child(top.first, top.second++)
+                                      : nullptr;
+        if (!next) {
+          if (top.second >= top.first->items.size() + 2 * top.first->dict.size()) {
+            color[top.first] = kBlack;
+            path.pop_back();
+          }
+          continue;
+        }
+        const auto it = color.find(next);
+        if (it == color.end()) {
+          color[next] = kGrey;
+          path.emplace_back(next, 0);
+        } else if (it->second == kGrey) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+  // Empties every mutated container, which breaks any cycle (every cycle
+  // has an edge added by a mutation), so that everything is freed.
+  void break_cycles() {
+    for (const PickleRef& c : mutated_) {
+      c->items.clear();
+      c->dict.clear();
+    }
+  }
+
+ private:
   void set_items(PickleRef& dict, std::vector<PickleRef> kv) {
     TX2_REQUIRE(dict->kind == PickleValue::Kind::kDict, where(), "SETITEM(S) on a ", dict->kind_name(),
                 ", expected a dict");
+    mutated(dict);
     TX2_REQUIRE(kv.size() % 2 == 0, where(), "SETITEMS with an odd number (", kv.size(), ") of keys and values");
     for (std::size_t i = 0; i < kv.size(); i += 2) {
       insert_check(dict, kv[i + 1]);
@@ -197,6 +253,7 @@ class Unpickler {
   void append_items(PickleRef& list, std::vector<PickleRef> items) {
     TX2_REQUIRE(list->kind == PickleValue::Kind::kList, where(), "APPEND(S) on a ", list->kind_name(),
                 ", expected a list");
+    mutated(list);
     for (auto& v : items) {
       insert_check(list, v);
       list->items.push_back(std::move(v));
@@ -590,6 +647,8 @@ class Unpickler {
   std::size_t pos_ = 0;
   std::size_t op_at_ = 0;
   std::vector<PickleRef> stack_;
+  std::vector<PickleRef> mutated_;
+  std::unordered_set<const PickleValue*> mutated_seen_;
   std::vector<std::size_t> marks_;
   std::unordered_map<std::uint64_t, PickleRef> memo_;
 };
@@ -658,7 +717,19 @@ const PickleValue* PickleValue::find(const std::string& key) const {
 
 PickleRef parse_pickle(const std::uint8_t* data, std::size_t size, const std::string& source) {
   Unpickler u(data, size, source);
-  return u.run();
+  PickleRef root;
+  try {
+    root = u.run();
+  } catch (...) {
+    u.break_cycles();  // nothing escapes: free it all, cycles included
+    throw;
+  }
+  if (u.has_cycle()) {
+    u.break_cycles();
+    throw Error(cat(source, ": the pickle builds a list or dict that contains itself (a reference cycle); a "
+                            "checkpoint never does"));
+  }
+  return root;
 }
 
 }  // namespace paddle

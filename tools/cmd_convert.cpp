@@ -35,6 +35,7 @@ struct ConvertArgs {
   std::string criterion = "l1";
   bool include_backbone = false;
   bool quiet = false;
+  std::string paddleslim;
 };
 
 std::string joined(const std::vector<std::string>& v, std::size_t max) {
@@ -49,6 +50,8 @@ int run_convert(const ConvertArgs& a) {
   TX2_REQUIRE(!(file_exists(a.output) && same_file(a.output, a.input)), "convert: the output ", a.output,
               " is the input checkpoint");
   TX2_REQUIRE(!is_directory(a.output), "convert: the output ", a.output, " is a folder");
+  TX2_REQUIRE(a.paddleslim.empty() || (a.paddleslim != a.output && is_directory(path_dirname(a.paddleslim))),
+              "--paddleslim-ratios ", a.paddleslim, ": not a file name beside an existing folder, or the same as -o");
 
   paddle::ConvertOptions o;
   o.input = a.input;
@@ -63,7 +66,9 @@ int run_convert(const ConvertArgs& a) {
   const paddle::ConvertResult r = paddle::convert_checkpoint(o);
   const paddle::MappedModel& m = r.mapped;
   const ModelConfig& c = r.config;
+  TX2_REQUIRE(a.paddleslim.empty() || !r.paddleslim.is_null(), "--paddleslim-ratios needs --prune");
   write_model_file(a.output, m.arch.graph, c, r.provenance, r.tensors);
+  if (!a.paddleslim.empty()) write_json_file(a.paddleslim, r.paddleslim);
 
   if (!a.quiet) {
     std::printf("converted %s (%s, %s names) -> %s\n", a.input.c_str(), r.format.c_str(), m.naming.c_str(),
@@ -99,7 +104,7 @@ int run_convert(const ConvertArgs& a) {
                   c.input_h, c.input_w, 2e-9 * mb, 2e-9 * ma, 100.0 * (mb - ma) / std::max(1LL, mb), pb, pa,
                   100.0 * (pb - pa) / std::max(1LL, pb));
       std::printf("  pruned filters are removed, not retrained: fine-tune the pruned model in PaddleDetection before "
-                  "use (docs/pruning.md, \"Fine-tuning\")\n");
+                  "use (scripts/paddle/finetune_pruned.py with --paddleslim-ratios; docs/pruning.md, \"Fine-tuning\")\n");
     }
   }
   if (!m.unused.empty()) {
@@ -138,6 +143,9 @@ CommandRunner add_convert_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--include-backbone", args->include_backbone,
                 "With a single --prune ratio: also prune the stem and the backbone's pointwise convs");
+  cmd->add_option("--paddleslim-ratios", args->paddleslim,
+                  "With --prune: also write the pruning as PaddleSlim's prune_vars ratios (checkpoint names) with the "
+                  "kept filters, for scripts/paddle/finetune_pruned.py");
   cmd->add_flag("-q,--quiet", args->quiet, "Print nothing but warnings and errors");
   return [args] { return run_convert(*args); };
 }

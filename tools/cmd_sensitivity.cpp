@@ -336,6 +336,24 @@ int run_sensitivity(const SensitivityArgs& a) {
                              " mAP loss <= " + cat(a.max_loss) + ", capped at " + cat(a.cap) + "\n" + chosen;
     write_file_atomic(path, text.data(), text.size());
     std::printf("wrote %s (use: tx2yolo convert ... --prune %s)\n", path.c_str(), path.c_str());
+    // The same ratios for PaddleSlim (scripts/paddle/finetune_pruned.py), with the filters they keep.
+    std::map<std::string, double> chosen_map;
+    for (const std::string& layer : layers) {
+      const double r = j["chosen_ratios"][layer].get<double>();
+      if (r > 0) chosen_map[layer] = r;
+    }
+    if (!chosen_map.empty()) {
+      paddle::ConvertOptions o = base;
+      o.prune_ratios = chosen_map;
+      try {
+        const paddle::ConvertResult pr = paddle::convert_checkpoint(o);
+        write_json_file(a.output + ".paddleslim.json", pr.paddleslim);
+        std::printf("wrote %s.paddleslim.json (for PaddleSlim: scripts/paddle/finetune_pruned.py)\n",
+                    a.output.c_str());
+      } catch (const Error& e) {  // a chosen ratio that removes no filter or all of them
+        std::fprintf(stderr, "warning: no %s.paddleslim.json: %s\n", a.output.c_str(), e.what());
+      }
+    }
   }
   return 0;
 }

@@ -109,6 +109,36 @@ void expect_paddleslim_parity(const std::string& criterion) {
 }
 
 TEST(PrunePaddleSlimParity, L1NormR578) { expect_paddleslim_parity("l1"); }
+
+// --paddleslim-ratios: PaddleSlim's prune_vars input keyed by the
+// checkpoint's names, with the filters kept, which are the ones PaddleSlim
+// itself kept on this fixture (paddleslim_kept.json).
+TEST(PrunePaddleSlimParity, RatiosFileForPaddleSlim) {
+  TempDir dir;
+  const std::string json = dir.file("r578.paddleslim.json");
+  const CommandResult r = run_command(kCli + " convert --defaults voc '" + kData + "std/model.pdparams' -o '" +
+                                      dir.file("p.safetensors") + "' --prune r578 --paddleslim-ratios '" + json + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json slim = nlohmann::json::parse(testing_util::read_text(json));
+  EXPECT_EQ(slim.at("criterion"), "l1");
+  EXPECT_EQ(slim.at("axis"), 0);
+  EXPECT_EQ(slim.at("input_shape"), nlohmann::json({1, 3, 608, 608}));
+  ASSERT_EQ(slim.at("ratios").size(), 18u);
+  EXPECT_EQ(slim.at("ratios").at("neck.yolo_block.1.conv_module.conv0.conv.weight"), 0.7);
+  std::ifstream in(kData + "pruned/paddleslim_kept.json");
+  const nlohmann::json paddleslim = nlohmann::json::parse(in).at("l1");
+  for (const auto& layer : slim.at("layers").items()) {
+    const std::string node = layer.value().at("node");
+    EXPECT_EQ(layer.key(), node + ".conv.weight");
+    EXPECT_EQ(layer.value().at("kept"), paddleslim.at(node)) << node;
+  }
+  const CommandResult alone = testing_util::run_command_stderr(
+      kCli + " convert --defaults voc '" + kData + "std/model.pdparams' -o '" + dir.file("q.safetensors") +
+      "' --paddleslim-ratios '" + dir.file("x.json") + "'");
+  EXPECT_NE(alone.exit_code, 0);
+  EXPECT_NE(alone.output.find("--paddleslim-ratios needs --prune"), std::string::npos) << alone.output;
+  EXPECT_FALSE(file_exists(dir.file("q.safetensors")));
+}
 TEST(PrunePaddleSlimParity, FpgmR578) { expect_paddleslim_parity("fpgm"); }
 
 TEST(PrunePropagation, SeparableHeadAndBackboneThroughConcat) {
@@ -192,6 +222,13 @@ TEST(Sensitivity, TablesPlotAndRatiosForAnAllowedLoss) {
   for (const auto& c : j.at("chosen_ratios").items()) EXPECT_LE(c.value().get<double>(), 0.7);
   const std::string ratios = out + ".ratios.txt";
   ASSERT_TRUE(std::ifstream(ratios).good());
+  // The same ratios for PaddleSlim, keyed by the checkpoint's names.
+  const nlohmann::json slim = nlohmann::json::parse(testing_util::read_text(out + ".paddleslim.json"));
+  for (const auto& c : j.at("chosen_ratios").items()) {
+    if (c.value().get<double>() > 0) {
+      EXPECT_EQ(slim.at("ratios").at(c.key() + ".conv.weight"), c.value()) << c.key();
+    }
+  }
   const CommandResult p = run_command(kCli + " convert '" + shapes + "/paddle_demo/model_final.pdparams' -o '" +
                                       dir.file("p.safetensors") + "' --prune '" + ratios + "' --config '" +
                                       std::string(TX2YOLO_SOURCE_DIR) +
