@@ -339,13 +339,7 @@ CocoDataset read_coco_annotations(const std::string& path) {
 std::vector<CocoBox> parse_coco_results(const std::string& text, const std::string& what, const CocoDataset& gt) {
   std::vector<CocoBox> out;
   ResultsSax sax(&out);
-  bool ok = false;
-  try {
-    ok = json::sax_parse(text, &sax);
-  } catch (const json::exception& e) {
-    throw Error(cat(what, ": malformed JSON: ", e.what()));
-  }
-  if (!ok) throw Error(cat(what, ": ", sax.problem.empty() ? std::string("malformed JSON") : sax.problem));
+  sax_parse_checked(text, what, &sax);
   std::set<long long> images;
   for (const CocoImage& im : gt.images) images.insert(im.id);
   for (std::size_t i = 0; i < out.size(); ++i)

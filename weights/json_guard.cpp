@@ -98,18 +98,15 @@ class CheckingSax {
 
 }  // namespace
 
-nlohmann::json parse_json_checked(const std::string& text, const std::string& what) {
+void check_json_depth(const std::string& text, const std::string& what) {
   if (bracket_depth(text, kMaxJsonDepth) > kMaxJsonDepth) {
     throw Error(cat(what, ": JSON nesting deeper than ", kMaxJsonDepth));
   }
+}
+
+nlohmann::json parse_json_checked(const std::string& text, const std::string& what) {
   CheckingSax sax;
-  bool ok = false;
-  try {
-    ok = nlohmann::json::sax_parse(text, &sax);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(cat(what, ": malformed JSON: ", e.what()));
-  }
-  if (!ok) throw Error(cat(what, ": ", sax.problem.empty() ? std::string("malformed JSON") : sax.problem));
+  sax_parse_checked(text, what, &sax);
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
@@ -244,17 +241,8 @@ class MemberSax {
 
 nlohmann::json parse_json_members(const std::string& text, const std::string& what,
                                   const std::vector<std::string>& members, const std::vector<std::string>& skip_keys) {
-  if (bracket_depth(text, kMaxJsonDepth) > kMaxJsonDepth) {
-    throw Error(cat(what, ": JSON nesting deeper than ", kMaxJsonDepth));
-  }
   MemberSax sax(members, skip_keys);
-  bool ok = false;
-  try {
-    ok = nlohmann::json::sax_parse(text, &sax);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(cat(what, ": malformed JSON: ", e.what()));
-  }
-  if (!ok) throw Error(cat(what, ": ", sax.problem.empty() ? std::string("malformed JSON") : sax.problem));
+  sax_parse_checked(text, what, &sax);
   return sax.result;
 }
 

@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
+
 namespace tx2yolo {
 
 // Parses `text` as one JSON document. `what` names the text in error messages:
@@ -35,6 +37,24 @@ nlohmann::json parse_json_checked(const std::string& text, const std::string& wh
 nlohmann::json parse_json_members(const std::string& text, const std::string& what,
                                   const std::vector<std::string>& members,
                                   const std::vector<std::string>& skip_keys = {});
+
+// Refuses text whose bracket nesting is deeper than kMaxJsonDepth.
+void check_json_depth(const std::string& text, const std::string& what);
+
+// One SAX pass over `text` after the nesting check; a SAX handler that
+// returns false leaves its reason in `sax->problem`. Throws
+// Error("<what>: <problem, or the parser's message>").
+template <typename Sax>
+void sax_parse_checked(const std::string& text, const std::string& what, Sax* sax) {
+  check_json_depth(text, what);
+  bool ok = false;
+  try {
+    ok = nlohmann::json::sax_parse(text, sax);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat(what, ": malformed JSON: ", e.what()));
+  }
+  if (!ok) throw Error(cat(what, ": ", sax->problem.empty() ? std::string("malformed JSON") : sax->problem));
+}
 
 // The double with the shortest decimal form (at most 9 significant digits)
 // that converts back to exactly `f`, so that JSON shows 0.45 rather than
