@@ -2,7 +2,7 @@
 # A fuzzing campaign: every target (or those named) for SECONDS each, one
 # after another, keeping new coverage in fuzz/corpus/NAME, then minimising
 # that corpus (libFuzzer -merge=1) so that what is committed stays small.
-# Inputs of 16 KiB and more are dropped from the kept corpus (see below).
+# Inputs of 8 KiB and more are dropped from the kept corpus (see below).
 # Prints one Markdown row per target for docs/testing.md ("Fuzzing").
 #   tools/fuzz-campaign.sh SECONDS [NAME ...]
 # Findings (crashes, sanitizer reports, timeouts) are kept in
@@ -29,10 +29,10 @@ for t in "${names[@]}"; do
     "$bin" -merge=1 -timeout=5 -rss_limit_mb=2048 "fuzz/corpus/$t.min" "fuzz/corpus/$t" >/dev/null 2>&1 &&
       rm -rf "fuzz/corpus/$t" && mv "fuzz/corpus/$t.min" "fuzz/corpus/$t" && touch "fuzz/corpus/$t/.keep"
   fi
-  # Keep the committed corpus small (a few MB in all): inputs of 16 KiB and
+  # Keep the committed corpus small (about 1 MB in all): inputs of 8 KiB and
   # more are mutated copies of the large seed files, which stay listed in
   # fuzz/seeds/ and are read from the fixtures on every run.
-  find "fuzz/corpus/$t" -type f ! -name .keep -size +16383c -delete
+  find "fuzz/corpus/$t" -type f ! -name .keep -size +8191c -delete
   files=$(find "fuzz/corpus/$t" -type f ! -name .keep | wc -l)
   findings=$([ $rc -eq 0 ] && echo none || echo "FAILED (rc $rc), see fuzz/findings")
   echo "| fuzz_$t | $seconds | ${execs:-?} | ${rate:-?} | ${cov:-?} | ${ft:-?} | $files | $findings |"

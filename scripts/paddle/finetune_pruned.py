@@ -55,6 +55,11 @@ class Heads(paddle.nn.Layer):
         return self.model.yolo_head(self.model.neck(self.model.backbone({'image': x})))
 
 
+def saved_state(model):
+    """The model's state without PaddleSlim's *_backup copies of the unpruned tensors."""
+    return {k: v for k, v in model.state_dict().items() if not k.endswith('_backup')}
+
+
 def bn_key(weight_key):
     # <prefix>.conv.weight -> <prefix>.batch_norm._mean (the BN after that conv)
     assert weight_key.endswith('.conv.weight'), weight_key
@@ -148,7 +153,7 @@ def main():
     # The optimizer was built on the unpruned parameters: build it again.
     trainer.optimizer = create('OptimizerBuilder')(trainer.lr, trainer.model)
     pruned_path = os.path.join(args.out, 'pruned_not_finetuned')
-    paddle.save(trainer.model.state_dict(), pruned_path + '.pdparams')
+    paddle.save(saved_state(trainer.model), pruned_path + '.pdparams')
 
     trainer.register_callbacks([train_demo.TimeLimit(trainer.model, args.max_minutes * 60)])
     start = time.time()
@@ -159,7 +164,7 @@ def main():
         stopped = 'stopped by the %.0f-minute limit' % args.max_minutes
     minutes = (time.time() - start) / 60
     weights = os.path.join(args.out, 'model_final')
-    paddle.save(trainer.model.state_dict(), weights + '.pdparams')
+    paddle.save(saved_state(trainer.model), weights + '.pdparams')
     print('fine-tuning %s in %.1f min; saved %s.pdparams' % (stopped, minutes, weights))
 
     info = {'paddle_version': paddle.__version__, 'paddledet_version': ppdet.__version__,
