@@ -2,11 +2,8 @@
 
 #include <thread>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "engine/detector.h"  // kMaxCpuThreads
 
 namespace tx2yolo {
@@ -27,9 +24,7 @@ CpuBackend::CpuBackend(const ModelFile& model, const std::map<std::string, Tenso
 }
 
 void CpuBackend::run(const float* input) {
-#ifdef _OPENMP
-  omp_set_num_threads(threads_);
-#endif
+  set_cpu_threads(threads_);  // this thread's share of the pool (core/thread_pool.h)
   input_ = input;
   std::vector<const float*> inputs;
   for (const auto& layer : layers_) {
@@ -50,11 +45,7 @@ const float* CpuBackend::output(const std::string& name) const {
 }
 
 std::string CpuBackend::description() const {
-#ifdef _OPENMP
   return cat("cpu (", threads_, threads_ == 1 ? " thread" : " threads", batch_ > 1 ? cat(", batch ", batch_) : "", ")");
-#else
-  return "cpu (1 thread, built without OpenMP)";
-#endif
 }
 
 }  // namespace tx2yolo

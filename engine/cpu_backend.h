@@ -1,6 +1,6 @@
 // CpuBackend: runs every layer's CPU reference in graph order. Each tensor
-// gets its own buffer, allocated once; OpenMP threads inside the conv and
-// upsample kernels. This is the oracle the CUDA backend is checked against.
+// gets its own buffer, allocated once; the conv and upsample kernels run on
+// the threads of core/thread_pool.h, which block rather than spin. This is the oracle the CUDA backend is checked against.
 #pragma once
 
 #include <map>

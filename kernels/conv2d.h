@@ -72,8 +72,8 @@ int conv2d_splitk_splits(const Conv2dParams& p, int multiprocessors);
 // Each range's length in k (a multiple of kConv2dGemmStepK).
 int conv2d_splitk_chunk(const Conv2dParams& p, int splits);
 
-// CPU reference. Multithreaded over output channels with OpenMP when built
-// with it. `p` must have been finalized.
+// CPU reference. Multithreaded over output channels on the calling thread's
+// share of the pool (core/thread_pool.h). `p` must have been finalized.
 void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
                 float* out);
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 namespace tx2yolo {
 
@@ -77,8 +78,9 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
   const long long out_plane = static_cast<long long>(p.out_h) * p.out_w;
   const int total = p.batch * p.out_channels;
 
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int job = 0; job < total; ++job) {
+  // One output channel of one image per index, on the calling thread's
+  // share of the pool (core/thread_pool.h).
+  parallel_for(total, [&](int job) {
     const int n = job / p.out_channels;
     const int co = job % p.out_channels;
     const int g = co / cout_per_group;
@@ -115,7 +117,7 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
     if (p.activation != Activation::kNone) {
       for (long long i = 0; i < out_plane; ++i) dst[i] = apply_activation(p.activation, p.alpha, dst[i]);
     }
-  }
+  });
 }
 
 }  // namespace tx2yolo

@@ -1,6 +1,8 @@
 // CPU reference for upsample_nearest (formula in kernels/upsample_nearest.h).
 #include "kernels/upsample_nearest.h"
 
+#include "core/thread_pool.h"
+
 #include "core/error.h"
 
 namespace tx2yolo {
@@ -23,8 +25,7 @@ void upsample_nearest_cpu(const UpsampleNearestParams& p, const float* in, float
   const long long in_plane = static_cast<long long>(p.in_h) * p.in_w;
   const long long out_plane = static_cast<long long>(out_h) * out_w;
   const int total = p.batch * p.channels;
-#pragma omp parallel for
-  for (int job = 0; job < total; ++job) {
+  parallel_for(total, [&](int job) {
     const int n = job / p.channels;
     const int c = job % p.channels;
     const float* src = in + static_cast<long long>(job) * in_plane;
@@ -34,7 +35,7 @@ void upsample_nearest_cpu(const UpsampleNearestParams& p, const float* in, float
       float* drow = dst + static_cast<long long>(y) * out_w;
       for (int x = 0; x < out_w; ++x) drow[x] = srow[x / p.scale];
     }
-  }
+  });
 }
 
 }  // namespace tx2yolo
