@@ -70,17 +70,17 @@ int conv2d_splitk_splits(const Conv2dParams& p, int multiprocessors) {
   return splits;
 }
 
-void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
-                float* out) {
+namespace {
+
+// One output channel `co` of image `n`. Everything arrives by value, and the
+// output never overlaps the input or the weights (__restrict), so the
+// compiler keeps it all in registers across the stores to `out`.
+void conv2d_cpu_channel(const Conv2dParams p, const float* __restrict in, const float* __restrict weight,
+                        const float* __restrict bias, float* __restrict out, int job) {
   const int cin_per_group = p.in_channels / p.groups;
   const int cout_per_group = p.out_channels / p.groups;
   const long long in_plane = static_cast<long long>(p.in_h) * p.in_w;
   const long long out_plane = static_cast<long long>(p.out_h) * p.out_w;
-  const int total = p.batch * p.out_channels;
-
-  // One output channel of one image per index, on the calling thread's
-  // share of the pool (core/thread_pool.h).
-  parallel_for(total, [&](int job) {
     const int n = job / p.out_channels;
     const int co = job % p.out_channels;
     const int g = co / cout_per_group;
@@ -117,7 +117,16 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
     if (p.activation != Activation::kNone) {
       for (long long i = 0; i < out_plane; ++i) dst[i] = apply_activation(p.activation, p.alpha, dst[i]);
     }
-  });
+}
+
+}  // namespace
+
+void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
+                float* out) {
+  // One output channel of one image per index, on the calling thread's
+  // share of the pool (core/thread_pool.h).
+  parallel_for(p.batch * p.out_channels,
+               [&](int job) { conv2d_cpu_channel(p, in, weight, bias, out, job); });
 }
 
 }  // namespace tx2yolo
