@@ -44,10 +44,9 @@ void read_bbox(const json& v, double* bbox, const std::string& where) {
 // Results are large (100 per image): read as a stream of entries, never as
 // a document. Entries are objects; their "image_id", "category_id", "bbox"
 // and "score" are read, anything else skipped.
-class ResultsSax {
+class ResultsSax : public SaxProblem {
  public:
   explicit ResultsSax(std::vector<CocoBox>* out) : out_(out) {}
-  std::string problem;
 
   bool null() { return scalar_other(); }
   bool boolean(bool) { return scalar_other(); }
@@ -102,15 +101,8 @@ class ResultsSax {
     if (depth_ == 2) key_ = k;
     return true;
   }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
-    return fail(cat("malformed JSON: ", e.what()));
-  }
 
  private:
-  bool fail(const std::string& why) {
-    if (problem.empty()) problem = why;
-    return false;
-  }
   bool scalar_other() {
     if (depth_ == 0) return fail("a results file is a list of detections");
     if (depth_ == 1) return fail(cat("detection ", out_->size() + 1, " is not an object"));

@@ -52,10 +52,9 @@ namespace {
 // (stopping at kMaxJsonValues) and finds duplicate keys, in time linear in
 // the text. (nlohmann's callback parser, used before, rescans the parent
 // container at every end of an object: quadratic in its size.)
-class CheckingSax {
+class CheckingSax : public SaxProblem {
  public:
   using json = nlohmann::json;
-  std::string problem;  // the first one found ("" when none)
 
   bool null() { return value(); }
   bool boolean(bool) { return value(); }
@@ -81,10 +80,6 @@ class CheckingSax {
   }
   bool start_array(std::size_t) { return value(); }
   bool end_array() { return true; }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
-    problem = cat("malformed JSON: ", e.what());
-    return false;
-  }
 
  private:
   bool value() {
@@ -120,13 +115,12 @@ namespace {
 // Builds the kept members (parse_json_members). `stack_` holds the open
 // containers being built; `skip_` counts the open containers being skipped
 // (or 1 for a skipped scalar's key until its value passes).
-class MemberSax {
+class MemberSax : public SaxProblem {
  public:
   using json = nlohmann::json;
   MemberSax(const std::vector<std::string>& members, const std::vector<std::string>& skip_keys)
       : members_(members.begin(), members.end()), skip_keys_(skip_keys.begin(), skip_keys.end()) {}
   json result = json::object();
-  std::string problem;
 
   bool null() { return scalar(json(nullptr)); }
   bool boolean(bool b) { return scalar(json(b)); }
@@ -158,15 +152,8 @@ class MemberSax {
     key_ = k;
     return true;
   }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
-    return fail(cat("malformed JSON: ", e.what()));
-  }
 
  private:
-  bool fail(const std::string& why) {
-    if (problem.empty()) problem = why;
-    return false;
-  }
   bool count() {
     if (++values_ <= kMaxJsonValues) return true;
     return fail(cat("more than ", kMaxJsonValues, " JSON values in the parts read (the limit for one document)"));

@@ -41,6 +41,19 @@ nlohmann::json parse_json_members(const std::string& text, const std::string& wh
 // Refuses text whose bracket nesting is deeper than kMaxJsonDepth.
 void check_json_depth(const std::string& text, const std::string& what);
 
+// What every checked SAX handler shares: the first problem found, and the
+// parser's own errors reported as one.
+struct SaxProblem {
+  std::string problem;  // "" while none
+  bool fail(const std::string& why) {
+    if (problem.empty()) problem = why;
+    return false;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    return fail(cat("malformed JSON: ", e.what()));
+  }
+};
+
 // One SAX pass over `text` after the nesting check; a SAX handler that
 // returns false leaves its reason in `sax->problem`. Throws
 // Error("<what>: <problem, or the parser's message>").
