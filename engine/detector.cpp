@@ -94,6 +94,8 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
   TX2_REQUIRE(options.precision == Precision::kFp32 || backend_kind_ == BackendKind::kCuda,
               "precision fp16 needs the CUDA backend (the CPU backend computes in FP32 only)",
               backend_reason_.empty() ? "" : "; ", backend_reason_);
+  TX2_REQUIRE(options.force_tactic.empty() || backend_kind_ == BackendKind::kCuda, "forcing the conv kernel '",
+              options.force_tactic, "' needs the CUDA backend");
 #ifdef TX2YOLO_WITH_CUDA
   if (backend_kind_ == BackendKind::kCuda) {
     CudaBackendOptions cuda_options;
@@ -110,6 +112,7 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     cuda_options.precision = options.precision;
     cuda_options.zero_copy_input = options.zero_copy_input;
     cuda_options.unverified = options.unverified;
+    cuda_options.force_tactic = options.force_tactic;
     if (options.tactics != TacticMode::kHeuristic) cuda_options.model_sha256 = model_->sha256();
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }

@@ -65,6 +65,10 @@ struct DetectorOptions {
   // (precision fp16, zero_copy_input) is an error saying so. The
   // environment variable TX2YOLO_UNVERIFIED_KERNELS=1 does the same.
   bool unverified = false;
+  // For tests and the GPU sanitizer runs (CudaBackendOptions::force_tactic):
+  // with tactics kHeuristic, every conv layer that can run this kernel runs
+  // it; "dwpw-fused" fuses every pair that can fuse. "": no forcing.
+  std::string force_tactic;
   // Overrides of the model file's thresholds; unset keeps the model's.
   std::optional<float> conf_threshold;   // yolo_box objectness gate
   std::optional<float> score_threshold;  // NMS candidate threshold

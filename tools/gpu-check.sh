@@ -22,7 +22,8 @@
 # suite under compute-sanitizer memcheck, initcheck and racecheck.
 # Each summary row is printed as soon as it is known. Logs go to $OUT (or
 # ./gpu-check-out). Environment: GPU_CHECK_{TEST,BENCH,SANITIZER,PEER,NCU}_TIMEOUT
-# and GPU_CHECK_SELFTEST_TIMEOUT (seconds), GPU_CHECK_PEER_ITERATIONS, GPU_CHECK_SANITIZERS=0 and
+# and GPU_CHECK_SELFTEST_TIMEOUT (seconds), GPU_CHECK_PEER_ITERATIONS, GPU_CHECK_SPEED=0 (no
+# timings: a verification run), GPU_CHECK_SANITIZERS=0 and
 # GPU_CHECK_NCU=0 to skip those steps.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,9 @@ mkdir -p "$out"
 # the kernel microbenchmarks, and each compute-sanitizer run (the slowest
 # steps; they run last).
 sanitizer_timeout="${GPU_CHECK_SANITIZER_TIMEOUT:-300}"
+# GPU_CHECK_SPEED=0: a verification run, without the timings (the kernel
+# benchmarks, the end-to-end matrix, the PyTorch peers and Nsight Compute).
+speed="${GPU_CHECK_SPEED:-1}"
 # A prebuilt folder from tools/gpu-carry.sh holds one archive (the binaries
 # and the shared libraries they need); unpack it once.
 if [ -f "$build_dir/carry.tar.xz" ] && [ ! -d "$build_dir/tests" ]; then tar -C "$build_dir" -xJf "$build_dir/carry.tar.xz"; fi
@@ -151,7 +155,9 @@ fi
 
 bench="$build_dir/bench/tx2yolo_bench_cuda"
 bench_table=""
-if [ -x "$bench" ]; then
+if [ "$speed" = 0 ]; then
+  row bench SKIP "GPU_CHECK_SPEED=0 (a verification run)"
+elif [ -x "$bench" ]; then
   if timeout "${GPU_CHECK_BENCH_TIMEOUT:-240}" "$bench" --benchmark_min_time=0.02 --benchmark_out="$out/bench.json" --benchmark_out_format=json \
        >"$out/bench.log" 2>&1; then
     # One row per layer shape: ours beside cuDNN (and cuBLAS for pointwise), in microseconds.
@@ -239,10 +245,11 @@ if [ -n "$cli" ]; then
   # each, and one table in $out/e2e-matrix.md.
   mkdir -p "$out/e2e" /tmp/gpu-check-models
   matrix_ok=1
-  # FP16 (tensor-core convs) where the card has tensor cores (compute capability 7.0 and up).
   cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.[:space:]')
   precisions="fp32"
   if [ -n "$cc" ] && [ "$cc" -ge 70 ]; then precisions="fp32 fp16"; fi
+  if [ "$speed" = 1 ]; then
+  # FP16 (tensor-core convs) where the card has tensor cores (compute capability 7.0 and up).
   for arch in standard separable separable-pruned; do
     model=/tmp/gpu-check-models/$arch.safetensors
     "$cli" random-model --arch "$arch" -o "$model" >>"$out/e2e/matrix.log" 2>&1 || matrix_ok=0
@@ -274,6 +281,9 @@ for arch in ("standard", "separable", "separable-pruned"):
 open(sys.argv[2], "w").write("medians in ms per batch; %s\n\n" % j["device"] + "\n".join(rows) + "\n")
 PY
   if [ $matrix_ok -eq 1 ]; then row e2e-matrix PASS "$out/e2e-matrix.md"; else row e2e-matrix FAIL "see $out/e2e/matrix.log"; fi
+  else
+    row e2e-matrix SKIP "GPU_CHECK_SPEED=0 (a verification run)"
+  fi
   # Did the demo bench replay whole frames as one graph (its backend line
   # counts captures and replays)?
   frame=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["backend"])' "$out/e2e-bench.json" 2>/dev/null)
@@ -315,7 +325,7 @@ fi
 # The PyTorch peer beside tx2yolo (bench/peers/torch_peer.py), where torch is
 # present: for each architecture it first checks its outputs against
 # tx2yolo's (`compare`, every layer), then times PyTorch beside the matrix above.
-if [ -n "$cli" ] && python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
+if [ "$speed" = 1 ] && [ -n "$cli" ] && python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
   for arch in standard separable separable-pruned; do
     if timeout "${GPU_CHECK_PEER_TIMEOUT:-300}" python3 bench/peers/torch_peer.py --model /tmp/gpu-check-models/$arch.safetensors \
          --iterations "${GPU_CHECK_PEER_ITERATIONS:-200}" --tx2yolo "$cli" --tx2yolo-results "$out/e2e" --results-prefix "$arch" --device cuda \
@@ -334,7 +344,7 @@ fi
 # matrix filled: per kernel, its time and how close it came to the memory and
 # compute ceilings, to say why a kernel misses its target. GPU_CHECK_NCU=0
 # skips it.
-if [ "${GPU_CHECK_NCU:-1}" != 0 ] && [ -n "$cli" ] && command -v ncu >/dev/null 2>&1 &&
+if [ "$speed" = 1 ] && [ "${GPU_CHECK_NCU:-1}" != 0 ] && [ -n "$cli" ] && command -v ncu >/dev/null 2>&1 &&
    [ -f /tmp/gpu-check-models/standard.safetensors ]; then
   ncu_ok=1
   for precision in $precisions; do
@@ -377,18 +387,21 @@ fi
 if [ "${GPU_CHECK_SANITIZERS:-1}" = 0 ]; then
   row sanitizer SKIP "GPU_CHECK_SANITIZERS=0 (a rerun that changed no kernel)"
 elif command -v compute-sanitizer >/dev/null 2>&1; then
-  # memcheck and initcheck over the suite, less the full-width model tests
-  # (minutes under the sanitizer; the narrow end-to-end test runs the same
-  # kernels) and *Deliberate* tests (CUDA calls that fail on purpose).
+  # memcheck and initcheck over the suite, less the full-width tests that
+  # compare with the CPU (minutes under the sanitizer) and *Deliberate* tests
+  # (CUDA calls that fail on purpose); the full-width models still run under
+  # them in GpuSanitized.* (standard and separable at 320, FP32 and FP16, the
+  # fused kernel or half2 forced, the whole-frame graph captured and replayed).
   # racecheck is slow on the NMS sorts' shared memory (5 minutes for the
-  # suite on an H200), so it runs on the end-to-end test only. The tactics
+  # suite on an H200), so it runs on GpuSanitized.* and the conv kernels'
+  # odd-shape tests (every GEMM-shaped tactic, the fused kernel). The tactics
   # timing test (thousands of launches) is left out too; every tactic's
   # kernel still runs under the sanitizers in GpuConv2d's odd-shape tests, and
   # the detectors' tactics come from the cache the plain run above filled.
   declare -A filters=(
     [memcheck]='-*Deliberate*:*FullWidth*:*EveryModelLayerShape*:*TimedTactics*:*Cudnn*'
     [initcheck]='-*Deliberate*:*FullWidth*:*EveryModelLayerShape*:*TimedTactics*:*Cudnn*'
-    [racecheck]='GpuBackend.NarrowModelMatchesCpu')
+    [racecheck]='GpuSanitized.*:GpuConv2d.FusedDepthwisePointwiseMatchesCpu:GpuConv2d.GemmMatchesCpuOnOddShapes')
   # The tests aimed at cuDNN (*Cudnn*) are left out: the sanitizers check our
   # kernels, not a vendor library's. cuDNN is not turned off, though: that
   # would change the tactics cache key, and every detector would time its

@@ -23,8 +23,9 @@ OUT="$work" GPU_CHECK_TEST_TIMEOUT="${GPU_CHECK_TEST_TIMEOUT:-150}" \
   GPU_CHECK_SELFTEST_TIMEOUT="${GPU_CHECK_SELFTEST_TIMEOUT:-90}" \
   GPU_CHECK_PEER_TIMEOUT="${GPU_CHECK_PEER_TIMEOUT:-120}" \
   GPU_CHECK_PEER_ITERATIONS="${GPU_CHECK_PEER_ITERATIONS:-100}" \
-  timeout "$limit" tools/gpu-check.sh --prebuilt .gpu-carry >"$work/gpu-check.log" 2>&1
-rc=$?
+  timeout "$limit" tools/gpu-check.sh --prebuilt .gpu-carry 2>&1 |
+  while IFS= read -r line; do printf '[%4ds] %s\n' "$SECONDS" "$line"; done >"$work/gpu-check.log"
+rc=${PIPESTATUS[0]}
 echo "gpu-check exit status $rc$([ $rc -eq 124 ] && echo ' (stopped at the time limit; the rows above it finished)')"
 tar -czf "$out_dir/gpu-check.tgz" -C "$work" .
 for f in summary.txt e2e-matrix.md kernel-table.md ncu-summary.md; do

@@ -383,6 +383,69 @@ TEST(GpuBackend, WholeFrameGraphMatchesStageByStage) {
   }
 }
 
+// For compute-sanitizer (tools/gpu-check.sh runs these under memcheck,
+// initcheck and racecheck): a full-width architecture at 320, the given
+// precision, one kernel forced on every layer that takes it ("dwpw-fused":
+// every fusable pair fused), and the whole-frame graph: frame 0 runs
+// directly, frame 1 is captured, frame 2 (frame 0's pixels) is replayed and
+// must give frame 0's detections bit for bit. Cheap enough for the
+// sanitizers: heuristic tactics (no timing), batch 1, no CPU reference (the
+// tests above compare every kernel with the CPU).
+void run_forced_full_width(const char* arch, Precision precision, const char* force, int expect_forced) {
+  testing_util::TempDir dir;
+  const std::string path = write_random_model(dir, full_width_spec(arch, 80), 51);
+  DetectorOptions o;
+  o.input_h = o.input_w = 320;
+  o.backend = BackendKind::kCuda;
+  o.tactics = TacticMode::kHeuristic;
+  o.precision = precision;
+  o.unverified = true;  // the forced kernels, the frame graph and FP16 are what this run verifies
+  o.force_tactic = force;
+  Detector d(path, o);
+  const cv::Mat a = scene();
+  const std::vector<std::vector<Detection>> first = d.detect_batch({a});
+  d.detect_batch({a + cv::Scalar(0, 30, 0)});
+  const std::vector<std::vector<Detection>> replayed = d.detect_batch({a});
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(replayed.size(), 1u);
+  EXPECT_FALSE(first[0].empty());
+  expect_identical(first[0], replayed[0]);
+  const std::string desc = d.backend_description();
+  EXPECT_NE(desc.find("whole frame replayed as a CUDA graph (1 captures, 1 replays, 1 frames direct)"),
+            std::string::npos)
+      << desc;
+  int taken = 0;
+  for (const LayerTactic& t : d.layer_tactics()) taken += t.tactic == force;
+  std::printf("%s %s, %s forced on %d layers: %s\n", arch, precision_name(precision), force, taken, desc.c_str());
+  if (expect_forced > 0) {
+    EXPECT_EQ(taken, expect_forced) << desc;  // every depthwise -> pointwise pair fused
+  } else {
+    EXPECT_GE(taken, 30) << desc;  // every conv but the depthwise ones
+  }
+}
+
+TEST(GpuSanitized, StandardFp32FusedFrameGraph) {
+  SKIP_WITHOUT_GPU();
+  run_forced_full_width("standard", Precision::kFp32, "dwpw-fused", 13);
+}
+TEST(GpuSanitized, StandardFp16FusedFrameGraph) {
+  SKIP_WITHOUT_GPU();
+  run_forced_full_width("standard", Precision::kFp16, "dwpw-fused", 13);
+}
+TEST(GpuSanitized, SeparableFp32FusedFrameGraph) {
+  SKIP_WITHOUT_GPU();
+  run_forced_full_width("separable", Precision::kFp32, "dwpw-fused", 22);
+}
+TEST(GpuSanitized, SeparableFp16FusedFrameGraph) {
+  SKIP_WITHOUT_GPU();
+  run_forced_full_width("separable", Precision::kFp16, "dwpw-fused", 22);
+}
+// The TX2's FP16 kernel (paired FP16 arithmetic) on every conv that takes it.
+TEST(GpuSanitized, StandardFp16Half2FrameGraph) {
+  SKIP_WITHOUT_GPU();
+  run_forced_full_width("standard", Precision::kFp16, "gemm64-half2", 0);
+}
+
 // The kernels that timing may choose but the heuristic never does, forced on
 // every layer that takes them (CudaBackendOptions::force_tactic): the cudnn
 // tactic (FP32) and the fused depthwise + pointwise kernel (FP32 and FP16).

@@ -18,6 +18,7 @@
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_dwpw.h"
+#include "kernels/conv2d_launch.h"
 #include "kernels/tolerance.h"
 #include "kernels/upsample_nearest.h"
 #include "kernels/yolo_box.h"
@@ -319,6 +320,22 @@ TEST(GpuConv2d, DepthwiseMatchesCpuOnOddShapesAndBothStrides) {
     }
   const Conv2dParams k5 = params(2, 6, 9, 9, 6, 5, 5, 1, 1, 2, 2, 6, Activation::kLeakyRelu);
   EXPECT_TRUE(conv_matches(k5, Conv2dCudaKernel::kDepthwise, 399));
+}
+
+// Chunked launches (kernels/conv2d_launch.h): at batch 64 the 1024-channel
+// depthwise layer needs grid z = 65536, one past CUDA's limit, so the
+// launcher runs it in two chunks with the pointers moved along the batch.
+// Every image of both chunks against the CPU, at FP32 and FP16 storage.
+TEST(GpuConv2d, ChunkedLaunchAtBatch64MatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  const Conv2dParams p = params(64, 1024, 19, 19, 1024, 3, 3, 1, 1, 1, 1, 1024, Activation::kLeakyRelu);
+  const LaunchGeometry g = conv2d_cuda_geometry(p, Conv2dCudaKernel::kDepthwise);
+  ASSERT_TRUE(g.fits) << g.why;
+  ASSERT_GT(g.launches, 1) << "batch 64 of 1024 channels should need more than one launch";
+  EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kDepthwise, 610)) << g.launches << " launches, fp32";
+  EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kDepthwise, 620, true)) << g.launches << " launches, fp16 storage";
+  std::printf("depthwise 1024 channels, batch 64: %d launches of at most %d images\n", g.launches,
+              g.images_per_launch);
 }
 
 TEST(GpuConv2d, WritesOnlyItsConcatSlice) {
