@@ -111,6 +111,12 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
     CUDA_CHECK(cudaStreamSynchronize(m.stream));
     m.arena = DeviceBuffer<float>();
     m.arena = DeviceBuffer<float>(floats);
+    // Zeroed once: a partial batch (fewer images than the batch) leaves the
+    // unused images' input unwritten, and the first conv reads it (its
+    // results are dropped; compute-sanitizer initcheck flagged the read on
+    // an H200, 2026-12-04). Timed tactics zero it again after timing.
+    CUDA_CHECK(cudaMemsetAsync(m.arena.data(), 0, m.arena.bytes(), m.stream));
+    CUDA_CHECK(cudaStreamSynchronize(m.stream));
   };
   allocate_arena();
   choose_tactics();

@@ -96,7 +96,7 @@ ShapeKey key_of(const Conv2dParams& p) {
 // channels outside the slice untouched (NaN).
 SelftestOutcome compare_conv_output(const Conv2dParams& p, const std::vector<float>& got,
                                     const std::vector<int>& images, const std::vector<std::vector<float>>& expected,
-                                    const Tolerance& tol) {
+                                    const Tolerance& tol, const std::vector<std::vector<float>>* magnitudes) {
   SelftestOutcome o;
   o.passed = true;
   const std::size_t plane = static_cast<std::size_t>(p.out_h) * p.out_w;
@@ -120,7 +120,8 @@ SelftestOutcome compare_conv_output(const Conv2dParams& p, const std::vector<flo
   for (std::size_t k = 0; k < images.size(); ++k) {
     const float* g = got.data() + static_cast<std::size_t>(images[k]) * image_size +
                      plane * static_cast<std::size_t>(p.out_channel_offset);
-    const Comparison c = compare_elementwise(g, expected[k].data(), expected[k].size(), tol);
+    const Comparison c =
+        compare_elementwise(g, expected[k].data(), expected[k].size(), tol, magnitudes ? (*magnitudes)[k].data() : nullptr);
     o.worst = std::max(o.worst, c.worst_ratio);
     if (!c.ok() && o.passed) {
       o.passed = false;
@@ -332,10 +333,14 @@ std::vector<SelftestCheck> conv_selftest_checks(const std::vector<SelftestConvSh
         }
         const std::vector<float> w = conv_weights(p, shape_seed + 1), b = uniform(p.out_channels, shape_seed + 2, -1.f, 1.f);
         // The CPU reference per variant (0: FP32, 1: FP16 input, 2: FP16 input and weights), per checked image.
+        // variant + 10: sum |w x| of that variant's operands, for the
+        // tolerances that scale with it (Tolerance::sum_abs).
         std::map<int, std::vector<std::vector<float>>> refs;
         auto reference = [&](int variant) -> const std::vector<std::vector<float>>& {
           auto it = refs.find(variant);
           if (it != refs.end()) return it->second;
+          const bool magnitude = variant >= 10;
+          if (magnitude) variant -= 10;
           Conv2dParams one = p;
           one.batch = 1;
           one.out_channel_offset = 0;
@@ -347,11 +352,15 @@ std::vector<SelftestCheck> conv_selftest_checks(const std::vector<SelftestConvSh
             std::vector<float> image(in.begin() + static_cast<long long>(n) * in_image,
                                      in.begin() + static_cast<long long>(n + 1) * in_image);
             if (variant >= 1) image = rounded(image);
+            if (magnitude) {
+              out.push_back(conv2d_abs_products(one, image.data(), wv.data()));
+              continue;
+            }
             std::vector<float> o(static_cast<std::size_t>(one.out_channels) * one.out_h * one.out_w);
             conv2d_cpu(one, image.data(), wv.data(), b.data(), o.data());
             out.push_back(o);
           }
-          return refs.emplace(variant, out).first->second;
+          return refs.emplace(magnitude ? variant + 10 : variant, out).first->second;
         };
         std::vector<SelftestOutcome> outcomes;
         const std::vector<float> in16 = rounded(in);
@@ -362,8 +371,9 @@ std::vector<SelftestCheck> conv_selftest_checks(const std::vector<SelftestConvSh
           SelftestOutcome o;
           try {
             k.run(p, k.fp16_storage ? in16 : in, w, b, &out);
-            o = compare_conv_output(p, out, images, reference(k.fp16_operands ? 2 : k.fp16_storage ? 1 : 0),
-                                    k.tolerance);
+            const int variant = k.fp16_operands ? 2 : k.fp16_storage ? 1 : 0;
+            o = compare_conv_output(p, out, images, reference(variant), k.tolerance,
+                                    k.tolerance.sum_abs > 0.f ? &reference(variant + 10) : nullptr);
           } catch (const Error& e) {
             if (k.may_refuse) continue;  // a library's run-time refusal: the engine drops it too
             o.passed = false;

@@ -398,6 +398,11 @@ std::vector<SelftestOutcome> check_graphs(const std::string& model, const Selfte
   base.tactics = TacticMode::kHeuristic;
   base.unverified = true;  // selftest checks the unverified features too
   base.batch = batch;
+  // Random weights give far more NMS candidates than a trained model (on an
+  // H200 the default capacity overflowed at 608, and the candidates kept
+  // past it depend on the order of atomic appends, so two runs differed):
+  // room for all, and an overflow is a failure below, not a difference.
+  base.nms_capacity = 1 << 20;
   DetectorOptions direct = base;
   direct.cuda_graph = false;
   Detector with_graph(model, base), without(model, direct);
@@ -427,7 +432,15 @@ std::vector<SelftestOutcome> check_graphs(const std::string& model, const Selfte
   for (int frame = 0; frame < 3 && same; ++frame) {
     std::vector<cv::Mat> images;
     for (int i = 0; i < batch; ++i) images.push_back(scene(360 + 16 * i, 480, o.seed + 31u * frame + i));
-    const auto a = with_graph.detect_batch(images), b = without.detect_batch(images);
+    const auto a = with_graph.detect_batch(images);
+    const long long overflow_a = with_graph.last_timings().nms_overflow;
+    const auto b = without.detect_batch(images);
+    const long long overflow = overflow_a + without.last_timings().nms_overflow;
+    if (overflow > 0) {
+      same = false;
+      why = cat("frame ", frame, ": ", overflow, " NMS candidates past the capacity ", base.nms_capacity,
+                " (the comparison needs all of them)");
+    }
     for (std::size_t i = 0; i < images.size() && same; ++i) {
       same = same_detections(a[i], b[i], &why);
       if (!same) why = cat("frame ", frame, " image ", i, ": ", why);

@@ -19,13 +19,16 @@ std::string Comparison::describe() const {
              " (", worst_ratio, "x the bound)");
 }
 
-Comparison compare_elementwise(const float* actual, const float* expected, std::size_t n, const Tolerance& t) {
+Comparison compare_elementwise(const float* actual, const float* expected, std::size_t n, const Tolerance& t,
+                               const float* magnitude) {
+  TX2_REQUIRE(t.sum_abs == 0.f || magnitude != nullptr,
+              "compare_elementwise: the tolerance scales with sum |w x|, which was not given");
   Comparison c;
   c.count = n;
   for (std::size_t i = 0; i < n; ++i) {
     const double a = actual[i], e = expected[i];
     const double diff = std::fabs(a - e);
-    const double bound = t.atol + t.rtol * std::fabs(e);
+    const double bound = t.atol + t.rtol * std::fabs(e) + (t.sum_abs > 0.f ? t.sum_abs * std::fabs(magnitude[i]) : 0.0);
     const double ratio = std::isfinite(a) ? (bound > 0 ? diff / bound : (diff > 0 ? INFINITY : 0.0)) : INFINITY;
     if (!(ratio <= 1.0)) ++c.bad;
     if (!(ratio <= c.worst_ratio)) {
@@ -37,6 +40,21 @@ Comparison compare_elementwise(const float* actual, const float* expected, std::
     if (std::isfinite(diff) && diff > c.max_abs) c.max_abs = diff;
   }
   return c;
+}
+
+std::vector<float> conv2d_abs_products(const Conv2dParams& p, const float* in, const float* w) {
+  Conv2dParams q = p;
+  q.activation = Activation::kNone;
+  finalize_conv2d_params(q);
+  const std::size_t in_n = static_cast<std::size_t>(q.batch) * q.in_channels * q.in_h * q.in_w;
+  const std::size_t w_n = static_cast<std::size_t>(q.out_channels) * (q.in_channels / q.groups) * q.kernel_h * q.kernel_w;
+  std::vector<float> abs_in(in, in + in_n), abs_w(w, w + w_n);
+  for (float& v : abs_in) v = std::fabs(v);
+  for (float& v : abs_w) v = std::fabs(v);
+  const std::vector<float> zero_bias(static_cast<std::size_t>(q.out_channels), 0.f);
+  std::vector<float> out(static_cast<std::size_t>(q.batch) * q.out_channels_total * q.out_h * q.out_w, 0.f);
+  conv2d_cpu(q, abs_in.data(), abs_w.data(), zero_bias.data(), out.data());
+  return out;
 }
 
 Agreement measure_agreement(const float* candidate, const float* reference, std::size_t n) {

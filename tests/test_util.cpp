@@ -118,8 +118,13 @@ std::string write_random_model(const TempDir& dir, const ArchitectureSpec& spec,
 }
 
 ::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,
-                                     const Tolerance& t) {
-  return all_close(actual, expected, t.atol, t.rtol);
+                                     const Tolerance& t, const std::vector<float>* magnitude) {
+  if (t.sum_abs == 0.f) return all_close(actual, expected, t.atol, t.rtol);
+  if (!magnitude || magnitude->size() != actual.size() || actual.size() != expected.size())
+    return ::testing::AssertionFailure() << "sizes differ, or no sum |w x| for a bound that scales with it";
+  const Comparison c = compare_elementwise(actual.data(), expected.data(), actual.size(), t, magnitude->data());
+  if (c.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << c.describe();
 }
 
 ::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,

@@ -66,8 +66,9 @@ std::string write_random_model(const TempDir& dir, const ArchitectureSpec& spec,
 // the first few mismatches with their indices.
 // With a named bound from kernels/tolerance.h (the one place the GPU tests
 // and selftest take their tolerances from).
+// With t.sum_abs > 0, `magnitude` (sum |w x| per element) must be given.
 ::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,
-                                     const Tolerance& t);
+                                     const Tolerance& t, const std::vector<float>* magnitude = nullptr);
 ::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& expected,
                                      float atol, float rtol);
 

@@ -23,7 +23,9 @@
 # Each summary row is printed as soon as it is known. Logs go to $OUT (or
 # ./gpu-check-out). Environment: GPU_CHECK_{TEST,BENCH,SANITIZER,PEER,NCU}_TIMEOUT
 # and GPU_CHECK_SELFTEST_TIMEOUT (seconds), GPU_CHECK_PEER_ITERATIONS, GPU_CHECK_SPEED=0 (no
-# timings: a verification run), GPU_CHECK_SANITIZERS=0 and
+# timings: a verification run), GPU_CHECK_KERNEL_BENCH=0, GPU_CHECK_PEERS=0,
+# GPU_CHECK_MATRIX_SIZES and GPU_CHECK_MATRIX_BATCHES (lists; default "320 416 608"
+# and "1 8"), GPU_CHECK_SANITIZERS=0 and
 # GPU_CHECK_NCU=0 to skip those steps.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -155,8 +157,8 @@ fi
 
 bench="$build_dir/bench/tx2yolo_bench_cuda"
 bench_table=""
-if [ "$speed" = 0 ]; then
-  row bench SKIP "GPU_CHECK_SPEED=0 (a verification run)"
+if [ "$speed" = 0 ] || [ "${GPU_CHECK_KERNEL_BENCH:-1}" = 0 ]; then
+  row bench SKIP "GPU_CHECK_SPEED=0 or GPU_CHECK_KERNEL_BENCH=0"
 elif [ -x "$bench" ]; then
   if timeout "${GPU_CHECK_BENCH_TIMEOUT:-240}" "$bench" --benchmark_min_time=0.02 --benchmark_out="$out/bench.json" --benchmark_out_format=json \
        >"$out/bench.log" 2>&1; then
@@ -255,8 +257,8 @@ if [ -n "$cli" ]; then
     "$cli" random-model --arch "$arch" -o "$model" >>"$out/e2e/matrix.log" 2>&1 || matrix_ok=0
     for precision in $precisions; do
       suffix=""; [ "$precision" = fp16 ] && suffix="-fp16"
-      for size in 320 416 608; do
-        for batch in 1 8; do
+      for size in ${GPU_CHECK_MATRIX_SIZES:-320 416 608}; do
+        for batch in ${GPU_CHECK_MATRIX_BATCHES:-1 8}; do
           timeout 120 "$cli" bench --backend cuda --synthetic --model "$model" --input-size "$size" --batch "$batch" \
             --precision "$precision" --iterations 200 --warmup 20 --json "$out/e2e/$arch-$size-b$batch$suffix.json" \
             >>"$out/e2e/matrix.log" 2>&1 || matrix_ok=0
@@ -325,7 +327,7 @@ fi
 # The PyTorch peer beside tx2yolo (bench/peers/torch_peer.py), where torch is
 # present: for each architecture it first checks its outputs against
 # tx2yolo's (`compare`, every layer), then times PyTorch beside the matrix above.
-if [ "$speed" = 1 ] && [ -n "$cli" ] && python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
+if [ "$speed" = 1 ] && [ "${GPU_CHECK_PEERS:-1}" != 0 ] && [ -n "$cli" ] && python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
   for arch in standard separable separable-pruned; do
     if timeout "${GPU_CHECK_PEER_TIMEOUT:-300}" python3 bench/peers/torch_peer.py --model /tmp/gpu-check-models/$arch.safetensors \
          --iterations "${GPU_CHECK_PEER_ITERATIONS:-200}" --tx2yolo "$cli" --tx2yolo-results "$out/e2e" --results-prefix "$arch" --device cuda \
@@ -407,7 +409,9 @@ elif command -v compute-sanitizer >/dev/null 2>&1; then
   # would change the tactics cache key, and every detector would time its
   # layers again under the sanitizer instead of hitting the cache.
   for tool in memcheck racecheck initcheck; do
-    timeout "$sanitizer_timeout" compute-sanitizer --tool "$tool" --error-exitcode 99 "$gpu_tests" --gtest_brief=1 \
+    # stdbuf: the test's output line by line, so a run cut at its time limit
+    # still shows which tests finished.
+    timeout "$sanitizer_timeout" stdbuf -oL compute-sanitizer --tool "$tool" --error-exitcode 99 "$gpu_tests" --gtest_brief=1 \
       --gtest_filter="${filters[$tool]}" \
       >"$out/sanitizer-$tool.log" 2>&1
     rc=$?

@@ -70,10 +70,15 @@ std::vector<float> rounded_to_half(std::vector<float> v) {
   const std::size_t out_n = static_cast<std::size_t>(p.batch) * p.out_channels_total * p.out_h * p.out_w;
   std::vector<float> expected(out_n, std::numeric_limits<float>::quiet_NaN());
   const bool fp16 = conv2d_cuda_kernel_is_fp16(kernel);
+  const Tolerance tol = conv2d_tolerance(kernel, half_storage);
+  std::vector<float> magnitude;  // sum |w x| per output, where the bound scales with it
   if (fp16) {
-    conv2d_cpu(p, rounded_to_half(in).data(), rounded_to_half(w).data(), b.data(), expected.data());
+    const std::vector<float> in16 = rounded_to_half(in), w16 = rounded_to_half(w);
+    conv2d_cpu(p, in16.data(), w16.data(), b.data(), expected.data());
+    if (tol.sum_abs > 0.f) magnitude = conv2d_abs_products(p, in16.data(), w16.data());
   } else {
     conv2d_cpu(p, in.data(), w.data(), b.data(), expected.data());
+    if (tol.sum_abs > 0.f) magnitude = conv2d_abs_products(p, in.data(), w.data());
   }
   auto d_w = to_device(w), d_b = to_device(b);
   // The split-K workspace starts poisoned too: a partial sum it never wrote would show as NaN.
@@ -91,7 +96,7 @@ std::vector<float> rounded_to_half(std::vector<float> v) {
     got = from_device(d_out);
   }
   // Channels outside the slice stay NaN in both; compare the slice only.
-  std::vector<float> got_slice, expected_slice;
+  std::vector<float> got_slice, expected_slice, magnitude_slice;
   const std::size_t plane = static_cast<std::size_t>(p.out_h) * p.out_w;
   for (int n = 0; n < p.batch; ++n)
     for (int c = 0; c < p.out_channels_total; ++c) {
@@ -101,13 +106,14 @@ std::vector<float> rounded_to_half(std::vector<float> v) {
         if (inside) {
           got_slice.push_back(got[k]);
           expected_slice.push_back(expected[k]);
+          if (!magnitude.empty()) magnitude_slice.push_back(magnitude[k]);
         } else if (!std::isnan(got[k])) {
           return ::testing::AssertionFailure() << "wrote outside its channel slice at channel " << c;
         }
       }
     }
   // The bounds (kernels/tolerance.h) that selftest uses too.
-  return all_close(got_slice, expected_slice, conv2d_tolerance(kernel, half_storage));
+  return all_close(got_slice, expected_slice, tol, magnitude.empty() ? nullptr : &magnitude_slice);
 }
 
 Conv2dParams params(int batch, int cin, int h, int w, int cout, int kh, int kw, int sh, int sw, int ph, int pw,

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "kernels/tolerance.h"
 #include "layers/conv_layer.h"
 #include "tests/test_util.h"
 #include "weights/architecture.h"
@@ -73,6 +74,30 @@ TEST(Conv2d, CudnnTacticResolvesEveryEntryPointWhereLibcudnnIsInstalled) {
   EXPECT_TRUE(why.empty()) << why;
 }
 #endif
+
+// The bound for kernels that sum in FP16 (kConvHalf2) scales with
+// sum |w x|: conv2d_abs_products gives it, hand-computed here with a
+// negative weight, a negative input, padding and a leaky activation that it
+// must leave out, and compare_elementwise widens the bound by it.
+TEST(Conv2d, AbsProductsAndTheBoundThatScalesWithThem) {
+  Conv2dParams p = testing_util::make_params(1, 1, 2, 1, 3, 1, 1, 1, Activation::kLeakyRelu, 0.1f);
+  const std::vector<float> in = {2.f, -3.f};                                  // [1, 1, 1, 2]
+  const std::vector<float> w = {1.f, -1.f, 0.5f, 2.f, -4.f, 1.f, 0.f, 0.f, 3.f};  // [1, 1, 3, 3]
+  const std::vector<float> m = conv2d_abs_products(p, in.data(), w.data());
+  // out x=0 reads in[0] under w[1][1] and in[1] under w[1][2]: |2 * -4| + |-3 * 1| = 11;
+  // out x=1 reads in[0] under w[1][0] and in[1] under w[1][1]: |2 * 2| + |-3 * -4| = 16.
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_FLOAT_EQ(m[0], 11.f);
+  EXPECT_FLOAT_EQ(m[1], 16.f);
+  const Tolerance t{0.f, 0.f, 0.01f};
+  const float expected[2] = {1.f, 1.f}, close[2] = {1.1f, 1.15f}, far[2] = {1.12f, 1.f};
+  EXPECT_TRUE(compare_elementwise(close, expected, 2, t, m.data()).ok());  // within 0.11 and 0.16
+  const Comparison c = compare_elementwise(far, expected, 2, t, m.data());
+  EXPECT_EQ(c.bad, 1u);
+  EXPECT_EQ(c.worst_index, 0u);
+  EXPECT_THROW(compare_elementwise(close, expected, 2, t), Error);  // the magnitudes are required
+  EXPECT_GT(tolerance::kConvHalf2.sum_abs, 0.f);
+}
 
 TEST(Conv2d, OutputExtentFormula) {
   EXPECT_EQ(conv_output_extent(608, 3, 2, 1), 304);
