@@ -30,10 +30,11 @@ CudaBackend::CudaBackend(const ModelFile& model, const std::map<std::string, Ten
   // Verified defaults (engine/verification.h): an unverified feature is
   // used only when asked for by name and allowed.
   TX2_REQUIRE(options.precision == Precision::kFp32 || feature_allowed("fp16", m.unverified),
-              "precision fp16 has never run on a GPU (", verified_feature("fp16").last_verification(),
+              "precision fp16 is not verified on a GPU (", verified_feature("fp16").last_verification(),
               "); pass --unverified to use it anyway");
   TX2_REQUIRE(!options.zero_copy_input || feature_allowed("zero-copy", m.unverified),
-              "zero-copy input has never run on a GPU; pass --unverified to use it anyway");
+              "zero-copy input is not verified on a GPU (", verified_feature("zero-copy").last_verification(),
+              "); pass --unverified to use it anyway");
   m.input_name = model.graph().input.name;
   m.device = cuda_device_info(options.device);  // throws when there is no such device
   if (options.zero_copy_input) {

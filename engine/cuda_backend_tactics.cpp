@@ -223,7 +223,7 @@ void CudaBackend::choose_tactics() {
         s.kernel = forced;
       TX2_REQUIRE(kernel_allowed(m, s.conv, s.kernel), "cuda backend: layer '", node.name, "' at batch ",
                   s.conv.batch, " needs the ", conv2d_cuda_kernel_name(s.kernel),
-                  " kernel in several launches (grid z), which have never run on a GPU; use a smaller batch or "
+                  " kernel in several launches (grid z), which are not verified on a GPU; use a smaller batch or "
                   "--unverified");
       t.tactic = conv2d_cuda_kernel_name(s.kernel);
       if (m.options.force_tactic == kFusedTactic && s.dw_partner >= 0) {
@@ -255,7 +255,7 @@ void CudaBackend::choose_tactics() {
       continue;
     }
     TX2_REQUIRE(!s.candidates.empty(), "cuda backend: no kernel may run layer '", node.name, "' at batch ",
-                s.conv.batch, ": each would need several launches (grid z), which have never run on a GPU; use a "
+                s.conv.batch, ": each would need several launches (grid z), which are not verified on a GPU; use a "
                 "smaller batch or --unverified");
     const std::size_t in_off = plan_.read_offset(node.inputs[0]);
     const std::size_t out_off = output_offset(plan_, s);

@@ -58,11 +58,10 @@ struct DetectorOptions {
   // CUDA: read the input image in place from pinned host memory instead of
   // copying it to the device first (off by default; engine/cuda_backend.h).
   bool zero_copy_input = false;
-  // CUDA: allow the features that have never run on a GPU (engine/verification.h:
-  // FP16, the gemm128 / wmma-fp16 / gemm64-half2 / cudnn / dwpw-fused tactics,
-  // the whole-frame graph, zero-copy input, chunked launches). Off: the
-  // defaults use only verified features, and asking for an unverified one
-  // (precision fp16, zero_copy_input) is an error saying so. The
+  // CUDA: allow the features not verified on a GPU (engine/verification.h;
+  // since 2026-12-04 the gemm128 / wmma-fp16 / gemm64-half2 / dwpw-fused
+  // tactics, which ran and passed their tests but await racecheck). Off: the
+  // defaults use only verified features. The
   // environment variable TX2YOLO_UNVERIFIED_KERNELS=1 does the same.
   bool unverified = false;
   // For tests and the GPU sanitizer runs (CudaBackendOptions::force_tactic):

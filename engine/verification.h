@@ -28,8 +28,14 @@ struct VerifiedFeature {
   std::string card;    // the last GPU it ran on; "" when it has never run on a GPU
   std::string date;    // of that run (YYYY-MM-DD)
   std::string commit;  // the commit that run tested
-  bool verified() const { return !card.empty(); }
-  // "NVIDIA H200, 2026-11-28, 97f75a7", or "never run on a GPU".
+  std::string checks;  // what passed in that run: "GPU tests, memcheck, initcheck", ...
+  // Why it stays opt-in although it ran ("" when nothing holds it back):
+  // a check it needs that could not be run or did not pass.
+  std::string held_back;
+  bool ran_on_gpu() const { return !card.empty(); }
+  bool verified() const { return ran_on_gpu() && held_back.empty(); }
+  // "NVIDIA H200, 2026-12-04, a93d096 (GPU tests, memcheck, initcheck)", or
+  // "never run on a GPU".
   std::string last_verification() const;
 };
 

@@ -33,12 +33,12 @@ CLI::Validator unit_interval() {
 }
 
 const char* const kPrecisionHelp =
-    "fp32, or fp16 (CUDA; never run on a GPU yet, so it needs --unverified): activations stored as FP16, and conv "
-    "layers on tensor cores (sm_70+) or paired FP16 arithmetic (sm_53+, the TX2) where faster";
+    "fp32, or fp16 (CUDA): activations stored as FP16; with --unverified, conv layers may also take tensor cores "
+    "(sm_70+) or paired FP16 arithmetic (sm_53+, the TX2) where faster";
 
 const char* const kUnverifiedHelp =
-    "CUDA: allow the features that have never run on a GPU (FP16, the gemm128, wmma-fp16, gemm64-half2, cudnn and "
-    "dwpw-fused kernels, the whole-frame graph, zero-copy); `tx2yolo inspect --device` lists them";
+    "CUDA: allow the features not verified on a GPU (the gemm128, wmma-fp16, gemm64-half2 and dwpw-fused kernels: "
+    "they ran and passed their tests, racecheck pending); `tx2yolo inspect --device` lists every feature";
 
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
   cmd->add_flag("--unverified", args->unverified, kUnverifiedHelp);
@@ -52,7 +52,7 @@ void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
                   "CUDA tactics cache file (default ~/.cache/tx2yolo/tactics.json; none: no file)");
   cmd->add_flag("--zero-copy", args->zero_copy,
                 "CUDA: read the input image in place from pinned host memory instead of copying it to the device "
-                "(for measuring on a Jetson; never run on a GPU yet, so it needs --unverified)");
+                "(for measuring on a Jetson; verified on a discrete GPU, never timed on a Jetson)");
 }
 
 void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {

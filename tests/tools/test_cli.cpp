@@ -267,7 +267,7 @@ TEST(Cli, InspectDeviceAndVerifiedTable) {
   } else {
     const auto d = run_command(kCli + " inspect --device");
     ASSERT_EQ(d.exit_code, 0) << d.output;
-    EXPECT_NE(d.output.find("never run on a GPU"), std::string::npos) << d.output;
+    EXPECT_NE(d.output.find("NVIDIA H200, 2026-12-04"), std::string::npos) << d.output;
   }
   expect_one_line_error(run_command_stderr(kCli + " inspect --device 99"), "--device");
   expect_one_line_error(run_command_stderr(kCli + " inspect " + kModel + " --device 0"), "give no model");
