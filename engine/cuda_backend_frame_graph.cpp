@@ -51,8 +51,14 @@ bool CudaBackend::detect_frame(const std::vector<PreprocessParams>& params,
                                std::vector<std::vector<Detection>>* out, std::vector<long long>* overflow) {
   Impl& m = *impl_;
   if (!m.options.gpu_preprocess || !m.options.cuda_graph || m.options.debug_sync) return false;
-  // Never run on a GPU: the frame then runs stage by stage (verified).
+  // Not verified: the frame then runs stage by stage (verified).
   if (!feature_allowed("frame-graph", m.unverified)) return false;
+#if CUDART_VERSION < 11010
+  // Built with a CUDA older than 11.1 (JetPack 4.6's 10.2): the frame graph
+  // has no stage events inside it, a path no GPU has run (the H200 run of
+  // 2026-12-04 used CUDA 13), so it is opt-in there.
+  if (!m.unverified) return false;
+#endif
   TX2_REQUIRE(!params.empty() && params.size() == bgr.size() && params.size() == levels.size() &&
                   static_cast<int>(params.size()) <= m.options.batch,
               "cuda backend: ", params.size(), " images (", bgr.size(), " pointers, ", levels.size(),
