@@ -15,7 +15,7 @@ foreach(_part IN LISTS _tx2yolo_parts)
   set_target_properties(tx2yolo_${_part} PROPERTIES EXPORT_NAME ${_part})
   add_library(tx2yolo::${_part} ALIAS tx2yolo_${_part})
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${_part}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tx2yolo/${_part}
-          FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh")
+          COMPONENT development FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh")
 endforeach()
 # The warnings target is linked privately; a static library's private links
 # still appear in its export (as link-only), so it is exported too. It adds
@@ -24,14 +24,15 @@ set_target_properties(tx2yolo_warnings PROPERTIES EXPORT_NAME warnings)
 install(TARGETS tx2yolo_core tx2yolo_weights tx2yolo_kernels tx2yolo_layers tx2yolo_engine tx2yolo_convert
                 tx2yolo_warnings
         EXPORT tx2yoloTargets
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tx2yolo)
-install(EXPORT tx2yoloTargets NAMESPACE tx2yolo:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tx2yolo)
+install(EXPORT tx2yoloTargets NAMESPACE tx2yolo:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tx2yolo
+        COMPONENT development)
 set(TX2YOLO_PACKAGE_WITH_CUDA ${TX2YOLO_WITH_CUDA})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/tx2yoloConfig.cmake.in
   ${PROJECT_BINARY_DIR}/tx2yoloConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tx2yolo)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/tx2yoloConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/tx2yoloConfig.cmake ${PROJECT_BINARY_DIR}/tx2yoloConfigVersion.cmake
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tx2yolo)
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tx2yolo COMPONENT development)
