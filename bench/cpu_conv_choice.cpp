@@ -1,0 +1,264 @@
+// Which library a fast CPU conv path should use (the CPU speed issue asks
+// for the choice by measurement): every conv layer of a full-width
+// architecture (or a model file) at one input size, batch 1, FP32, timed
+// three ways on the same machine:
+//   reference  conv2d_cpu on the thread pool (the oracle the product runs today)
+//   openblas   OpenBLAS cblas_sgemm, single-threaded per call: a pointwise
+//              conv is one GEMM on the NCHW input as it is; other convs
+//              im2col a block of output pixels first. Blocks of output
+//              pixels go to the thread pool (no BLAS threads, so nothing
+//              spins); bias and activation in one pass over each block.
+//              Depthwise layers are not GEMM-shaped: the reference runs them.
+//   onednn     oneDNN 2.x convolution_forward with bias and the activation as
+//              a post-op, src/dst in plain NCHW (the engine's layout),
+//              weights reordered once; OpenMP threads = T.
+// Each is checked against the reference (max |diff| / max |ref|); the median
+// of --runs runs is reported per layer and summed per kind of layer.
+//
+//   tx2yolo_cpu_conv_choice [--arch standard|separable|separable-pruned | --model M]
+//                           [--size 320] [--threads 2] [--runs 7]
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <array>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <cblas.h>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/thread_pool.h"
+#include "kernels/conv2d.h"
+#include "layers/conv_layer.h"
+#include "weights/architecture.h"
+#include "weights/graph.h"
+#include "weights/model_file.h"
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace tx2yolo {
+namespace {
+
+std::vector<float> random_vector(std::size_t n, unsigned seed, float scale) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+template <typename F>
+double median_ms(int runs, F&& f) {
+  f();  // warm-up
+  std::vector<double> t;
+  for (int i = 0; i < runs; ++i) {
+    const auto a = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+float activate(float v, const Conv2dParams& p) {
+  switch (p.activation) {
+    case Activation::kRelu: return v > 0.f ? v : 0.f;
+    case Activation::kLeakyRelu: return v > 0.f ? v : v * p.alpha;
+    default: return v;
+  }
+}
+
+// out[oc][pix] for pixels [p0, p1): im2col of that block (or the input
+// itself for a pointwise conv), one sgemm, bias and activation.
+void gemm_block(const Conv2dParams& p, const float* in, const float* w, const float* b, float* out, int p0, int p1,
+                std::vector<float>* col) {
+  const int n = p1 - p0, npix = p.out_h * p.out_w;
+  const int k = p.in_channels * p.kernel_h * p.kernel_w;
+  const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
+                         p.pad_w == 0;
+  if (pointwise) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p.out_channels, n, k, 1.f, w, k, in + p0, npix, 0.f,
+                out + p0, npix);
+  } else {
+    col->resize(static_cast<std::size_t>(k) * n);
+    for (int c = 0; c < p.in_channels; ++c)
+      for (int ky = 0; ky < p.kernel_h; ++ky)
+        for (int kx = 0; kx < p.kernel_w; ++kx) {
+          float* row = col->data() + static_cast<std::size_t>((c * p.kernel_h + ky) * p.kernel_w + kx) * n;
+          for (int q = p0; q < p1; ++q) {
+            const int oy = q / p.out_w, ox = q % p.out_w;
+            const int iy = oy * p.stride_h - p.pad_h + ky, ix = ox * p.stride_w - p.pad_w + kx;
+            row[q - p0] = (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w)
+                              ? in[(static_cast<std::size_t>(c) * p.in_h + iy) * p.in_w + ix]
+                              : 0.f;
+          }
+        }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p.out_channels, n, k, 1.f, w, k, col->data(), n, 0.f,
+                out + p0, npix);
+  }
+  for (int oc = 0; oc < p.out_channels; ++oc) {
+    float* o = out + static_cast<std::size_t>(oc) * npix;
+    for (int q = p0; q < p1; ++q) o[q] = activate(o[q] + b[oc], p);
+  }
+}
+
+void conv_openblas(const Conv2dParams& p, const float* in, const float* w, const float* b, float* out, int threads,
+                   std::vector<std::vector<float>>* cols) {
+  const int npix = p.out_h * p.out_w;
+  const int blocks = std::max(1, std::min(threads * 4, (npix + 63) / 64));
+  const int per = (npix + blocks - 1) / blocks;
+  parallel_for(blocks, [&](int i) {
+    const int p0 = i * per, p1 = std::min(npix, p0 + per);
+    if (p0 < p1) gemm_block(p, in, w, b, out, p0, p1, &(*cols)[static_cast<std::size_t>(i)]);
+  });
+}
+
+struct OneDnnConv {
+  dnnl::convolution_forward prim;
+  dnnl::memory src, wei, bias, dst;
+};
+
+OneDnnConv make_onednn(const dnnl::engine& eng, dnnl::stream& s, const Conv2dParams& p, const float* w,
+                       const float* b) {
+  using tag = dnnl::memory::format_tag;
+  using dt = dnnl::memory::data_type;
+  const dnnl::memory::dims src_d = {1, p.in_channels, p.in_h, p.in_w}, dst_d = {1, p.out_channels, p.out_h, p.out_w};
+  const bool grouped = p.groups > 1;
+  const dnnl::memory::dims wei_d =
+      grouped ? dnnl::memory::dims{p.groups, p.out_channels / p.groups, p.in_channels / p.groups, p.kernel_h, p.kernel_w}
+              : dnnl::memory::dims{p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
+  const dnnl::memory::desc src_md(src_d, dt::f32, tag::nchw), dst_md(dst_d, dt::f32, tag::nchw),
+      bias_md({p.out_channels}, dt::f32, tag::x), wei_any(wei_d, dt::f32, tag::any),
+      wei_plain(wei_d, dt::f32, grouped ? tag::goihw : tag::oihw);
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
+                                    wei_any, bias_md, dst_md, {p.stride_h, p.stride_w}, {p.pad_h, p.pad_w},
+                                    {p.pad_h, p.pad_w});
+  dnnl::post_ops po;
+  if (p.activation != Activation::kNone)
+    po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, p.activation == Activation::kLeakyRelu ? p.alpha : 0.f, 0.f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(po);
+  dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
+  OneDnnConv c;
+  c.prim = dnnl::convolution_forward(pd);
+  c.src = dnnl::memory(src_md, eng);
+  c.dst = dnnl::memory(dst_md, eng);
+  c.bias = dnnl::memory(bias_md, eng, const_cast<float*>(b));
+  dnnl::memory plain(wei_plain, eng, const_cast<float*>(w));
+  c.wei = dnnl::memory(pd.weights_desc(), eng);
+  dnnl::reorder(plain, c.wei).execute(s, plain, c.wei);
+  s.wait();
+  return c;
+}
+
+struct Layer {
+  std::string name;
+  Conv2dParams p;
+};
+
+std::vector<Layer> conv_layers(const Graph& g, const WeightShapes& ws, int size) {
+  const auto shapes = infer_shapes(g, ws, size, size);
+  std::vector<Layer> out;
+  for (const Node& n : g.nodes)
+    if (n.op == OpKind::kConv2d)
+      out.push_back({n.name, conv2d_params_for(n, shapes.at(n.inputs[0]),
+                                               static_cast<int>(ws.at(n.weight).at(0)), 1)});
+  return out;
+}
+
+int run(int argc, char** argv) {
+  std::string arch = "standard", model;
+  int size = 320, threads = 2, runs = 7;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i], v = argv[i + 1];
+    if (a == "--arch") arch = v;
+    else if (a == "--model") model = v;
+    else if (a == "--size") size = std::stoi(v);
+    else if (a == "--threads") threads = std::stoi(v);
+    else if (a == "--runs") runs = std::stoi(v);
+    else { std::fprintf(stderr, "error: unknown option %s\n", a.c_str()); return 2; }
+  }
+  std::vector<Layer> layers;
+  if (!model.empty()) {
+    const ModelFile m = ModelFile::load(model);
+    layers = conv_layers(m.graph(), m.weight_shapes(), size);
+  } else {
+    const ArchitectureGraph g = build_yolov3_mobilenet_v1(full_width_spec(arch, 80));
+    WeightShapes ws;
+    for (const auto& w : g.weights) ws[w.first] = w.second;
+    layers = conv_layers(g.graph, ws, size);
+  }
+  set_cpu_threads(threads);
+  openblas_set_num_threads(1);
+  omp_set_num_threads(threads);
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream s(eng);
+  std::vector<std::vector<float>> cols(static_cast<std::size_t>(threads) * 4);
+  std::map<std::string, std::array<double, 4>> sum;  // kind -> ref, blas, onednn, GFLOP
+  std::printf("%s, %dx%d, batch 1, FP32, %d threads, median of %d runs (ms)\n", model.empty() ? arch.c_str() : model.c_str(),
+              size, size, threads, runs);
+  std::printf("%-52s %9s %9s %9s %9s  %s\n", "layer", "GFLOP", "reference", "openblas", "onednn", "max err (blas, onednn)");
+  for (const Layer& l : layers) {
+    const Conv2dParams& p = l.p;
+    const std::size_t in_n = static_cast<std::size_t>(p.in_channels) * p.in_h * p.in_w;
+    const std::size_t w_n = static_cast<std::size_t>(p.out_channels) * (p.in_channels / p.groups) * p.kernel_h * p.kernel_w;
+    const std::size_t out_n = static_cast<std::size_t>(p.out_channels) * p.out_h * p.out_w;
+    const auto in = random_vector(in_n, 1, 1.f);
+    const auto w = random_vector(w_n, 2, std::sqrt(3.f / static_cast<float>(w_n / p.out_channels)));
+    const auto b = random_vector(static_cast<std::size_t>(p.out_channels), 3, 0.5f);
+    std::vector<float> ref(out_n), blas(out_n), dnn(out_n);
+    const bool depthwise = p.groups > 1;
+    const double tr = median_ms(runs, [&] { conv2d_cpu(p, in.data(), w.data(), b.data(), ref.data()); });
+    const double tb = depthwise ? tr : median_ms(runs, [&] {
+      conv_openblas(p, in.data(), w.data(), b.data(), blas.data(), threads, &cols);
+    });
+    if (depthwise) blas = ref;
+    OneDnnConv c = make_onednn(eng, s, p, w.data(), b.data());
+    std::memcpy(c.src.get_data_handle(), in.data(), in_n * sizeof(float));
+    const double td = median_ms(runs, [&] {
+      c.prim.execute(s, {{DNNL_ARG_SRC, c.src}, {DNNL_ARG_WEIGHTS, c.wei}, {DNNL_ARG_BIAS, c.bias}, {DNNL_ARG_DST, c.dst}});
+      s.wait();
+    });
+    std::memcpy(dnn.data(), c.dst.get_data_handle(), out_n * sizeof(float));
+    double scale = 0, eb = 0, ed = 0;
+    for (std::size_t i = 0; i < out_n; ++i) {
+      scale = std::max(scale, static_cast<double>(std::fabs(ref[i])));
+      eb = std::max(eb, static_cast<double>(std::fabs(blas[i] - ref[i])));
+      ed = std::max(ed, static_cast<double>(std::fabs(dnn[i] - ref[i])));
+    }
+    const double gflop = 2.0 * static_cast<double>(conv2d_macs(p)) / 1e9;
+    const std::string kind = depthwise ? "depthwise" : (p.kernel_h == 1 ? "pointwise" : "3x3");
+    auto& k = sum[kind];
+    k[0] += tr; k[1] += tb; k[2] += td; k[3] += gflop;
+    auto& t = sum["all"];
+    t[0] += tr; t[1] += tb; t[2] += td; t[3] += gflop;
+    std::printf("%-52s %9.3f %9.2f %9.2f %9.2f  %.1e, %.1e%s\n", l.name.c_str(), gflop, tr, tb, td, eb / scale,
+                ed / scale, depthwise ? "  (openblas column: the reference)" : "");
+  }
+  std::printf("\n%-12s %9s %11s %11s %11s   GFLOP/s (reference, openblas, onednn)\n", "kind", "GFLOP", "reference",
+              "openblas", "onednn");
+  for (const auto& kv : sum) {
+    const auto& k = kv.second;
+    std::printf("%-12s %9.2f %9.1f ms %8.1f ms %8.1f ms   %.1f, %.1f, %.1f\n", kv.first.c_str(), k[3], k[0], k[1], k[2],
+                k[3] / k[0] * 1e3, k[3] / k[1] * 1e3, k[3] / k[2] * 1e3);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace tx2yolo
+
+int main(int argc, char** argv) {
+  try {
+    return tx2yolo::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
