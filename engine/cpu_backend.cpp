@@ -5,12 +5,16 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/detector.h"  // kMaxCpuThreads
+#include "kernels/conv2d.h"
+#include "layers/conv_layer.h"
 
 namespace tx2yolo {
 
 CpuBackend::CpuBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes, int threads,
-                       int batch)
-    : input_name_(model.graph().input.name), batch_(batch) {
+                       int batch, bool gemm_convs)
+    : input_name_(model.graph().input.name), batch_(batch), gemm_convs_(gemm_convs) {
+  TX2_REQUIRE(!gemm_convs || conv2d_cpu_gemm_available(),
+              "cpu backend: --cpu-convs gemm needs a build with OpenBLAS (libopenblas-dev); this one has none");
   TX2_REQUIRE(batch >= 1 && batch <= kMaxBatch, "cpu backend: batch ", batch, " is outside [1, ", kMaxBatch, "]");
   TX2_REQUIRE(threads >= 0 && threads <= kMaxCpuThreads, "cpu backend: ", threads, " threads requested; 0 to ",
               kMaxCpuThreads, " are allowed");
@@ -30,7 +34,13 @@ void CpuBackend::run(const float* input) {
   for (const auto& layer : layers_) {
     inputs.clear();
     for (const std::string& name : layer->node().inputs) inputs.push_back(output(name));
-    layer->forward_cpu(inputs, tensors_.at(layer->node().output).data());
+    float* out = tensors_.at(layer->node().output).data();
+    const auto* conv = gemm_convs_ ? dynamic_cast<const ConvLayer*>(layer.get()) : nullptr;
+    if (conv && conv->params().groups == 1) {
+      conv2d_cpu_gemm(conv->params(), inputs.at(0), conv->weight(), conv->bias(), out);
+    } else {
+      layer->forward_cpu(inputs, out);
+    }
   }
 }
 
@@ -45,7 +55,8 @@ const float* CpuBackend::output(const std::string& name) const {
 }
 
 std::string CpuBackend::description() const {
-  return cat("cpu (", threads_, threads_ == 1 ? " thread" : " threads", batch_ > 1 ? cat(", batch ", batch_) : "", ")");
+  return cat("cpu (", threads_, threads_ == 1 ? " thread" : " threads", batch_ > 1 ? cat(", batch ", batch_) : "",
+             gemm_convs_ ? "; convs: OpenBLAS GEMM, depthwise the reference" : "; convs: the reference", ")");
 }
 
 }  // namespace tx2yolo

@@ -117,7 +117,8 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }
 #endif
-  if (!backend_) backend_ = std::make_unique<CpuBackend>(*model_, post_->shapes, options.threads, batch_);
+  if (!backend_)
+    backend_ = std::make_unique<CpuBackend>(*model_, post_->shapes, options.threads, batch_, options.cpu_gemm_convs);
   input_.assign(static_cast<std::size_t>(batch_) * 3 * input_h_ * input_w_, 0.f);
 }
 

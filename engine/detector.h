@@ -37,6 +37,10 @@ struct DetectorOptions {
   int input_w = 0;
   BackendKind backend = BackendKind::kAuto;
   int threads = 0;  // CPU backend threads; 0: all cores; at most kMaxCpuThreads
+  // CPU backend: the convs with groups == 1 as OpenBLAS GEMMs (the fast CPU
+  // path, kernels/cpu/conv2d_gemm.cpp) instead of the reference. Off by
+  // default while it is new; needs a build with OpenBLAS.
+  bool cpu_gemm_convs = false;
   int device = 0;   // CUDA device index
   int batch = 1;    // images per network run (detect_batch); 1 to kMaxBatch
   bool debug_sync = false;  // CUDA: synchronise after every layer and name the one that fails

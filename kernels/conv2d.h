@@ -77,6 +77,13 @@ int conv2d_splitk_chunk(const Conv2dParams& p, int splits);
 void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
                 float* out);
 
+// The fast CPU path (kernels/cpu/conv2d_gemm.cpp): the same conv as OpenBLAS
+// GEMMs on the thread pool, for groups == 1 (depthwise layers keep the
+// reference). Agrees with conv2d_cpu within tolerance::kConvFp32. Available
+// where the build found OpenBLAS (libopenblas-dev); otherwise it throws.
+bool conv2d_cpu_gemm_available();
+void conv2d_cpu_gemm(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out);
+
 // The CUDA kernels (kernels/cuda/conv2d.cu), the tactics a layer chooses
 // from: kGemm (implicit GEMM, 64x64 tiles), kGemmSmall (32x32 tiles, more
 // blocks for small maps), kGemmSplitK (64x64 tiles with the reduction

@@ -19,6 +19,8 @@ class ConvLayer : public Layer {
   std::string describe() const override;
   void forward_cpu(const std::vector<const float*>& inputs, float* output) const override;
   const Conv2dParams& params() const { return params_; }
+  const float* weight() const { return weight_; }
+  const float* bias() const { return bias_; }  // null when the conv has none
   // "standard", "depthwise" or "pointwise".
   const char* kind() const;
 

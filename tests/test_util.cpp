@@ -18,6 +18,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "layers/conv_layer.h"
 
 namespace tx2yolo {
 namespace testing_util {
@@ -144,6 +145,21 @@ std::string write_random_model(const TempDir& dir, const ArchitectureSpec& spec,
   }
   if (bad == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << bad << " of " << actual.size() << " elements differ:" << first.str();
+}
+
+std::vector<ConvLayerShape> full_width_conv_layers(const std::string& arch, int size) {
+  const ArchitectureGraph g = build_yolov3_mobilenet_v1(full_width_spec(arch));
+  WeightShapes w;
+  for (const auto& t : g.weights) w[t.first] = t.second;
+  const auto shapes = infer_shapes(g.graph, w, size, size);
+  std::vector<ConvLayerShape> out;
+  for (const Node& n : g.graph.nodes) {
+    if (n.op != OpKind::kConv2d) continue;
+    Conv2dParams p = conv2d_params_for(n, shapes.at(n.inputs[0]), conv_out_channels(n, w), 1);
+    finalize_conv2d_params(p);
+    out.push_back({n.name, n.output, p});
+  }
+  return out;
 }
 
 Conv2dParams make_params(int cin, int h, int w, int cout, int k, int stride, int pad, int groups, Activation act,

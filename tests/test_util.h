@@ -88,6 +88,16 @@ void expect_field_wise_equality(const P& base, const std::vector<Change>& change
   }
 }
 
+// Every conv layer of a full-width architecture ("standard", "separable",
+// "separable-pruned", 80 classes) at size x size, batch 1, finalized, in
+// graph order.
+struct ConvLayerShape {
+  std::string name;
+  std::string output;  // the node's output tensor
+  Conv2dParams p;
+};
+std::vector<ConvLayerShape> full_width_conv_layers(const std::string& arch, int size);
+
 // A finalized conv2d params struct: square kernel k, stride and pad on both
 // axes, batch 1.
 Conv2dParams make_params(int cin, int h, int w, int cout, int k, int stride, int pad, int groups,

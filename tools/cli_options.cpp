@@ -50,6 +50,10 @@ void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
       ->check(CLI::IsMember({"auto", "heuristic", "retune"}));
   cmd->add_option("--tactics-cache", args->tactics_cache,
                   "CUDA tactics cache file (default ~/.cache/tx2yolo/tactics.json; none: no file)");
+  cmd->add_option("--cpu-convs", args->cpu_convs,
+                  "CPU backend convs: reference (the oracle, default) or gemm (OpenBLAS GEMMs, the fast path; "
+                  "depthwise convs stay the reference)")
+      ->check(CLI::IsMember({"reference", "gemm"}));
   cmd->add_flag("--zero-copy", args->zero_copy,
                 "CUDA: read the input image in place from pinned host memory instead of copying it to the device "
                 "(for measuring on a Jetson; verified on a discrete GPU, never timed on a Jetson)");
@@ -62,6 +66,7 @@ void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
   options->tactics_cache = args.tactics_cache;
   options->zero_copy_input = args.zero_copy;
   options->unverified = args.unverified;
+  options->cpu_gemm_convs = args.cpu_convs == "gemm";
 }
 
 void print_detector_warnings(const Detector& detector) {

@@ -49,6 +49,7 @@ struct CudaRunArgs {
   std::string tactics_cache;
   bool zero_copy = false;
   bool unverified = false;
+  std::string cpu_convs = "reference";  // the CPU backend's convs: reference or gemm
 };
 // The --unverified flag's help text (detect, bench, tune, eval).
 extern const char* const kUnverifiedHelp;

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
@@ -195,6 +196,67 @@ TEST(EndToEnd, RejectsBadImagesAndSizes) {
   opt.input_w = 320;
   opt.nms_capacity = 3000;  // not a power of two
   EXPECT_THROW(Detector(model, opt), Error);
+}
+
+}  // namespace
+}  // namespace tx2yolo
+
+namespace tx2yolo {
+namespace {
+
+// The fast CPU convs (DetectorOptions::cpu_gemm_convs) against the
+// reference on the bundled demo model and image: the same detections (class,
+// score within 1e-4, corners within 0.01 px), heads within relative L2 1e-5,
+// and a batch that gives each image exactly its single-image result.
+TEST(EndToEnd, GemmConvsKeepTheReferenceDetections) {
+  const std::string model = std::string(TX2YOLO_SOURCE_DIR) + "/models/demo.safetensors";
+  const cv::Mat image = cv::imread(std::string(TX2YOLO_SOURCE_DIR) + "/assets/demo.jpg");
+  ASSERT_FALSE(image.empty());
+  DetectorOptions ref, gemm;
+  ref.backend = gemm.backend = BackendKind::kCpu;
+  ref.threads = gemm.threads = 2;
+  gemm.cpu_gemm_convs = true;
+  if (!conv2d_cpu_gemm_available()) {
+    EXPECT_THROW(Detector(model, gemm), Error);  // refused with the reason, not run as the reference
+    GTEST_SKIP() << "this build has no OpenBLAS";
+  }
+  Detector r(model, ref), g(model, gemm);
+  EXPECT_NE(g.backend_description().find("OpenBLAS"), std::string::npos) << g.backend_description();
+  const auto rd = r.detect(image), gd = g.detect(image);
+  ASSERT_EQ(rd.size(), gd.size());
+  ASSERT_FALSE(rd.empty());
+  for (std::size_t i = 0; i < rd.size(); ++i) {
+    EXPECT_EQ(rd[i].class_id, gd[i].class_id) << i;
+    EXPECT_NEAR(rd[i].score, gd[i].score, 1e-4) << i;
+    EXPECT_NEAR(rd[i].x1, gd[i].x1, 1e-2) << i;
+    EXPECT_NEAR(rd[i].y1, gd[i].y1, 1e-2) << i;
+    EXPECT_NEAR(rd[i].x2, gd[i].x2, 1e-2) << i;
+    EXPECT_NEAR(rd[i].y2, gd[i].y2, 1e-2) << i;
+  }
+  for (const HeadConfig& head : r.config().heads) {
+    const std::vector<float> a = g.tensor(head.tensor), b = r.tensor(head.tensor);
+    double num = 0, den = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      num += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+      den += static_cast<double>(b[i]) * b[i];
+    }
+    EXPECT_LT(std::sqrt(num / den), 1e-5) << head.tensor;
+  }
+  DetectorOptions batched = gemm;
+  batched.batch = 2;
+  Detector b(model, batched);
+  cv::Mat flipped;
+  cv::flip(image, flipped, 1);
+  const auto both = b.detect_batch({image, flipped});
+  const auto single_flipped = g.detect(flipped);
+  ASSERT_EQ(both.size(), 2u);
+  for (const auto& pair : {std::make_pair(&both[0], &gd), std::make_pair(&both[1], &single_flipped)}) {
+    ASSERT_EQ(pair.first->size(), pair.second->size());
+    for (std::size_t i = 0; i < pair.first->size(); ++i) {
+      EXPECT_EQ((*pair.first)[i].score, (*pair.second)[i].score) << i;
+      EXPECT_EQ((*pair.first)[i].x1, (*pair.second)[i].x1) << i;
+    }
+  }
 }
 
 }  // namespace

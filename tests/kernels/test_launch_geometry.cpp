@@ -14,30 +14,18 @@
 #include "kernels/conv2d_launch.h"
 #include "layers/conv_layer.h"
 #include "weights/architecture.h"
+#include "tests/test_util.h"
 #include "weights/graph.h"
 
 namespace tx2yolo {
 namespace {
 
-struct Layer {
-  std::string name;
-  Conv2dParams p;  // batch 1
-};
+using Layer = testing_util::ConvLayerShape;
 
-// Every conv layer of `arch` at `size`, batch 1, finalized.
 std::vector<Layer> conv_layers(const std::string& arch, int size, std::map<std::string, int>* index = nullptr) {
-  const ArchitectureGraph g = build_yolov3_mobilenet_v1(full_width_spec(arch));
-  WeightShapes w;
-  for (const auto& t : g.weights) w[t.first] = t.second;
-  const auto shapes = infer_shapes(g.graph, w, size, size);
-  std::vector<Layer> out;
-  for (const Node& n : g.graph.nodes) {
-    if (n.op != OpKind::kConv2d) continue;
-    Conv2dParams p = conv2d_params_for(n, shapes.at(n.inputs[0]), conv_out_channels(n, w), 1);
-    finalize_conv2d_params(p);
-    if (index) (*index)[n.output] = static_cast<int>(out.size());
-    out.push_back({n.name, p});
-  }
+  const std::vector<Layer> out = testing_util::full_width_conv_layers(arch, size);
+  if (index)
+    for (std::size_t i = 0; i < out.size(); ++i) (*index)[out[i].output] = static_cast<int>(i);
   return out;
 }
 

@@ -1,0 +1,192 @@
+// The fast CPU convs (kernels/cpu/conv2d_gemm.cpp, OpenBLAS GEMMs) against
+// the reference conv2d_cpu, the oracle: odd shapes, every distinct conv
+// layer shape of the three full-width architectures at 320, and at 608 at
+// sampled outputs against the direct formula. Skipped where the build has
+// no OpenBLAS.
+#include <cmath>
+#include <limits>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/conv2d.h"
+#include "kernels/tolerance.h"
+#include "tests/test_util.h"
+
+namespace tx2yolo {
+namespace {
+
+#define SKIP_WITHOUT_OPENBLAS()                                                                  \
+  do {                                                                                           \
+    if (!conv2d_cpu_gemm_available()) GTEST_SKIP() << "this build has no OpenBLAS (libopenblas-dev)"; \
+  } while (0)
+
+struct Operands {
+  std::vector<float> in, w, b;
+};
+
+Operands operands(const Conv2dParams& p, std::uint32_t seed) {
+  const int fan_in = p.in_channels / p.groups * p.kernel_h * p.kernel_w;
+  const float limit = std::sqrt(3.f / static_cast<float>(fan_in));
+  Operands o;
+  o.in = testing_util::random_floats(static_cast<std::size_t>(p.batch) * p.in_channels * p.in_h * p.in_w, seed);
+  o.w = testing_util::random_floats(static_cast<std::size_t>(p.out_channels) * fan_in, seed + 1, -limit, limit);
+  o.b = testing_util::random_floats(static_cast<std::size_t>(p.out_channels), seed + 2);
+  return o;
+}
+
+// Both outputs start as NaN; the channels outside the slice must stay NaN
+// in the GEMM's output, and the slice agree within kConvFp32.
+::testing::AssertionResult gemm_matches(const Conv2dParams& p, std::uint32_t seed, bool with_bias = true) {
+  const Operands o = operands(p, seed);
+  const std::size_t out_n = static_cast<std::size_t>(p.batch) * p.out_channels_total * p.out_h * p.out_w;
+  std::vector<float> ref(out_n, std::numeric_limits<float>::quiet_NaN()), got = ref;
+  const float* bias = with_bias ? o.b.data() : nullptr;
+  conv2d_cpu(p, o.in.data(), o.w.data(), bias, ref.data());
+  conv2d_cpu_gemm(p, o.in.data(), o.w.data(), bias, got.data());
+  std::vector<float> a, e;
+  const std::size_t plane = static_cast<std::size_t>(p.out_h) * p.out_w;
+  for (int n = 0; n < p.batch; ++n)
+    for (int c = 0; c < p.out_channels_total; ++c) {
+      const bool inside = c >= p.out_channel_offset && c < p.out_channel_offset + p.out_channels;
+      for (std::size_t i = 0; i < plane; ++i) {
+        const std::size_t k = (static_cast<std::size_t>(n) * p.out_channels_total + c) * plane + i;
+        if (!inside) {
+          if (!std::isnan(got[k])) return ::testing::AssertionFailure() << "wrote channel " << c << " outside its slice";
+          continue;
+        }
+        a.push_back(got[k]);
+        e.push_back(ref[k]);
+      }
+    }
+  return testing_util::all_close(a, e, tolerance::kConvFp32);
+}
+
+Conv2dParams params(int batch, int cin, int h, int w, int cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                    Activation act) {
+  Conv2dParams p;
+  p.batch = batch;
+  p.in_channels = cin;
+  p.in_h = h;
+  p.in_w = w;
+  p.out_channels = cout;
+  p.kernel_h = kh;
+  p.kernel_w = kw;
+  p.stride_h = sh;
+  p.stride_w = sw;
+  p.pad_h = ph;
+  p.pad_w = pw;
+  p.activation = act;
+  p.alpha = 0.1f;
+  finalize_conv2d_params(p);
+  return p;
+}
+
+TEST(Conv2dGemm, MatchesTheReferenceOnOddShapes) {
+  SKIP_WITHOUT_OPENBLAS();
+  const Activation L = Activation::kLeakyRelu, R = Activation::kRelu, N = Activation::kNone;
+  const std::vector<Conv2dParams> cases = {
+      params(1, 3, 17, 13, 5, 3, 3, 2, 2, 1, 1, R),    // stem-like, stride 2 on odd sizes
+      params(2, 37, 6, 5, 29, 1, 1, 1, 1, 0, 0, L),    // pointwise, odd widths, batch 2
+      params(1, 10, 7, 7, 21, 3, 3, 1, 1, 1, 1, L),    // 3x3 pad 1
+      params(1, 3, 9, 14, 5, 3, 1, 1, 2, 1, 0, L),     // non-square kernel and stride
+      params(1, 130, 3, 3, 67, 1, 1, 1, 1, 0, 0, N),   // K and M past block edges
+      params(3, 64, 11, 11, 65, 3, 3, 1, 1, 1, 1, L),  // batch 3
+      params(1, 8, 1, 1, 4, 3, 3, 1, 1, 1, 1, L),      // a 1x1 map with padding
+      params(1, 4, 40, 3, 6, 1, 1, 2, 2, 0, 0, R),     // 1x1 stride 2 (not a plain pointwise GEMM)
+      params(1, 6, 5, 8, 9, 5, 5, 1, 1, 2, 2, L)};     // 5x5
+  std::uint32_t seed = 700;
+  for (int threads : {1, 3}) {
+    set_cpu_threads(threads);
+    for (const Conv2dParams& p : cases) {
+      EXPECT_TRUE(gemm_matches(p, seed += 10)) << threads << " threads, " << p.in_channels << "->" << p.out_channels
+                                               << " k" << p.kernel_h << "x" << p.kernel_w << " b" << p.batch;
+    }
+  }
+  set_cpu_threads(1);
+  // No bias, and a slice of a wider output (a concat's producer).
+  Conv2dParams slice = params(1, 5, 9, 7, 3, 3, 3, 1, 1, 1, 1, L);
+  slice.out_channel_offset = 2;
+  slice.out_channels_total = 7;
+  finalize_conv2d_params(slice);
+  EXPECT_TRUE(gemm_matches(slice, 900, false));
+  // Grouped convs are not one GEMM: refused, not run wrongly.
+  Conv2dParams grouped = params(1, 6, 5, 5, 6, 3, 3, 1, 1, 1, 1, L);
+  grouped.groups = 6;
+  finalize_conv2d_params(grouped);
+  const Operands o = operands(grouped, 1);
+  std::vector<float> out(6 * 25);
+  EXPECT_THROW(conv2d_cpu_gemm(grouped, o.in.data(), o.w.data(), o.b.data(), out.data()), Error);
+}
+
+// Every distinct conv layer shape (groups == 1) of the three full-width
+// architectures at 320, whole outputs against the reference, at 2 threads.
+TEST(Conv2dGemm, EveryFullWidthLayerShapeAt320) {
+  SKIP_WITHOUT_OPENBLAS();
+  set_cpu_threads(2);
+  std::set<std::string> seen;
+  std::uint32_t seed = 1000;
+  for (const char* arch : kFullWidthArchitectures)
+    for (const testing_util::ConvLayerShape& l : testing_util::full_width_conv_layers(arch, 320)) {
+      const Conv2dParams& p = l.p;
+      if (p.groups != 1) continue;
+      const std::string key = cat(p.in_channels, "x", p.in_h, "x", p.in_w, ">", p.out_channels, "k", p.kernel_h, "s",
+                                  p.stride_h, "a", static_cast<int>(p.activation));
+      if (!seen.insert(key).second) continue;
+      EXPECT_TRUE(gemm_matches(p, seed += 10)) << arch << " " << l.name;
+    }
+  set_cpu_threads(1);
+  std::printf("%zu distinct shapes\n", seen.size());
+  EXPECT_GT(seen.size(), 30u);
+}
+
+// At 608 the reference would take minutes: each distinct shape's GEMM output
+// against the direct formula (in double) at 500 sampled outputs.
+TEST(Conv2dGemm, EveryFullWidthLayerShapeAt608AtSampledOutputs) {
+  SKIP_WITHOUT_OPENBLAS();
+  set_cpu_threads(2);
+  std::set<std::string> seen;
+  std::mt19937 rng(5);
+  std::uint32_t seed = 2000;
+  for (const char* arch : kFullWidthArchitectures)
+    for (const testing_util::ConvLayerShape& l : testing_util::full_width_conv_layers(arch, 608)) {
+      const Conv2dParams& p = l.p;
+      if (p.groups != 1) continue;
+      const std::string key =
+          cat(p.in_channels, "x", p.in_h, ">", p.out_channels, "k", p.kernel_h, "s", p.stride_h, "a", static_cast<int>(p.activation));
+      if (!seen.insert(key).second) continue;
+      const Operands o = operands(p, seed += 10);
+      std::vector<float> got(static_cast<std::size_t>(p.out_channels) * p.out_h * p.out_w);
+      conv2d_cpu_gemm(p, o.in.data(), o.w.data(), o.b.data(), got.data());
+      int bad = 0;
+      for (int s = 0; s < 500; ++s) {
+        const int co = static_cast<int>(rng() % p.out_channels), oy = static_cast<int>(rng() % p.out_h),
+                  ox = static_cast<int>(rng() % p.out_w);
+        double acc = o.b[co];
+        for (int ci = 0; ci < p.in_channels; ++ci)
+          for (int ky = 0; ky < p.kernel_h; ++ky)
+            for (int kx = 0; kx < p.kernel_w; ++kx) {
+              const int iy = oy * p.stride_h - p.pad_h + ky, ix = ox * p.stride_w - p.pad_w + kx;
+              if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) continue;
+              acc += static_cast<double>(o.w[((static_cast<std::size_t>(co) * p.in_channels + ci) * p.kernel_h + ky) *
+                                                 p.kernel_w + kx]) *
+                     o.in[(static_cast<std::size_t>(ci) * p.in_h + iy) * p.in_w + ix];
+            }
+        if (p.activation == Activation::kLeakyRelu && acc < 0) acc *= p.alpha;
+        if (p.activation == Activation::kRelu && acc < 0) acc = 0;
+        const float g = got[(static_cast<std::size_t>(co) * p.out_h + oy) * p.out_w + ox];
+        bad += !(std::fabs(g - acc) <= tolerance::kConvFp32.atol + tolerance::kConvFp32.rtol * std::fabs(acc));
+      }
+      EXPECT_EQ(bad, 0) << arch << " " << l.name;
+    }
+  set_cpu_threads(1);
+  EXPECT_GT(seen.size(), 30u);
+}
+
+}  // namespace
+}  // namespace tx2yolo
