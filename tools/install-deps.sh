@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev   # JSON: model-file header, results
   libyaml-cpp-dev      # PaddleDetection configs (converter)
   libssl-dev           # SHA-256 of converted checkpoints (model provenance)
+  libopenblas-dev      # the fast CPU convs (--cpu-convs gemm): single-threaded GEMMs on tx2yolo's thread pool
   libpugixml-dev       # VOC annotations (tx2yolo eval)
   libcli11-dev         # the tx2yolo command line
   libgtest-dev         # tests

@@ -118,7 +118,9 @@ class PyDetector {
   PyDetector(const std::string& model, const std::string& backend, int device, const std::string& precision,
              const py::object& size, std::optional<float> conf_threshold, std::optional<float> score_threshold,
              std::optional<float> nms_threshold, std::optional<int> keep_top_k, int batch, int threads,
-             bool unverified) {
+             bool unverified, const std::string& cpu_convs) {
+    if (cpu_convs != "reference" && cpu_convs != "gemm")
+      throw py::value_error("cpu_convs: '" + cpu_convs + "', expected 'reference' or 'gemm'");
     tx2yolo::DetectorOptions o;
     o.backend = tx2yolo::backend_from_string(backend);
     o.device = device;
@@ -131,6 +133,7 @@ class PyDetector {
     o.batch = batch;
     o.threads = threads;
     o.unverified = unverified;
+    o.cpu_gemm_convs = cpu_convs == "gemm";
     py::gil_scoped_release release;
     detector_ = std::make_unique<tx2yolo::Detector>(model, o);
   }
@@ -245,12 +248,12 @@ PYBIND11_MODULE(_tx2yolo, m) {
   py::class_<PyDetector>(m, "Detector")
       .def(py::init<const std::string&, const std::string&, int, const std::string&, const py::object&,
                     std::optional<float>, std::optional<float>, std::optional<float>, std::optional<int>, int, int,
-                    bool>(),
+                    bool, const std::string&>(),
            py::arg("model"), py::kw_only(), py::arg("backend") = "auto", py::arg("device") = 0,
            py::arg("precision") = "fp32", py::arg("input_size") = py::none(), py::arg("conf_threshold") = py::none(),
            py::arg("score_threshold") = py::none(), py::arg("nms_threshold") = py::none(),
            py::arg("keep_top_k") = py::none(), py::arg("batch") = 1, py::arg("threads") = 0,
-           py::arg("unverified") = false)
+           py::arg("unverified") = false, py::arg("cpu_convs") = "reference")
       .def("detect", &PyDetector::detect, py::arg("image"))
       .def("detect_batch", &PyDetector::detect_batch, py::arg("images"))
       .def_property_readonly("class_names", &PyDetector::class_names)

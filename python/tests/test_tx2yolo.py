@@ -151,6 +151,18 @@ def test_convert_a_paddle_fixture_like_the_cli(demo, tmp_path):
     assert not os.path.exists(tmp_path / "x.safetensors")  # no half-written output
 
 
+def test_gemm_convs_keep_the_reference_detections(demo, det):
+    bgr, _ = demo
+    fast = tx2yolo.Detector(MODEL, backend="cpu", cpu_convs="gemm")
+    assert "OpenBLAS" in fast.backend
+    ref, got = det.detect(bgr), fast.detect(bgr)
+    assert len(ref) == len(got) > 0
+    np.testing.assert_array_equal(ref["class_id"], got["class_id"])
+    np.testing.assert_allclose(got["score"], ref["score"], atol=1e-4)
+    with pytest.raises(ValueError):
+        tx2yolo.Detector(MODEL, cpu_convs="fast")
+
+
 def test_the_gil_is_released_while_detecting(demo):
     bgr, _ = demo
     slow = tx2yolo.Detector(MODEL, backend="cpu", input_size=960, threads=1)
