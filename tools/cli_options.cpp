@@ -40,6 +40,13 @@ const char* const kUnverifiedHelp =
     "CUDA: allow the features not verified on a GPU (the gemm128, wmma-fp16, gemm64-half2 and dwpw-fused kernels: "
     "they ran and passed their tests, racecheck pending); `tx2yolo inspect --device` lists every feature";
 
+void add_cpu_convs_option(CLI::App* cmd, std::string* value) {
+  cmd->add_option("--cpu-convs", *value,
+                  "CPU backend convs: reference (the oracle, default) or gemm (OpenBLAS GEMMs, the fast path; "
+                  "depthwise convs stay the reference)")
+      ->check(CLI::IsMember({"reference", "gemm"}));
+}
+
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
   cmd->add_flag("--unverified", args->unverified, kUnverifiedHelp);
   cmd->add_option("--precision", args->precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "fp16"}));
@@ -50,10 +57,7 @@ void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
       ->check(CLI::IsMember({"auto", "heuristic", "retune"}));
   cmd->add_option("--tactics-cache", args->tactics_cache,
                   "CUDA tactics cache file (default ~/.cache/tx2yolo/tactics.json; none: no file)");
-  cmd->add_option("--cpu-convs", args->cpu_convs,
-                  "CPU backend convs: reference (the oracle, default) or gemm (OpenBLAS GEMMs, the fast path; "
-                  "depthwise convs stay the reference)")
-      ->check(CLI::IsMember({"reference", "gemm"}));
+  add_cpu_convs_option(cmd, &args->cpu_convs);
   cmd->add_flag("--zero-copy", args->zero_copy,
                 "CUDA: read the input image in place from pinned host memory instead of copying it to the device "
                 "(for measuring on a Jetson; verified on a discrete GPU, never timed on a Jetson)");

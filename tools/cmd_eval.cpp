@@ -42,6 +42,7 @@ struct EvalArgs {
   int threads = 0;
   int device = 0;
   bool unverified = false;
+  std::string cpu_convs = "reference";
 };
 
 DetectorOptions detector_options(const EvalArgs& a);
@@ -133,6 +134,7 @@ DetectorOptions detector_options(const EvalArgs& a) {
   o.device = a.device;
   o.precision = precision_from_string(a.precision);
   o.unverified = a.unverified;
+  o.cpu_gemm_convs = a.cpu_convs == "gemm";
   return o;
 }
 
@@ -219,6 +221,7 @@ CommandRunner add_eval_command(CLI::App& app) {
   cmd->add_option("--detections", args->detections_json, "Write every detection as COCO-results JSON");
   cmd->add_option("--ap-json", args->ap_json, "Write the AP table as JSON");
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
+  add_cpu_convs_option(cmd, &args->cpu_convs);
   cmd->add_option("--device", args->device, "CUDA device index");
   return [args] { return run_eval(*args); };
 }

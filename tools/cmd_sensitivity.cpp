@@ -49,6 +49,7 @@ struct SensitivityArgs {
   double cap = 0.7;
   int threads = 0;
   bool resume = false;
+  std::string cpu_convs = "reference";
 };
 
 struct Point {
@@ -62,6 +63,7 @@ double run_eval(const std::string& model, const VocDataset& ds, const Sensitivit
   DetectorOptions o;
   o.backend = backend_from_string(a.backend);
   o.threads = a.threads;
+  o.cpu_gemm_convs = a.cpu_convs == "gemm";
   o.input_h = input_h;
   o.input_w = input_w;
   Detector det(model, o);
@@ -396,6 +398,7 @@ CommandRunner add_sensitivity_command(CLI::App& app) {
   cmd->add_option("--max-ratio", args->cap, "Cap on the chosen ratios")->capture_default_str();
   cmd->add_option("--backend", args->backend, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
+  add_cpu_convs_option(cmd, &args->cpu_convs);
   return [args] { return run_sensitivity(*args); };
 }
 

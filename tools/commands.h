@@ -56,6 +56,8 @@ extern const char* const kUnverifiedHelp;
 // The --precision option's help text (detect, bench, eval).
 extern const char* const kPrecisionHelp;
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args);
+// --cpu-convs reference|gemm (DetectorOptions::cpu_gemm_convs when "gemm").
+void add_cpu_convs_option(CLI::App* cmd, std::string* value);
 void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options);
 // Prints the detector's warnings to stderr, one "warning: ..." line each.
 void print_detector_warnings(const Detector& detector);

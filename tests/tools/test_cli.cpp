@@ -13,6 +13,7 @@
 
 #include "core/file_util.h"
 #include "kernels/device.h"
+#include "kernels/conv2d.h"
 #include "tests/test_util.h"
 
 namespace tx2yolo {
@@ -327,6 +328,18 @@ TEST(CliBench, ReportsEveryStageAndRefusesWhatIsNotAvailable) {
   const auto unverified =
       testing_util::run_command(cli + " bench --backend cpu --unverified --iterations 1 --warmup 0");
   EXPECT_EQ(unverified.exit_code, 0) << unverified.output;
+  // --cpu-convs: reference (the default) or gemm, on bench, detect, eval and sensitivity.
+  expect_one_line_error(run_command_stderr(cli + " bench --backend cpu --cpu-convs fast --iterations 1"), "--cpu-convs");
+  expect_one_line_error(run_command_stderr(cli + " eval --cpu-convs fast"), "--cpu-convs");
+  expect_one_line_error(run_command_stderr(cli + " sensitivity --cpu-convs fast"), "--cpu-convs");
+  const auto gemm = testing_util::run_command(cli + " bench --backend cpu --cpu-convs gemm --iterations 1 --warmup 0");
+  if (conv2d_cpu_gemm_available()) {
+    EXPECT_EQ(gemm.exit_code, 0) << gemm.output;
+    EXPECT_NE(gemm.output.find("convs: OpenBLAS GEMM"), std::string::npos) << gemm.output;
+  } else {
+    EXPECT_NE(gemm.exit_code, 0);
+    EXPECT_NE(gemm.output.find("needs a build with OpenBLAS"), std::string::npos) << gemm.output;
+  }
 }
 
 TEST(CliRandomModel, WritesEachFullWidthArchitectureAndRefusesBadInput) {
