@@ -3,12 +3,11 @@
 // architecture (or a model file) at one input size, batch 1, FP32, timed
 // three ways on the same machine:
 //   reference  conv2d_cpu on the thread pool (the oracle the product runs today)
-//   openblas   OpenBLAS cblas_sgemm, single-threaded per call: a pointwise
-//              conv is one GEMM on the NCHW input as it is; other convs
-//              im2col a block of output pixels first. Blocks of output
-//              pixels go to the thread pool (no BLAS threads, so nothing
-//              spins); bias and activation in one pass over each block.
-//              Depthwise layers are not GEMM-shaped: the reference runs them.
+//   openblas   the product's fast path, conv2d_cpu_gemm (kernels/cpu/conv2d_gemm.cpp):
+//              single-threaded OpenBLAS sgemm per band of output rows on the
+//              thread pool, im2col for non-pointwise convs, bias and
+//              activation fused. Depthwise layers are not GEMM-shaped: the
+//              reference runs them (as in the engine).
 //   onednn     oneDNN 2.x convolution_forward with bias and the activation as
 //              a post-op, src/dst in plain NCHW (the engine's layout),
 //              weights reordered once; OpenMP threads = T.
@@ -30,7 +29,6 @@
 #include <string>
 #include <vector>
 
-#include <cblas.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/thread_pool.h"
@@ -39,8 +37,6 @@
 #include "weights/architecture.h"
 #include "weights/graph.h"
 #include "weights/model_file.h"
-
-extern "C" void openblas_set_num_threads(int);
 
 namespace tx2yolo {
 namespace {
@@ -64,59 +60,6 @@ double median_ms(int runs, F&& f) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
-}
-
-float activate(float v, const Conv2dParams& p) {
-  switch (p.activation) {
-    case Activation::kRelu: return v > 0.f ? v : 0.f;
-    case Activation::kLeakyRelu: return v > 0.f ? v : v * p.alpha;
-    default: return v;
-  }
-}
-
-// out[oc][pix] for pixels [p0, p1): im2col of that block (or the input
-// itself for a pointwise conv), one sgemm, bias and activation.
-void gemm_block(const Conv2dParams& p, const float* in, const float* w, const float* b, float* out, int p0, int p1,
-                std::vector<float>* col) {
-  const int n = p1 - p0, npix = p.out_h * p.out_w;
-  const int k = p.in_channels * p.kernel_h * p.kernel_w;
-  const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
-                         p.pad_w == 0;
-  if (pointwise) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p.out_channels, n, k, 1.f, w, k, in + p0, npix, 0.f,
-                out + p0, npix);
-  } else {
-    col->resize(static_cast<std::size_t>(k) * n);
-    for (int c = 0; c < p.in_channels; ++c)
-      for (int ky = 0; ky < p.kernel_h; ++ky)
-        for (int kx = 0; kx < p.kernel_w; ++kx) {
-          float* row = col->data() + static_cast<std::size_t>((c * p.kernel_h + ky) * p.kernel_w + kx) * n;
-          for (int q = p0; q < p1; ++q) {
-            const int oy = q / p.out_w, ox = q % p.out_w;
-            const int iy = oy * p.stride_h - p.pad_h + ky, ix = ox * p.stride_w - p.pad_w + kx;
-            row[q - p0] = (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w)
-                              ? in[(static_cast<std::size_t>(c) * p.in_h + iy) * p.in_w + ix]
-                              : 0.f;
-          }
-        }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p.out_channels, n, k, 1.f, w, k, col->data(), n, 0.f,
-                out + p0, npix);
-  }
-  for (int oc = 0; oc < p.out_channels; ++oc) {
-    float* o = out + static_cast<std::size_t>(oc) * npix;
-    for (int q = p0; q < p1; ++q) o[q] = activate(o[q] + b[oc], p);
-  }
-}
-
-void conv_openblas(const Conv2dParams& p, const float* in, const float* w, const float* b, float* out, int threads,
-                   std::vector<std::vector<float>>* cols) {
-  const int npix = p.out_h * p.out_w;
-  const int blocks = std::max(1, std::min(threads * 4, (npix + 63) / 64));
-  const int per = (npix + blocks - 1) / blocks;
-  parallel_for(blocks, [&](int i) {
-    const int p0 = i * per, p1 = std::min(npix, p0 + per);
-    if (p0 < p1) gemm_block(p, in, w, b, out, p0, p1, &(*cols)[static_cast<std::size_t>(i)]);
-  });
 }
 
 struct OneDnnConv {
@@ -195,11 +138,9 @@ int run(int argc, char** argv) {
     layers = conv_layers(g.graph, ws, size);
   }
   set_cpu_threads(threads);
-  openblas_set_num_threads(1);
   omp_set_num_threads(threads);
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
-  std::vector<std::vector<float>> cols(static_cast<std::size_t>(threads) * 4);
   std::map<std::string, std::array<double, 4>> sum;  // kind -> ref, blas, onednn, GFLOP
   std::printf("%s, %dx%d, batch 1, FP32, %d threads, median of %d runs (ms)\n", model.empty() ? arch.c_str() : model.c_str(),
               size, size, threads, runs);
@@ -216,7 +157,7 @@ int run(int argc, char** argv) {
     const bool depthwise = p.groups > 1;
     const double tr = median_ms(runs, [&] { conv2d_cpu(p, in.data(), w.data(), b.data(), ref.data()); });
     const double tb = depthwise ? tr : median_ms(runs, [&] {
-      conv_openblas(p, in.data(), w.data(), b.data(), blas.data(), threads, &cols);
+      conv2d_cpu_gemm(p, in.data(), w.data(), b.data(), blas.data());
     });
     if (depthwise) blas = ref;
     OneDnnConv c = make_onednn(eng, s, p, w.data(), b.data());

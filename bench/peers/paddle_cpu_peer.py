@@ -3,7 +3,12 @@
 
     python bench/peers/paddle_cpu_peer.py --config CFG --weights model_final.pdparams \
         --tx2yolo build/tx2yolo --model converted.safetensors [--sizes 320] [--threads 1,2] \
-        [--iterations 30] [--warmup 5] [--json out.json]
+        [--cpu-convs reference,gemm] [--iterations 30] [--warmup 5] [--json out.json]
+    python bench/peers/paddle_cpu_peer.py --config CFG --random-init --tx2yolo build/tx2yolo ...
+
+With --random-init (no checkpoint, e.g. a full-width config), the model's seeded random
+initialisation is saved as a checkpoint and converted with `tx2yolo convert --defaults voc`, so
+both sides run the same weights.
 
 Needs the venv of scripts/paddle/requirements.txt (Paddle 2.6.2, PaddleDetection 2.6.0); the engine
 never does. The script
@@ -87,12 +92,26 @@ def time_paddle(model, params, size, threads, iterations, warmup):
     return float(np.median(times)), [list(o.shape) for o in outputs]
 
 
-def time_tx2yolo(cli, model, size, threads, iterations, warmup):
+def random_checkpoint(config, out_dir, cli):
+    """The config's model with its seeded random initialisation, saved and converted by tx2yolo."""
+    paddle.seed(1)
+    load_config(config)
+    cfg = merge_config({})
+    trainer = Trainer(cfg, mode='test')
+    weights = os.path.join(out_dir, 'random.pdparams')
+    paddle.save(trainer.model.state_dict(), weights)
+    model = os.path.join(out_dir, 'random.safetensors')
+    subprocess.run([cli, 'convert', weights, '--config', config, '--defaults', 'voc', '-o', model, '--quiet'],
+                   check=True)
+    return weights, model
+
+
+def time_tx2yolo(cli, model, size, threads, iterations, warmup, cpu_convs):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, 'bench.json')
         subprocess.run([cli, 'bench', '--backend', 'cpu', '--synthetic', '--model', model, '--threads', str(threads),
                         '--input-size', str(size), '--iterations', str(iterations), '--warmup', str(warmup),
-                        '--json', out], check=True, stdout=subprocess.DEVNULL)
+                        '--cpu-convs', cpu_convs, '--json', out], check=True, stdout=subprocess.DEVNULL)
         with open(out) as f:
             return json.load(f)['ms']['network']['median']
 
@@ -100,30 +119,42 @@ def time_tx2yolo(cli, model, size, threads, iterations, warmup):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--config', required=True)
-    ap.add_argument('--weights', required=True)
+    ap.add_argument('--weights')
+    ap.add_argument('--random-init', action='store_true', help='no checkpoint: seeded random weights, converted')
     ap.add_argument('--tx2yolo', required=True)
-    ap.add_argument('--model', required=True, help='the same checkpoint converted by tx2yolo convert')
+    ap.add_argument('--model', help='the same checkpoint converted by tx2yolo convert')
+    ap.add_argument('--cpu-convs', default='reference', help='tx2yolo --cpu-convs values, one column each')
     ap.add_argument('--sizes', default='320')
     ap.add_argument('--threads', default='1,2')
     ap.add_argument('--iterations', type=int, default=30)
     ap.add_argument('--warmup', type=int, default=5)
     ap.add_argument('--json')
     args = ap.parse_args()
+    if args.random_init == bool(args.weights or args.model):
+        ap.error('give --weights and --model, or --random-init')
+    convs = args.cpu_convs.split(',')
     paddle.set_device('cpu')
     rows = []
     with tempfile.TemporaryDirectory() as d:
+        weights, tx_model = args.weights, args.model
+        if args.random_init:
+            weights, tx_model = random_checkpoint(args.config, d, args.tx2yolo)
         for size in [int(s) for s in args.sizes.split(',')]:
-            model, params = export(args.config, args.weights, size, os.path.join(d, str(size)))
+            model, params = export(args.config, weights, size, os.path.join(d, str(size)))
             for threads in [int(t) for t in args.threads.split(',')]:
                 p_ms, shapes = time_paddle(model, params, size, threads, args.iterations, args.warmup)
-                t_ms = time_tx2yolo(args.tx2yolo, args.model, size, threads, args.iterations, args.warmup)
-                rows.append({'size': size, 'threads': threads, 'paddle_ms': p_ms, 'tx2yolo_ms': t_ms,
-                             'paddle_over_tx2yolo': p_ms / t_ms, 'paddle_outputs': shapes})
-    print('| input | threads | Paddle Inference (MKLDNN) ms | tx2yolo ms | Paddle / tx2yolo |')
-    print('|---|---|---|---|---|')
+                row = {'size': size, 'threads': threads, 'paddle_ms': p_ms, 'paddle_outputs': shapes}
+                for c in convs:
+                    t_ms = time_tx2yolo(args.tx2yolo, tx_model, size, threads, args.iterations, args.warmup, c)
+                    row['tx2yolo_%s_ms' % c] = t_ms
+                    row['paddle_over_tx2yolo_%s' % c] = p_ms / t_ms
+                rows.append(row)
+    print('| input | threads | Paddle Inference (MKLDNN) ms | %s |' % ' | '.join(
+        'tx2yolo %s ms | Paddle / tx2yolo %s' % (c, c) for c in convs))
+    print('|---|---|---|%s' % ('---|---|' * len(convs)))
     for r in rows:
-        print('| %dx%d | %d | %.2f | %.2f | %.2f |' % (r['size'], r['size'], r['threads'], r['paddle_ms'],
-                                                    r['tx2yolo_ms'], r['paddle_over_tx2yolo']))
+        print('| %dx%d | %d | %.2f | %s |' % (r['size'], r['size'], r['threads'], r['paddle_ms'], ' | '.join(
+            '%.2f | %.2f' % (r['tx2yolo_%s_ms' % c], r['paddle_over_tx2yolo_%s' % c]) for c in convs)))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'paddle': paddle.__version__, 'rows': rows}, f, indent=1)

@@ -64,6 +64,15 @@ void im2col_rows(const Conv2dParams& p, const float* in, int y0, int y1, float* 
             continue;
           }
           const float* src = plane + static_cast<std::size_t>(iy) * p.in_w;
+          if (p.stride_w == 1) {
+            // ix = ox - pad + kx: zeros left and right of one contiguous run.
+            const int lo = std::min(p.out_w, std::max(0, p.pad_w - kx));
+            const int hi = std::max(lo, std::min(p.out_w, p.in_w + p.pad_w - kx));
+            std::fill(dst, dst + lo, 0.f);
+            if (hi > lo) std::memcpy(dst + lo, src + (lo - p.pad_w + kx), sizeof(float) * static_cast<std::size_t>(hi - lo));
+            std::fill(dst + hi, dst + p.out_w, 0.f);
+            continue;
+          }
           for (int ox = 0; ox < p.out_w; ++ox) {
             const int ix = ox * p.stride_w - p.pad_w + kx;
             dst[ox] = (ix >= 0 && ix < p.in_w) ? src[ix] : 0.f;
