@@ -338,7 +338,11 @@ if [ "$speed" = 1 ] && [ "${GPU_CHECK_PEERS:-1}" != 0 ] && [ -n "$cli" ] && pyth
     fi
   done
 else
-  row peers SKIP "needs python3 with CUDA torch (bench/peers/requirements.txt) and a runnable tx2yolo or tx2yolo-bench"
+  if [ "$speed" = 0 ] || [ "${GPU_CHECK_PEERS:-1}" = 0 ]; then
+    row peers SKIP "GPU_CHECK_SPEED=0 or GPU_CHECK_PEERS=0"
+  else
+    row peers SKIP "needs python3 with CUDA torch (bench/peers/requirements.txt) and a runnable tx2yolo or tx2yolo-bench"
+  fi
 fi
 
 # Nsight Compute on one frame of the standard model at 608 (batch 1; FP32,
