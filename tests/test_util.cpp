@@ -162,6 +162,27 @@ std::vector<ConvLayerShape> full_width_conv_layers(const std::string& arch, int 
   return out;
 }
 
+Conv2dParams conv_params(int batch, int cin, int h, int w, int cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                         int groups, Activation act) {
+  Conv2dParams p;
+  p.batch = batch;
+  p.in_channels = cin;
+  p.in_h = h;
+  p.in_w = w;
+  p.out_channels = cout;
+  p.kernel_h = kh;
+  p.kernel_w = kw;
+  p.stride_h = sh;
+  p.stride_w = sw;
+  p.pad_h = ph;
+  p.pad_w = pw;
+  p.groups = groups;
+  p.activation = act;
+  p.alpha = 0.1f;
+  finalize_conv2d_params(p);
+  return p;
+}
+
 Conv2dParams make_params(int cin, int h, int w, int cout, int k, int stride, int pad, int groups, Activation act,
                          float alpha) {
   Conv2dParams p;

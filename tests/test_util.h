@@ -98,6 +98,11 @@ struct ConvLayerShape {
 };
 std::vector<ConvLayerShape> full_width_conv_layers(const std::string& arch, int size);
 
+// A finalized conv2d params struct from every extent (leaky slope 0.1 where
+// the activation is leaky).
+Conv2dParams conv_params(int batch, int cin, int h, int w, int cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                         int groups, Activation act);
+
 // A finalized conv2d params struct: square kernel k, stride and pad on both
 // axes, batch 1.
 Conv2dParams make_params(int cin, int h, int w, int cout, int k, int stride, int pad, int groups,

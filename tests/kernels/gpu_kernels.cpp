@@ -34,6 +34,7 @@ namespace tx2yolo {
 namespace {
 
 using testing_util::all_close;
+using testing_util::conv_params;
 using testing_util::from_device;
 using testing_util::poisoned;
 using testing_util::random_floats;
@@ -116,39 +117,18 @@ std::vector<float> rounded_to_half(std::vector<float> v) {
   return all_close(got_slice, expected_slice, tol, magnitude.empty() ? nullptr : &magnitude_slice);
 }
 
-Conv2dParams params(int batch, int cin, int h, int w, int cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                    int groups, Activation act) {
-  Conv2dParams p;
-  p.batch = batch;
-  p.in_channels = cin;
-  p.in_h = h;
-  p.in_w = w;
-  p.out_channels = cout;
-  p.kernel_h = kh;
-  p.kernel_w = kw;
-  p.stride_h = sh;
-  p.stride_w = sw;
-  p.pad_h = ph;
-  p.pad_w = pw;
-  p.groups = groups;
-  p.activation = act;
-  p.alpha = 0.1f;
-  finalize_conv2d_params(p);
-  return p;
-}
-
 TEST(GpuConv2d, GemmMatchesCpuOnOddShapes) {
   SKIP_WITHOUT_GPU();
   const Activation L = Activation::kLeakyRelu, R = Activation::kRelu, N = Activation::kNone;
   const std::vector<Conv2dParams> cases = {
-      params(1, 3, 17, 13, 5, 3, 3, 2, 2, 1, 1, 1, R),     // stem-like, stride 2 on odd sizes
-      params(2, 37, 6, 5, 29, 1, 1, 1, 1, 0, 0, 1, L),     // pointwise, odd widths, batch 2
-      params(1, 10, 7, 7, 21, 3, 3, 1, 1, 1, 1, 1, L),     // neck 3x3
-      params(1, 6, 5, 8, 9, 3, 3, 1, 1, 1, 1, 3, N),       // grouped
-      params(1, 3, 9, 14, 5, 3, 1, 1, 2, 1, 0, 1, L),      // non-square kernel and stride
-      params(1, 130, 3, 3, 67, 1, 1, 1, 1, 0, 0, 1, N),    // K and M across tile edges
-      params(1, 64, 11, 11, 65, 3, 3, 1, 1, 1, 1, 1, L),   // M one past a tile
-      params(2, 96, 5, 6, 40, 3, 3, 1, 1, 1, 1, 2, L)};    // grouped, batch 2, long K: split-K
+      conv_params(1, 3, 17, 13, 5, 3, 3, 2, 2, 1, 1, 1, R),     // stem-like, stride 2 on odd sizes
+      conv_params(2, 37, 6, 5, 29, 1, 1, 1, 1, 0, 0, 1, L),     // pointwise, odd widths, batch 2
+      conv_params(1, 10, 7, 7, 21, 3, 3, 1, 1, 1, 1, 1, L),     // neck 3x3
+      conv_params(1, 6, 5, 8, 9, 3, 3, 1, 1, 1, 1, 3, N),       // grouped
+      conv_params(1, 3, 9, 14, 5, 3, 1, 1, 2, 1, 0, 1, L),      // non-square kernel and stride
+      conv_params(1, 130, 3, 3, 67, 1, 1, 1, 1, 0, 0, 1, N),    // K and M across tile edges
+      conv_params(1, 64, 11, 11, 65, 3, 3, 1, 1, 1, 1, 1, L),   // M one past a tile
+      conv_params(2, 96, 5, 6, 40, 3, 3, 1, 1, 1, 1, 2, L)};    // grouped, batch 2, long K: split-K
   std::uint32_t seed = 100;
   int split = 0;
   for (const Conv2dParams& p : cases) {
@@ -175,7 +155,7 @@ TEST(GpuConv2d, GemmMatchesCpuOnOddShapes) {
 
 TEST(GpuConv2d, Half2KernelRefusesFloatStorage) {
   SKIP_WITHOUT_GPU();
-  const Conv2dParams p = params(1, 8, 5, 5, 8, 3, 3, 1, 1, 1, 1, 1, Activation::kRelu);
+  const Conv2dParams p = conv_params(1, 8, 5, 5, 8, 3, 3, 1, 1, 1, 1, 1, Activation::kRelu);
   auto d = poisoned(8 * 25 * 2), w = poisoned(8 * 8 * 9);
   try {
     conv2d_cuda(p, d.data(), w.data(), nullptr, d.data() + 200, nullptr, Conv2dCudaKernel::kGemmHalf2);
@@ -211,7 +191,7 @@ TEST(GpuConv2d, CudnnTacticIsOfferedWhereCudnnLoads) {
     ++shapes;
   }
   EXPECT_EQ(offered, shapes);
-  Conv2dParams whole = params(2, 8, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);
+  Conv2dParams whole = conv_params(2, 8, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);
   EXPECT_TRUE(conv2d_cuda_supports(whole, Conv2dCudaKernel::kCudnn));
   EXPECT_TRUE(conv_matches(whole, Conv2dCudaKernel::kCudnn, 777));
   Conv2dParams slice = whole;
@@ -220,7 +200,7 @@ TEST(GpuConv2d, CudnnTacticIsOfferedWhereCudnnLoads) {
   finalize_conv2d_params(slice);
   EXPECT_FALSE(conv2d_cuda_supports(slice, Conv2dCudaKernel::kCudnn));
   auto d = poisoned(8 * 63 * 2), w = poisoned(6 * 8 * 9);
-  const Conv2dParams one = params(1, 8, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, Activation::kRelu);
+  const Conv2dParams one = conv_params(1, 8, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, Activation::kRelu);
   auto h = poisoned_half(8 * 63 * 2);
   try {
     conv2d_cuda(one, h.data(), w.data(), nullptr, h.data() + 8 * 63, nullptr, Conv2dCudaKernel::kCudnn,
@@ -252,9 +232,9 @@ TEST(GpuConv2d, FusedDepthwisePointwiseMatchesCpu) {
       SCOPED_TRACE(cat(s.c, "x", s.h, "x", s.w, " k", s.k_h, "x", s.k_w, " s", s.stride, " -> ", s.c_out, " b",
                        s.batch, half ? " fp16" : " fp32"));
       Conv2dDwPwParams p;
-      p.dw = params(s.batch, s.c, s.h, s.w, s.c, s.k_h, s.k_w, s.stride, s.stride, s.k_h / 2, s.k_w / 2, s.c,
+      p.dw = conv_params(s.batch, s.c, s.h, s.w, s.c, s.k_h, s.k_w, s.stride, s.stride, s.k_h / 2, s.k_w / 2, s.c,
                     Activation::kLeakyRelu);
-      p.pw = params(s.batch, s.c, p.dw.out_h, p.dw.out_w, s.c_out, 1, 1, 1, 1, 0, 0, 1, Activation::kRelu);
+      p.pw = conv_params(s.batch, s.c, p.dw.out_h, p.dw.out_w, s.c_out, 1, 1, 1, 1, 0, 0, 1, Activation::kRelu);
       p.pw.out_channel_offset = s.offset;
       p.pw.out_channels_total = s.total;
       finalize_conv2d_params(p.pw);
@@ -302,8 +282,8 @@ TEST(GpuConv2d, FusedDepthwisePointwiseMatchesCpu) {
       EXPECT_TRUE(all_close(got_slice, expected_slice, half ? tolerance::kDwPwFp16Storage : tolerance::kConvFp32));
     }
   Conv2dDwPwParams not_pointwise;
-  not_pointwise.dw = params(1, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 4, Activation::kRelu);
-  not_pointwise.pw = params(1, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, Activation::kRelu);
+  not_pointwise.dw = conv_params(1, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 4, Activation::kRelu);
+  not_pointwise.pw = conv_params(1, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, Activation::kRelu);
   auto buf = poisoned(4 * 36 * 2);
   try {
     conv2d_dwpw_cuda(not_pointwise, buf.data(), buf.data(), nullptr, buf.data(), nullptr, buf.data() + 144, nullptr);
@@ -318,13 +298,13 @@ TEST(GpuConv2d, DepthwiseMatchesCpuOnOddShapesAndBothStrides) {
   std::uint32_t seed = 300;
   for (int stride : {1, 2})
     for (int size : {1, 7, 15, 33, 40}) {
-      const Conv2dParams p = params(1, 13, size, size + 2, 13, 3, 3, stride, stride, 1, 1, 13, Activation::kRelu);
+      const Conv2dParams p = conv_params(1, 13, size, size + 2, 13, 3, 3, stride, stride, 1, 1, 13, Activation::kRelu);
       EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kDepthwise, seed += 10)) << "size " << size << " s" << stride;
       EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kDepthwise, seed += 10, true)) << "fp16 storage, size " << size;
       EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemm, seed += 10)) << "gemm, size " << size << " s" << stride;
       EXPECT_TRUE(conv_matches(p, Conv2dCudaKernel::kGemmSmall, seed += 10)) << "gemm32, size " << size;
     }
-  const Conv2dParams k5 = params(2, 6, 9, 9, 6, 5, 5, 1, 1, 2, 2, 6, Activation::kLeakyRelu);
+  const Conv2dParams k5 = conv_params(2, 6, 9, 9, 6, 5, 5, 1, 1, 2, 2, 6, Activation::kLeakyRelu);
   EXPECT_TRUE(conv_matches(k5, Conv2dCudaKernel::kDepthwise, 399));
 }
 
@@ -334,7 +314,7 @@ TEST(GpuConv2d, DepthwiseMatchesCpuOnOddShapesAndBothStrides) {
 // Every image of both chunks against the CPU, at FP32 and FP16 storage.
 TEST(GpuConv2d, ChunkedLaunchAtBatch64MatchesCpu) {
   SKIP_WITHOUT_GPU();
-  const Conv2dParams p = params(64, 1024, 19, 19, 1024, 3, 3, 1, 1, 1, 1, 1024, Activation::kLeakyRelu);
+  const Conv2dParams p = conv_params(64, 1024, 19, 19, 1024, 3, 3, 1, 1, 1, 1, 1024, Activation::kLeakyRelu);
   const LaunchGeometry g = conv2d_cuda_geometry(p, Conv2dCudaKernel::kDepthwise);
   ASSERT_TRUE(g.fits) << g.why;
   ASSERT_GT(g.launches, 1) << "batch 64 of 1024 channels should need more than one launch";
@@ -346,11 +326,11 @@ TEST(GpuConv2d, ChunkedLaunchAtBatch64MatchesCpu) {
 
 TEST(GpuConv2d, WritesOnlyItsConcatSlice) {
   SKIP_WITHOUT_GPU();
-  Conv2dParams p = params(1, 5, 9, 7, 3, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);
+  Conv2dParams p = conv_params(1, 5, 9, 7, 3, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);
   p.out_channel_offset = 2;
   p.out_channels_total = 7;
   finalize_conv2d_params(p);
-  Conv2dParams deep = params(1, 64, 9, 7, 3, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);  // long K: split-K too
+  Conv2dParams deep = conv_params(1, 64, 9, 7, 3, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);  // long K: split-K too
   deep.out_channel_offset = 2;
   deep.out_channels_total = 7;
   finalize_conv2d_params(deep);
@@ -365,7 +345,7 @@ TEST(GpuConv2d, WritesOnlyItsConcatSlice) {
           EXPECT_TRUE(conv_matches(*c, k, ++seed, true)) << conv2d_cuda_kernel_name(k) << " fp16 storage";
         }
       }
-  Conv2dParams dw = params(1, 4, 9, 7, 4, 3, 3, 2, 2, 1, 1, 4, Activation::kRelu);
+  Conv2dParams dw = conv_params(1, 4, 9, 7, 4, 3, 3, 2, 2, 1, 1, 4, Activation::kRelu);
   dw.out_channel_offset = 3;
   dw.out_channels_total = 9;
   finalize_conv2d_params(dw);

@@ -21,6 +21,8 @@
 namespace tx2yolo {
 namespace {
 
+using testing_util::conv_params;
+
 #define SKIP_WITHOUT_OPENBLAS()                                                                  \
   do {                                                                                           \
     if (!conv2d_cpu_gemm_available()) GTEST_SKIP() << "this build has no OpenBLAS (libopenblas-dev)"; \
@@ -67,39 +69,19 @@ Operands operands(const Conv2dParams& p, std::uint32_t seed) {
   return testing_util::all_close(a, e, tolerance::kConvFp32);
 }
 
-Conv2dParams params(int batch, int cin, int h, int w, int cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                    Activation act) {
-  Conv2dParams p;
-  p.batch = batch;
-  p.in_channels = cin;
-  p.in_h = h;
-  p.in_w = w;
-  p.out_channels = cout;
-  p.kernel_h = kh;
-  p.kernel_w = kw;
-  p.stride_h = sh;
-  p.stride_w = sw;
-  p.pad_h = ph;
-  p.pad_w = pw;
-  p.activation = act;
-  p.alpha = 0.1f;
-  finalize_conv2d_params(p);
-  return p;
-}
-
 TEST(Conv2dGemm, MatchesTheReferenceOnOddShapes) {
   SKIP_WITHOUT_OPENBLAS();
   const Activation L = Activation::kLeakyRelu, R = Activation::kRelu, N = Activation::kNone;
   const std::vector<Conv2dParams> cases = {
-      params(1, 3, 17, 13, 5, 3, 3, 2, 2, 1, 1, R),    // stem-like, stride 2 on odd sizes
-      params(2, 37, 6, 5, 29, 1, 1, 1, 1, 0, 0, L),    // pointwise, odd widths, batch 2
-      params(1, 10, 7, 7, 21, 3, 3, 1, 1, 1, 1, L),    // 3x3 pad 1
-      params(1, 3, 9, 14, 5, 3, 1, 1, 2, 1, 0, L),     // non-square kernel and stride
-      params(1, 130, 3, 3, 67, 1, 1, 1, 1, 0, 0, N),   // K and M past block edges
-      params(3, 64, 11, 11, 65, 3, 3, 1, 1, 1, 1, L),  // batch 3
-      params(1, 8, 1, 1, 4, 3, 3, 1, 1, 1, 1, L),      // a 1x1 map with padding
-      params(1, 4, 40, 3, 6, 1, 1, 2, 2, 0, 0, R),     // 1x1 stride 2 (not a plain pointwise GEMM)
-      params(1, 6, 5, 8, 9, 5, 5, 1, 1, 2, 2, L)};     // 5x5
+      conv_params(1, 3, 17, 13, 5, 3, 3, 2, 2, 1, 1, 1, R),    // stem-like, stride 2 on odd sizes
+      conv_params(2, 37, 6, 5, 29, 1, 1, 1, 1, 0, 0, 1, L),    // pointwise, odd widths, batch 2
+      conv_params(1, 10, 7, 7, 21, 3, 3, 1, 1, 1, 1, 1, L),    // 3x3 pad 1
+      conv_params(1, 3, 9, 14, 5, 3, 1, 1, 2, 1, 0, 1, L),     // non-square kernel and stride
+      conv_params(1, 130, 3, 3, 67, 1, 1, 1, 1, 0, 0, 1, N),   // K and M past block edges
+      conv_params(3, 64, 11, 11, 65, 3, 3, 1, 1, 1, 1, 1, L),  // batch 3
+      conv_params(1, 8, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, L),      // a 1x1 map with padding
+      conv_params(1, 4, 40, 3, 6, 1, 1, 2, 2, 0, 0, 1, R),     // 1x1 stride 2 (not a plain pointwise GEMM)
+      conv_params(1, 6, 5, 8, 9, 5, 5, 1, 1, 2, 2, 1, L)};     // 5x5
   std::uint32_t seed = 700;
   for (int threads : {1, 3}) {
     set_cpu_threads(threads);
@@ -110,15 +92,13 @@ TEST(Conv2dGemm, MatchesTheReferenceOnOddShapes) {
   }
   set_cpu_threads(1);
   // No bias, and a slice of a wider output (a concat's producer).
-  Conv2dParams slice = params(1, 5, 9, 7, 3, 3, 3, 1, 1, 1, 1, L);
+  Conv2dParams slice = conv_params(1, 5, 9, 7, 3, 3, 3, 1, 1, 1, 1, 1, L);
   slice.out_channel_offset = 2;
   slice.out_channels_total = 7;
   finalize_conv2d_params(slice);
   EXPECT_TRUE(gemm_matches(slice, 900, false));
   // Grouped convs are not one GEMM: refused, not run wrongly.
-  Conv2dParams grouped = params(1, 6, 5, 5, 6, 3, 3, 1, 1, 1, 1, L);
-  grouped.groups = 6;
-  finalize_conv2d_params(grouped);
+  const Conv2dParams grouped = conv_params(1, 6, 5, 5, 6, 3, 3, 1, 1, 1, 1, 6, L);
   const Operands o = operands(grouped, 1);
   std::vector<float> out(6 * 25);
   EXPECT_THROW(conv2d_cpu_gemm(grouped, o.in.data(), o.w.data(), o.b.data(), out.data()), Error);
