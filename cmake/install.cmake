@@ -17,6 +17,12 @@ foreach(_part IN LISTS _tx2yolo_parts)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${_part}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tx2yolo/${_part}
           COMPONENT development FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh")
 endforeach()
+# nlohmann-json is part of the engine's public interface: with the fetched
+# headers (cmake/deps.cmake) there is no package for a consumer to find.
+if("nlohmann_json" IN_LIST TX2YOLO_FETCHED_DEPS)
+  message(STATUS "tx2yolo: no installable CMake package with a fetched nlohmann-json (install nlohmann-json3-dev)")
+  return()
+endif()
 # The warnings target is linked privately; a static library's private links
 # still appear in its export (as link-only), so it is exported too. It adds
 # nothing to a consumer's compile or link.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -90,6 +91,12 @@ CommandResult run_command(const std::string& command_line) { return run_shell(co
 
 CommandResult run_command_stderr(const std::string& command_line) {
   return run_shell(command_line + " 2>&1 >/dev/null");
+}
+
+double time_limit_scale() {
+  const char* s = std::getenv("TX2YOLO_TEST_TIME_SCALE");
+  const double v = s ? std::atof(s) : 1.0;
+  return v >= 1.0 ? v : 1.0;
 }
 
 float round_to_half(float x) {

@@ -45,6 +45,11 @@ std::string read_text(const std::string& path);
 // bit manipulation and of CUDA's conversion: the oracle of both.
 float round_to_half(float x);
 
+// The factor by which the tests' wall-time limits are stretched: 1, or
+// TX2YOLO_TEST_TIME_SCALE where the tests run under emulation
+// (tools/aarch64-check.sh sets 10 for qemu-aarch64).
+double time_limit_scale();
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together
