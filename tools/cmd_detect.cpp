@@ -22,6 +22,7 @@
 #include "tools/annotate.h"
 #include "tools/commands.h"
 #include "tools/frame_source.h"
+#include "tools/live_results.h"
 
 namespace tx2yolo {
 
@@ -35,6 +36,7 @@ struct DetectArgs {
   std::string model;
   std::string out;
   std::string json;
+  std::string jsonl;
   std::string backend = "auto";
   std::vector<int> input_size;
   float threshold = -1.f;
@@ -44,6 +46,8 @@ struct DetectArgs {
   int keep_top_k = -2;
   int threads = 0;
   int max_frames = 0;
+  NetworkStreamOptions network;
+  bool no_drop = false;
   long long max_pixels = kDefaultMaxImagePixels;
   int device = 0;
   int nms_capacity = 0;
@@ -138,7 +142,7 @@ class DetectOutputs {
   }
 
   // Makes every output appear under its final name.
-  void commit(int frames) {
+  void commit(int frames, std::FILE* text) {
     if (json_.is_open()) {
       json_ << (records_ ? "\n]\n" : "]\n");
       json_.close();
@@ -153,10 +157,10 @@ class DetectOutputs {
                   ": cannot move the finished folder into place");
       temp_folder_.clear();
     }
-    if (mode_ == Mode::kImageFile || mode_ == Mode::kVideoFile) std::printf("wrote %s\n", out_.c_str());
+    if (mode_ == Mode::kImageFile || mode_ == Mode::kVideoFile) std::fprintf(text, "wrote %s\n", out_.c_str());
     if (mode_ == Mode::kExistingFolder || mode_ == Mode::kNewFolder)
-      std::printf("wrote %d image(s) to %s\n", frames, out_.c_str());
-    if (json_file_) std::printf("wrote %s\n", json_path_.c_str());
+      std::fprintf(text, "wrote %d image(s) to %s\n", frames, out_.c_str());
+    if (json_file_) std::fprintf(text, "wrote %s\n", json_path_.c_str());
   }
 
  private:
@@ -235,14 +239,24 @@ int run_detect(const DetectArgs& a) {
 
   const std::string model_path = a.model.empty() ? default_model_path() : a.model;
   const std::string input = a.input.empty() ? default_image_path() : a.input;
-  FrameSource source(input, a.max_pixels);
+  NetworkStreamOptions network = a.network;
+  network.drop_oldest = !a.no_drop;
+  FrameSource source(input, a.max_pixels, network);
   Detector detector(model_path, opt);
   print_detector_warnings(detector);
   DetectOutputs outputs(a, input, model_path, source);
+  if (!a.jsonl.empty() && a.jsonl != "-") {
+    check_output_path("--jsonl", a.jsonl, input, model_path, a.json, false);
+    TX2_REQUIRE(a.jsonl != a.out && !same_file(a.jsonl, a.out), "--jsonl ", a.jsonl, " is also the --out output");
+  }
+  std::unique_ptr<JsonlWriter> jsonl;
+  if (!a.jsonl.empty()) jsonl = std::make_unique<JsonlWriter>(a.jsonl);
+  // With --jsonl - the JSON lines own standard output; the text goes to stderr.
+  std::FILE* text = jsonl && jsonl->to_stdout() ? stderr : stdout;
   const float threshold = a.threshold >= 0 ? a.threshold : detector.config().draw_threshold;
   const auto& classes = detector.config().classes;
 
-  std::printf("model: %s (%s head, %zu classes), input %dx%d (h x w), backend %s\n", model_path.c_str(),
+  std::fprintf(text, "model: %s (%s head, %zu classes), input %dx%d (h x w), backend %s\n", model_path.c_str(),
               detector.config().head_type.c_str(), classes.size(), detector.input_h(), detector.input_w(),
               detector.backend_description().c_str());
 
@@ -258,14 +272,14 @@ int run_detect(const DetectArgs& a) {
     total_ms += t.total_ms;
     int shown = 0;
     for (const Detection& d : dets) shown += d.score >= threshold;
-    std::printf("%s %dx%d: %d detection%s >= %.2f (%zu total), %.1f ms (preprocess %.1f, network %.1f, "
+    std::fprintf(text, "%s %dx%d: %d detection%s >= %.2f (%zu total), %.1f ms (preprocess %.1f, network %.1f, "
                 "postprocess %.1f)\n",
                 frame.name.c_str(), frame.bgr.cols, frame.bgr.rows, shown, shown == 1 ? "" : "s", threshold,
                 dets.size(), t.total_ms, t.preprocess_ms, t.network_ms, t.postprocess_ms);
     if (!a.quiet) {
       for (const Detection& d : dets) {
         if (d.score < threshold) continue;
-        std::printf("  %-16s %.3f  [%.1f, %.1f, %.1f, %.1f]\n", detector.class_name(d.class_id).c_str(), d.score,
+        std::fprintf(text, "  %-16s %.3f  [%.1f, %.1f, %.1f, %.1f]\n", detector.class_name(d.class_id).c_str(), d.score,
                     d.x1, d.y1, d.x2, d.y2);
       }
     }
@@ -273,15 +287,19 @@ int run_detect(const DetectArgs& a) {
       std::fprintf(stderr, "warning: %s: %lld NMS candidates did not fit the GPU capacity and were dropped; "
                    "raise --nms-capacity or use --cpu-nms for the exact result\n", frame.name.c_str(), t.nms_overflow);
     }
+    if (jsonl) jsonl->write(input, frame.index, frame.name, frame.bgr.cols, frame.bgr.rows, dets, classes, t);
     outputs.add(frame, dets, classes, threshold);
-    std::fflush(stdout);
+    std::fflush(text);
   }
   std::signal(SIGINT, SIG_DFL);
   TX2_REQUIRE(frames > 0, input, ": no frames could be read");
-  std::printf("frames: %d, mean %.1f ms/frame (%.2f FPS), backend %s, input %dx%d (h x w)\n", frames,
+  std::fprintf(text, "frames: %d, mean %.1f ms/frame (%.2f FPS), backend %s, input %dx%d (h x w)\n", frames,
               total_ms / frames, total_ms > 0 ? 1000.0 * frames / total_ms : 0.0, backend_name(detector.backend()),
               detector.input_h(), detector.input_w());
-  outputs.commit(frames);
+  if (source.kind() == SourceKind::kNetwork)
+    std::fprintf(text, "stream: %lld frame(s) dropped from the full queue, %d reconnect(s)\n", source.dropped_frames(),
+                 source.reconnects());
+  outputs.commit(frames, text);
   return 0;
 }
 
@@ -291,13 +309,17 @@ CommandRunner add_detect_command(CLI::App& app) {
   auto args = std::make_shared<DetectArgs>();
   CLI::App* cmd = app.add_subcommand("detect", "Detect objects in an image, a folder, a video or a camera");
   cmd->add_option("input", args->input,
-                  "Image file, folder of images, video file, camera index (0) or GStreamer pipeline "
-                  "(default: the bundled demo image)");
+                  "Image file, folder of images, video file, camera index (0), GStreamer pipeline, or network "
+                  "stream (rtsp://, rtmp://, http(s)://) (default: the bundled demo image)");
   cmd->add_option("-m,--model", args->model, "Model file (default: the bundled demo model)");
   cmd->add_option("-o,--out", args->out,
                   "Annotated output: an image file, a folder (for folder input), or a video file "
                   "(.mp4/.avi) for video and camera input");
   cmd->add_option("--json", args->json, "Write all detections as COCO-results JSON to this file");
+  cmd->add_option("--jsonl", args->jsonl,
+                  "Write one JSON line per frame as it is done (source, frame, time, detections, stage "
+                  "times), flushed: a file to follow live, or - for standard output (the text then goes "
+                  "to stderr)");
   cmd->add_option("-t,--threshold", args->threshold,
                   "Score threshold for printing and drawing (default: the model's draw_threshold)")
       ->check(unit_interval());
@@ -330,6 +352,16 @@ CommandRunner add_detect_command(CLI::App& app) {
       ->check(CLI::Range(-1, 1 << 24));
   cmd->add_option("--max-frames", args->max_frames, "Stop after this many frames (0: all)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--reconnect", args->network.reconnect,
+                  "Network streams: reopen a lost stream up to N times in a row, waiting 0.5 s to 8 s between "
+                  "tries (default 0: the run ends when the stream does)")
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--queue", args->network.queue,
+                  "Network streams: frames held between capture and inference; when full the oldest is dropped")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_flag("--no-drop", args->no_drop,
+                "Network streams: never drop a frame; capture waits for inference (a slow run falls behind)");
   cmd->add_flag("-q,--quiet", args->quiet, "Print only the per-frame summary lines");
   return [args]() { return run_detect(*args); };
 }

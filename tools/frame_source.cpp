@@ -29,6 +29,12 @@ std::string lower_extension(const std::string& path) {
   return ext;
 }
 
+std::string stream_frame_name(int index) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "frame-%06d", index);
+  return name;
+}
+
 bool all_digits(const std::string& s) {
   return !s.empty() && s.size() < 6 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
 }
@@ -47,10 +53,14 @@ bool has_video_extension(const std::string& path) {
   return std::any_of(std::begin(kExt), std::end(kExt), [&](const char* e) { return ext == e; });
 }
 
-FrameSource::FrameSource(const std::string& input, long long max_pixels) : input_(input), max_pixels_(max_pixels) {
+FrameSource::FrameSource(const std::string& input, long long max_pixels, NetworkStreamOptions network)
+    : input_(input), max_pixels_(max_pixels) {
   quiet_ffmpeg();
   TX2_REQUIRE(!input.empty(), "no input given");
-  if (is_directory(input)) {
+  if (is_network_url(input)) {
+    kind_ = SourceKind::kNetwork;
+    network_ = std::make_unique<NetworkStream>(input, network);
+  } else if (is_directory(input)) {
     kind_ = SourceKind::kImageFolder;
     for (const std::string& f : list_directory_files(input))
       if (has_image_extension(f)) files_.push_back(f);
@@ -77,12 +87,14 @@ FrameSource::FrameSource(const std::string& input, long long max_pixels) : input
     TX2_REQUIRE(capture_.open(input, cv::CAP_GSTREAMER), "cannot open GStreamer pipeline '", input,
                 "' (is OpenCV built with GStreamer, and does the pipeline end in appsink?)");
   } else {
-    throw Error(cat(input, ": no such file or folder (a camera is a number such as 0, or a GStreamer pipeline)"));
+    throw Error(cat(input, ": no such file or folder (a camera is a number such as 0 or a GStreamer pipeline; a "
+                    "network stream starts with rtsp://, rtmp://, http:// or https://)"));
   }
 }
 
 double FrameSource::fps() const {
   if (!is_stream()) return 0;
+  if (network_) return network_->fps();
   const double fps = capture_.get(cv::CAP_PROP_FPS);
   return fps > 0 && fps < 1000 ? fps : 0;
 }
@@ -97,6 +109,11 @@ bool FrameSource::next(Frame* frame) {
     frame->bgr = decode_image(read_file_bytes(path, kMaxImageFileBytes), path, max_pixels_);
     return true;
   }
+  if (network_) {
+    if (!network_->next(&frame->bgr, &frame->index)) return false;
+    frame->name = stream_frame_name(frame->index);
+    return true;
+  }
   bool ok = false;
   {
     QuietStderr quiet;
@@ -104,9 +121,7 @@ bool FrameSource::next(Frame* frame) {
   }
   if (!ok || frame->bgr.empty()) return false;
   frame->index = frame_index_++;
-  char name[32];
-  std::snprintf(name, sizeof(name), "frame-%06d", frame->index);
-  frame->name = name;
+  frame->name = stream_frame_name(frame->index);
   return true;
 }
 
