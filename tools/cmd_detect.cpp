@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <cctype>
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -32,7 +33,8 @@ std::atomic<bool> g_stop{false};
 void on_sigint(int) { g_stop = true; }
 
 struct DetectArgs {
-  std::string input;
+  std::string input;                // one source (the one-source path)
+  std::vector<std::string> inputs;  // as given: sources, or one .streams file
   std::string model;
   std::string out;
   std::string json;
@@ -222,8 +224,9 @@ class DetectOutputs {
   cv::VideoWriter video_;
 };
 
-int run_detect(const DetectArgs& a) {
+DetectorOptions detector_options(const DetectArgs& a, int batch) {
   DetectorOptions opt;
+  opt.batch = batch;
   opt.backend = backend_from_string(a.backend);
   opt.threads = a.threads;
   opt.device = a.device;
@@ -236,7 +239,33 @@ int run_detect(const DetectArgs& a) {
   if (a.score_threshold >= 0) opt.score_threshold = a.score_threshold;
   if (a.nms_threshold >= 0) opt.nms_threshold = a.nms_threshold;
   if (a.keep_top_k != -2) opt.keep_top_k = a.keep_top_k;
+  return opt;
+}
 
+// One frame's summary line and, unless quiet, its detections over the threshold.
+void print_frame(std::FILE* text, const Frame& frame, const std::vector<Detection>& dets, const FrameTimings& t,
+                 float threshold, const Detector& detector, bool quiet) {
+  int shown = 0;
+  for (const Detection& d : dets) shown += d.score >= threshold;
+  std::fprintf(text, "%s %dx%d: %d detection%s >= %.2f (%zu total), %.1f ms (preprocess %.1f, network %.1f, "
+               "postprocess %.1f)\n",
+               frame.name.c_str(), frame.bgr.cols, frame.bgr.rows, shown, shown == 1 ? "" : "s", threshold,
+               dets.size(), t.total_ms, t.preprocess_ms, t.network_ms, t.postprocess_ms);
+  if (!quiet) {
+    for (const Detection& d : dets) {
+      if (d.score < threshold) continue;
+      std::fprintf(text, "  %-16s %.3f  [%.1f, %.1f, %.1f, %.1f]\n", detector.class_name(d.class_id).c_str(), d.score,
+                   d.x1, d.y1, d.x2, d.y2);
+    }
+  }
+  if (t.nms_overflow > 0) {
+    std::fprintf(stderr, "warning: %s: %lld NMS candidates did not fit the GPU capacity and were dropped; "
+                 "raise --nms-capacity or use --cpu-nms for the exact result\n", frame.name.c_str(), t.nms_overflow);
+  }
+}
+
+int run_detect(const DetectArgs& a) {
+  const DetectorOptions opt = detector_options(a, 1);
   const std::string model_path = a.model.empty() ? default_model_path() : a.model;
   const std::string input = a.input.empty() ? default_image_path() : a.input;
   NetworkStreamOptions network = a.network;
@@ -270,23 +299,7 @@ int run_detect(const DetectArgs& a) {
     const FrameTimings& t = detector.last_timings();
     ++frames;
     total_ms += t.total_ms;
-    int shown = 0;
-    for (const Detection& d : dets) shown += d.score >= threshold;
-    std::fprintf(text, "%s %dx%d: %d detection%s >= %.2f (%zu total), %.1f ms (preprocess %.1f, network %.1f, "
-                "postprocess %.1f)\n",
-                frame.name.c_str(), frame.bgr.cols, frame.bgr.rows, shown, shown == 1 ? "" : "s", threshold,
-                dets.size(), t.total_ms, t.preprocess_ms, t.network_ms, t.postprocess_ms);
-    if (!a.quiet) {
-      for (const Detection& d : dets) {
-        if (d.score < threshold) continue;
-        std::fprintf(text, "  %-16s %.3f  [%.1f, %.1f, %.1f, %.1f]\n", detector.class_name(d.class_id).c_str(), d.score,
-                    d.x1, d.y1, d.x2, d.y2);
-      }
-    }
-    if (t.nms_overflow > 0) {
-      std::fprintf(stderr, "warning: %s: %lld NMS candidates did not fit the GPU capacity and were dropped; "
-                   "raise --nms-capacity or use --cpu-nms for the exact result\n", frame.name.c_str(), t.nms_overflow);
-    }
+    print_frame(text, frame, dets, t, threshold, detector, a.quiet);
     if (jsonl) jsonl->write(input, frame.index, frame.name, frame.bgr.cols, frame.bgr.rows, dets, classes, t);
     outputs.add(frame, dets, classes, threshold);
     std::fflush(text);
@@ -303,14 +316,167 @@ int run_detect(const DetectArgs& a) {
   return 0;
 }
 
+
+// The sources named on the command line, with a ".streams" file (one source
+// per line; blank lines and lines starting with # skipped) read in place.
+std::vector<std::string> expand_sources(const std::vector<std::string>& given) {
+  std::vector<std::string> out;
+  for (const std::string& g : given) {
+    if (path_extension(g) != ".streams") {
+      out.push_back(g);
+      continue;
+    }
+    TX2_REQUIRE(is_regular_file(g), g, ": no such .streams file");
+    std::ifstream in(g);
+    std::string line;
+    int added = 0;
+    while (std::getline(in, line)) {
+      const auto b = line.find_first_not_of(" \t\r");
+      if (b == std::string::npos || line[b] == '#') continue;
+      const auto e = line.find_last_not_of(" \t\r");
+      out.push_back(line.substr(b, e - b + 1));
+      ++added;
+    }
+    TX2_REQUIRE(added > 0, g, ": names no sources (one per line)");
+  }
+  return out;
+}
+
+// "s2-rtsp___cam2_554_live.mp4": where source i's annotated output goes in
+// the --out folder. Videos, cameras and streams get a video file, an image
+// keeps its extension, a folder of images gets a new folder.
+std::string multi_output_name(std::size_t i, const std::string& input, const FrameSource& source) {
+  std::string base = path_basename(input);
+  if (base.empty() || source.kind() == SourceKind::kNetwork || source.kind() == SourceKind::kCamera) base = input;
+  std::string clean;
+  for (char c : base) clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
+  if (clean.size() > 48) clean = clean.substr(clean.size() - 48);
+  std::string name = cat("s", i + 1, "-", clean);
+  const std::string ext = path_extension(name);
+  if (source.is_stream() && ext != ".mp4" && ext != ".avi" && ext != ".mkv") name += ".mp4";  // writable containers
+  return name;
+}
+
+// Several sources through one detector: each round takes the next frame of
+// every source still running (for network streams the newest: their queue
+// holds one frame) and runs them as one batch. A source that ends or fails is
+// dropped with a warning, and the others go on.
+int run_detect_multi(const DetectArgs& a, const std::vector<std::string>& inputs) {
+  TX2_REQUIRE(inputs.size() <= static_cast<std::size_t>(kMaxBatch), "at most ", kMaxBatch, " sources at once (",
+              inputs.size(), " given)");
+  TX2_REQUIRE(a.json.empty(), "--json takes one source; with several, use --jsonl (each line names its source)");
+  TX2_REQUIRE(a.out.empty() || is_directory(a.out), "--out ", a.out,
+              ": with several sources, an existing folder (one output per source inside it)");
+  const std::string model_path = a.model.empty() ? default_model_path() : a.model;
+  NetworkStreamOptions network = a.network;
+  network.drop_oldest = !a.no_drop;
+  if (network.drop_oldest) network.queue = 1;
+
+  struct Source {
+    std::size_t number = 0;  // 1-based, as given
+    std::string input;
+    std::unique_ptr<FrameSource> frames;
+    std::unique_ptr<DetectOutputs> outputs;
+    int count = 0;
+    bool running = true;
+  };
+  std::vector<Source> sources;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    Source s;
+    s.number = i + 1;
+    s.input = inputs[i];
+    try {
+      s.frames = std::make_unique<FrameSource>(inputs[i], a.max_pixels, network);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "warning: source %zu: %s; skipped\n", s.number, e.what());
+      continue;
+    }
+    sources.push_back(std::move(s));
+  }
+  TX2_REQUIRE(!sources.empty(), "none of the ", inputs.size(), " sources could be opened");
+  Detector detector(model_path, detector_options(a, static_cast<int>(sources.size())));
+  print_detector_warnings(detector);
+  for (Source& s : sources) {
+    DetectArgs one = a;
+    if (!a.out.empty()) one.out = path_join(a.out, multi_output_name(s.number - 1, s.input, *s.frames));
+    s.outputs = std::make_unique<DetectOutputs>(one, s.input, model_path, *s.frames);
+  }
+  if (!a.jsonl.empty() && a.jsonl != "-") check_output_path("--jsonl", a.jsonl, "", model_path, "", false);
+  std::unique_ptr<JsonlWriter> jsonl;
+  if (!a.jsonl.empty()) jsonl = std::make_unique<JsonlWriter>(a.jsonl);
+  std::FILE* text = jsonl && jsonl->to_stdout() ? stderr : stdout;
+  const float threshold = a.threshold >= 0 ? a.threshold : detector.config().draw_threshold;
+  const auto& classes = detector.config().classes;
+  std::fprintf(text, "model: %s (%s head, %zu classes), input %dx%d (h x w), backend %s, %zu sources in a batch\n",
+               model_path.c_str(), detector.config().head_type.c_str(), classes.size(), detector.input_h(),
+               detector.input_w(), detector.backend_description().c_str(), sources.size());
+
+  g_stop = false;
+  std::signal(SIGINT, on_sigint);
+  int rounds = 0;
+  double total_ms = 0;
+  while (!g_stop && (a.max_frames <= 0 || rounds < a.max_frames)) {
+    std::vector<Source*> taken;
+    std::vector<Frame> frames;
+    for (Source& s : sources) {
+      if (!s.running) continue;
+      Frame f;
+      bool ok = false;
+      try {
+        ok = s.frames->next(&f);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "warning: source %zu: %s; it stops, the others go on\n", s.number, e.what());
+      }
+      if (!ok) {
+        s.running = false;
+        continue;
+      }
+      taken.push_back(&s);
+      frames.push_back(std::move(f));
+    }
+    if (taken.empty()) break;
+    std::vector<cv::Mat> images;
+    for (const Frame& f : frames) images.push_back(f.bgr);
+    const std::vector<std::vector<Detection>> results = detector.detect_batch(images);
+    const FrameTimings& t = detector.last_timings();  // the whole batch's
+    ++rounds;
+    total_ms += t.total_ms;
+    for (std::size_t k = 0; k < taken.size(); ++k) {
+      Source& s = *taken[k];
+      ++s.count;
+      Frame shown = frames[k];
+      shown.name = cat("[", s.number, "] ", frames[k].name);
+      print_frame(text, shown, results[k], t, threshold, detector, a.quiet);
+      if (jsonl) jsonl->write(s.input, frames[k].index, frames[k].name, frames[k].bgr.cols, frames[k].bgr.rows,
+                              results[k], classes, t);
+      s.outputs->add(frames[k], results[k], classes, threshold);
+    }
+    std::fflush(text);
+  }
+  std::signal(SIGINT, SIG_DFL);
+  TX2_REQUIRE(rounds > 0, "no frames could be read from any source");
+  std::fprintf(text, "rounds: %d, mean %.1f ms per batch, backend %s, input %dx%d (h x w)\n", rounds,
+               total_ms / rounds, backend_name(detector.backend()), detector.input_h(), detector.input_w());
+  for (Source& s : sources) {
+    std::fprintf(text, "source %zu (%s): %d frame(s)", s.number, s.input.c_str(), s.count);
+    if (s.frames->kind() == SourceKind::kNetwork)
+      std::fprintf(text, ", %lld dropped for newer ones, %d reconnect(s)", s.frames->dropped_frames(),
+                   s.frames->reconnects());
+    std::fprintf(text, "\n");
+  }
+  for (Source& s : sources)
+    if (s.count > 0) s.outputs->commit(s.count, text);
+  return 0;
+}
 }  // namespace
 
 CommandRunner add_detect_command(CLI::App& app) {
   auto args = std::make_shared<DetectArgs>();
   CLI::App* cmd = app.add_subcommand("detect", "Detect objects in an image, a folder, a video or a camera");
-  cmd->add_option("input", args->input,
+  cmd->add_option("input", args->inputs,
                   "Image file, folder of images, video file, camera index (0), GStreamer pipeline, or network "
-                  "stream (rtsp://, rtmp://, http(s)://) (default: the bundled demo image)");
+                  "stream (rtsp://, rtmp://, http(s)://) (default: the bundled demo image). Several sources, or a "
+                  ".streams file of one source per line, run together: the next frame of each in one batch");
   cmd->add_option("-m,--model", args->model, "Model file (default: the bundled demo model)");
   cmd->add_option("-o,--out", args->out,
                   "Annotated output: an image file, a folder (for folder input), or a video file "
@@ -363,7 +529,13 @@ CommandRunner add_detect_command(CLI::App& app) {
   cmd->add_flag("--no-drop", args->no_drop,
                 "Network streams: never drop a frame; capture waits for inference (a slow run falls behind)");
   cmd->add_flag("-q,--quiet", args->quiet, "Print only the per-frame summary lines");
-  return [args]() { return run_detect(*args); };
+  return [args]() {
+    const std::vector<std::string> inputs = expand_sources(args->inputs);
+    if (inputs.size() > 1) return run_detect_multi(*args, inputs);
+    DetectArgs one = *args;
+    one.input = inputs.empty() ? std::string() : inputs[0];
+    return run_detect(one);
+  };
 }
 
 }  // namespace tx2yolo

@@ -48,7 +48,7 @@ bool has_image_extension(const std::string& path) {
 }
 
 bool has_video_extension(const std::string& path) {
-  static const char* kExt[] = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".h264", ".mjpeg"};
+  static const char* kExt[] = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".h264", ".mjpeg", ".ts", ".flv"};
   const std::string ext = lower_extension(path);
   return std::any_of(std::begin(kExt), std::end(kExt), [&](const char* e) { return ext == e; });
 }

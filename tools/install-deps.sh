@@ -43,6 +43,7 @@ else
     clang                # libFuzzer with ASan and UBSan, for the fuzz targets (fuzz/)
     g++-aarch64-linux-gnu  # the aarch64 cross-build of the host code (tools/aarch64-check.sh)
     qemu-user            # ... and its CPU tests, run under emulation
+    ffmpeg               # serves a clip over HTTP on 127.0.0.1 for the network-stream tests (CliStreams.*)
   )
 fi
 

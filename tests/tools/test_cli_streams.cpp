@@ -142,5 +142,42 @@ TEST(CliStreams, JsonlOntoAFolderOrFifoIsRefused) {
   }
 }
 
+TEST(CliStreams, SeveralSourcesRunAsOneBatchAndAFailedOneIsSkipped) {
+  if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg not installed (Debian package ffmpeg)";
+  TempDir dir;
+  const std::string clip = make_clip(dir);
+  // A .streams file: the demo image, the clip, a missing file, a comment.
+  const std::string list = dir.file("cams.streams");
+  testing_util::write_text(list, "# three sources\n" + kImage + "\n\n  " + clip + "  \n" + dir.file("gone.jpg") + "\n");
+  ASSERT_EQ(::mkdir(dir.file("out").c_str(), 0755), 0);
+  const std::string jsonl = dir.file("live.jsonl");
+  const CommandResult r = run_command("timeout 120 " + kCli + " detect '" + list + "' --backend cpu --threads 1 -q " +
+                                      "--max-frames 5 --out '" + dir.file("out") + "' --jsonl '" + jsonl + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: source 3: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 sources in a batch"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("source 1 (" + kImage + "): 1 frame(s)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("source 2 (" + clip + "): 5 frame(s)"), std::string::npos) << r.output;
+  // Each source's own records and output; the image's frame was in the first batch with the clip's.
+  const std::vector<nlohmann::json> lines = read_jsonl(jsonl);
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_EQ(lines[0].at("source"), kImage);
+  EXPECT_EQ(lines[1].at("source"), clip);
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i].at("source"), clip);
+    EXPECT_EQ(lines[i].at("frame"), static_cast<int>(i) - 1);  // a file is read frame by frame
+  }
+  EXPECT_TRUE(file_exists(dir.file("out/s1-demo.jpg")));
+  EXPECT_TRUE(file_exists(dir.file("out/s2-clip.ts.mp4")));
+  // --json needs one source, and --out a folder; refused before any work.
+  for (const std::string& bad : {std::string(" --json '") + dir.file("r.json") + "'",
+                                 std::string(" --out '") + dir.file("x.mp4") + "'"}) {
+    const CommandResult b = run_command_stderr(kCli + " detect '" + kImage + "' '" + clip + "' --backend cpu" + bad);
+    EXPECT_NE(b.exit_code, 0);
+    EXPECT_EQ(b.output.rfind("error: ", 0), 0u) << b.output;
+    EXPECT_EQ(std::count(b.output.begin(), b.output.end(), '\n'), 1) << b.output;
+  }
+}
+
 }  // namespace
 }  // namespace tx2yolo
