@@ -23,6 +23,10 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 set(_tx2yolo_multiarch "${TX2YOLO_AARCH64_SYSROOT}/usr/lib/aarch64-linux-gnu")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-Wl,-rpath-link,${_tx2yolo_multiarch} -Wl,-rpath-link,${_tx2yolo_multiarch}/blas -Wl,-rpath-link,${_tx2yolo_multiarch}/lapack")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "${CMAKE_EXE_LINKER_FLAGS_INIT}")
+# pkg-config (GStreamer, for gst/) reads the sysroot's .pc files only, never
+# the host's x86-64 ones; the sysroot has no GStreamer, so gst/ is skipped.
+set(ENV{PKG_CONFIG_LIBDIR} "${_tx2yolo_multiarch}/pkgconfig:${TX2YOLO_AARCH64_SYSROOT}/usr/share/pkgconfig")
+set(ENV{PKG_CONFIG_SYSROOT_DIR} "${TX2YOLO_AARCH64_SYSROOT}")
 set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L "${TX2YOLO_AARCH64_SYSROOT}")
 # Keep these through try_compile's nested projects.
 list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES TX2YOLO_AARCH64_SYSROOT)

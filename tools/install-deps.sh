@@ -44,6 +44,8 @@ else
     g++-aarch64-linux-gnu  # the aarch64 cross-build of the host code (tools/aarch64-check.sh)
     qemu-user            # ... and its CPU tests, run under emulation
     ffmpeg               # serves a clip over HTTP on 127.0.0.1 for the network-stream tests (CliStreams.*)
+    libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev   # the GStreamer element (gst/)
+    gstreamer1.0-plugins-base gstreamer1.0-tools           # ... and its tests (videotestsrc, appsrc, gst-inspect-1.0)
   )
 fi
 
