@@ -39,7 +39,7 @@ function(tx2yolo_fetch_headers name repository tag target)
   set(TX2YOLO_FETCHED_DEPS ${TX2YOLO_FETCHED_DEPS} ${name} PARENT_SCOPE)
 endfunction()
 
-find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs videoio)
+find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs videoio OPTIONAL_COMPONENTS highgui)
 
 find_package(nlohmann_json 3.11 QUIET)
 if(NOT nlohmann_json_FOUND)

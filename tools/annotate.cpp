@@ -2,6 +2,7 @@
 
 #include "core/file_util.h"
 #include "convert/ppdet_config.h"
+#include "tools/label_layout.h"
 
 #include <algorithm>
 #include <cmath>
@@ -27,29 +28,42 @@ void draw_detections(cv::Mat& bgr, const std::vector<Detection>& dets, const std
                      float threshold) {
   const int thickness = std::max(1, std::min(bgr.cols, bgr.rows) / 300);
   const double font = std::max(0.4, std::min(bgr.cols, bgr.rows) / 800.0);
-  for (const Detection& d : dets) {
-    if (d.score < threshold) continue;
-    const cv::Scalar colour = class_colour(d.class_id);
+  // Highest score first: it gets the label spot it wants.
+  std::vector<const Detection*> shown;
+  for (const Detection& d : dets)
+    if (d.score >= threshold) shown.push_back(&d);
+  std::stable_sort(shown.begin(), shown.end(), [](const Detection* a, const Detection* b) { return a->score > b->score; });
+  std::vector<cv::Rect> boxes;
+  std::vector<cv::Size> sizes;
+  std::vector<std::string> texts;
+  std::vector<int> baselines;
+  for (const Detection* d : shown) {
     // Boxes are clipped by yolo_box only when the model says so; keep the
     // int conversion defined for any float, inf and NaN included.
     auto px = [](float v, int size) {
       const float lo = -1.f * size, hi = 2.f * size;
       return static_cast<int>(std::isnan(v) ? 0.f : std::min(std::max(v, lo), hi));
     };
-    const cv::Point p1(px(d.x1, bgr.cols), px(d.y1, bgr.rows));
-    const cv::Point p2(px(d.x2, bgr.cols), px(d.y2, bgr.rows));
-    cv::rectangle(bgr, p1, p2, colour, thickness);
+    const cv::Point p1(px(d->x1, bgr.cols), px(d->y1, bgr.rows));
+    const cv::Point p2(px(d->x2, bgr.cols), px(d->y2, bgr.rows));
+    cv::rectangle(bgr, p1, p2, class_colour(d->class_id), thickness);
+    boxes.emplace_back(p1, p2);
     char text[160];
     const std::string& name =
-        d.class_id >= 0 && d.class_id < static_cast<int>(classes.size()) ? classes[d.class_id] : "?";
-    std::snprintf(text, sizeof(text), "%s %.2f", name.c_str(), d.score);
+        d->class_id >= 0 && d->class_id < static_cast<int>(classes.size()) ? classes[d->class_id] : "?";
+    std::snprintf(text, sizeof(text), "%s %.2f", name.c_str(), d->score);
     int baseline = 0;
     const cv::Size size = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, font, thickness, &baseline);
-    const int top = std::max(0, p1.y - size.height - baseline);
-    cv::rectangle(bgr, cv::Point(p1.x, top), cv::Point(p1.x + size.width, top + size.height + baseline), colour,
-                  cv::FILLED);
-    cv::putText(bgr, text, cv::Point(p1.x, top + size.height), cv::FONT_HERSHEY_SIMPLEX, font,
-                cv::Scalar(0, 0, 0), thickness);
+    sizes.emplace_back(size.width, size.height + baseline);
+    texts.push_back(text);
+    baselines.push_back(baseline);
+  }
+  // Labels over the boxes, inside the image and apart from each other.
+  const std::vector<cv::Rect> labels = place_labels(boxes, sizes, bgr.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    cv::rectangle(bgr, labels[i], class_colour(shown[i]->class_id), cv::FILLED);
+    cv::putText(bgr, texts[i], cv::Point(labels[i].x, labels[i].y + labels[i].height - baselines[i]),
+                cv::FONT_HERSHEY_SIMPLEX, font, cv::Scalar(0, 0, 0), thickness);
   }
 }
 

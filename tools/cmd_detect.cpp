@@ -24,6 +24,7 @@
 #include "tools/commands.h"
 #include "tools/frame_source.h"
 #include "tools/live_results.h"
+#include "tools/show_window.h"
 
 namespace tx2yolo {
 
@@ -57,6 +58,7 @@ struct DetectArgs {
   bool debug_sync = false;
   CudaRunArgs cuda;
   bool quiet = false;
+  bool show = false;
 };
 
 // Refuses an output path that would overwrite the input, the model or the
@@ -270,6 +272,8 @@ int run_detect(const DetectArgs& a) {
   const std::string input = a.input.empty() ? default_image_path() : a.input;
   NetworkStreamOptions network = a.network;
   network.drop_oldest = !a.no_drop;
+  std::unique_ptr<ShowWindows> windows;
+  if (a.show) windows = std::make_unique<ShowWindows>();  // refused here, before any work, without a display
   FrameSource source(input, a.max_pixels, network);
   Detector detector(model_path, opt);
   print_detector_warnings(detector);
@@ -292,6 +296,7 @@ int run_detect(const DetectArgs& a) {
   g_stop = false;
   std::signal(SIGINT, on_sigint);
   Frame frame;
+  FpsMeter fps;
   int frames = 0;
   double total_ms = 0;
   while (!g_stop && (a.max_frames <= 0 || frames < a.max_frames) && source.next(&frame)) {
@@ -302,6 +307,7 @@ int run_detect(const DetectArgs& a) {
     print_frame(text, frame, dets, t, threshold, detector, a.quiet);
     if (jsonl) jsonl->write(input, frame.index, frame.name, frame.bgr.cols, frame.bgr.rows, dets, classes, t);
     outputs.add(frame, dets, classes, threshold);
+    if (windows && !windows->show(input, frame.bgr, dets, classes, threshold, fps.tick())) g_stop = true;
     std::fflush(text);
   }
   std::signal(SIGINT, SIG_DFL);
@@ -367,6 +373,8 @@ int run_detect_multi(const DetectArgs& a, const std::vector<std::string>& inputs
   TX2_REQUIRE(a.json.empty(), "--json takes one source; with several, use --jsonl (each line names its source)");
   TX2_REQUIRE(a.out.empty() || is_directory(a.out), "--out ", a.out,
               ": with several sources, an existing folder (one output per source inside it)");
+  std::unique_ptr<ShowWindows> windows;
+  if (a.show) windows = std::make_unique<ShowWindows>();
   const std::string model_path = a.model.empty() ? default_model_path() : a.model;
   NetworkStreamOptions network = a.network;
   network.drop_oldest = !a.no_drop;
@@ -377,6 +385,7 @@ int run_detect_multi(const DetectArgs& a, const std::vector<std::string>& inputs
     std::string input;
     std::unique_ptr<FrameSource> frames;
     std::unique_ptr<DetectOutputs> outputs;
+    FpsMeter fps;
     int count = 0;
     bool running = true;
   };
@@ -450,6 +459,9 @@ int run_detect_multi(const DetectArgs& a, const std::vector<std::string>& inputs
       if (jsonl) jsonl->write(s.input, frames[k].index, frames[k].name, frames[k].bgr.cols, frames[k].bgr.rows,
                               results[k], classes, t);
       s.outputs->add(frames[k], results[k], classes, threshold);
+      if (windows && !windows->show(cat("[", s.number, "] ", s.input), frames[k].bgr, results[k], classes, threshold,
+                                    s.fps.tick()))
+        g_stop = true;
     }
     std::fflush(text);
   }
@@ -528,6 +540,9 @@ CommandRunner add_detect_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-drop", args->no_drop,
                 "Network streams: never drop a frame; capture waits for inference (a slow run falls behind)");
+  cmd->add_flag("--show", args->show,
+                "Show the annotated frames in a window per source, with the frames per second (needs a display; "
+                "q or Esc stops)");
   cmd->add_flag("-q,--quiet", args->quiet, "Print only the per-frame summary lines");
   return [args]() {
     const std::vector<std::string> inputs = expand_sources(args->inputs);

@@ -46,6 +46,7 @@ else
     ffmpeg               # serves a clip over HTTP on 127.0.0.1 for the network-stream tests (CliStreams.*)
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev   # the GStreamer element (gst/)
     gstreamer1.0-plugins-base gstreamer1.0-tools           # ... and its tests (videotestsrc, appsrc, gst-inspect-1.0)
+    xvfb xauth           # a virtual display for the detect --show test
   )
 fi
 

@@ -179,5 +179,24 @@ TEST(CliStreams, SeveralSourcesRunAsOneBatchAndAFailedOneIsSkipped) {
   }
 }
 
+TEST(CliStreams, ShowNeedsADisplayAndRunsInOne) {
+  TempDir dir;
+  // No display: refused before any work.
+  const CommandResult none = run_command_stderr("env -u DISPLAY -u WAYLAND_DISPLAY " + kCli + " detect '" + kImage +
+                                                "' --backend cpu --show");
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_EQ(none.output, "error: --show needs a display (neither DISPLAY nor WAYLAND_DISPLAY is set); use --out or "
+                         "--jsonl\n");
+  // A virtual display (Debian's xvfb): the windows open and the frames pass.
+  if (run_command("command -v xvfb-run").exit_code != 0 || !have_ffmpeg())
+    GTEST_SKIP() << "xvfb-run or ffmpeg not installed (Debian packages xvfb, xauth, ffmpeg)";
+  const std::string clip = make_clip(dir);
+  const CommandResult r = run_command("XDG_RUNTIME_DIR='" + dir.path() + "' timeout 120 xvfb-run -a " + kCli +
+                                      " detect '" + clip + "' '" + kImage + "' --backend cpu --threads 1 -q --show " +
+                                      "--max-frames 6");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("source 1 (" + clip + "): 6 frame(s)"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace tx2yolo
