@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -266,6 +267,13 @@ void print_frame(std::FILE* text, const Frame& frame, const std::vector<Detectio
   }
 }
 
+// The run's wall time, from the first frame read to the last one done
+// (reading, decoding, detection and the outputs; not the model's loading).
+void print_wall(std::FILE* text, std::chrono::steady_clock::time_point start, int frames) {
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(text, "wall: %.3f s for %d frame(s), %.2f frames/s\n", s, frames, s > 0 ? frames / s : 0.0);
+}
+
 int run_detect(const DetectArgs& a) {
   const DetectorOptions opt = detector_options(a, 1);
   const std::string model_path = a.model.empty() ? default_model_path() : a.model;
@@ -297,6 +305,7 @@ int run_detect(const DetectArgs& a) {
   std::signal(SIGINT, on_sigint);
   Frame frame;
   FpsMeter fps;
+  const auto wall_start = std::chrono::steady_clock::now();
   int frames = 0;
   double total_ms = 0;
   while (!g_stop && (a.max_frames <= 0 || frames < a.max_frames) && source.next(&frame)) {
@@ -315,6 +324,7 @@ int run_detect(const DetectArgs& a) {
   std::fprintf(text, "frames: %d, mean %.1f ms/frame (%.2f FPS), backend %s, input %dx%d (h x w)\n", frames,
               total_ms / frames, total_ms > 0 ? 1000.0 * frames / total_ms : 0.0, backend_name(detector.backend()),
               detector.input_h(), detector.input_w());
+  print_wall(text, wall_start, frames);
   if (source.kind() == SourceKind::kNetwork)
     std::fprintf(text, "stream: %lld frame(s) dropped from the full queue, %d reconnect(s)\n", source.dropped_frames(),
                  source.reconnects());
@@ -422,6 +432,7 @@ int run_detect_multi(const DetectArgs& a, const std::vector<std::string>& inputs
 
   g_stop = false;
   std::signal(SIGINT, on_sigint);
+  const auto wall_start = std::chrono::steady_clock::now();
   int rounds = 0;
   double total_ms = 0;
   while (!g_stop && (a.max_frames <= 0 || rounds < a.max_frames)) {
@@ -469,6 +480,9 @@ int run_detect_multi(const DetectArgs& a, const std::vector<std::string>& inputs
   TX2_REQUIRE(rounds > 0, "no frames could be read from any source");
   std::fprintf(text, "rounds: %d, mean %.1f ms per batch, backend %s, input %dx%d (h x w)\n", rounds,
                total_ms / rounds, backend_name(detector.backend()), detector.input_h(), detector.input_w());
+  int all_frames = 0;
+  for (const Source& s : sources) all_frames += s.count;
+  print_wall(text, wall_start, all_frames);
   for (Source& s : sources) {
     std::fprintf(text, "source %zu (%s): %d frame(s)", s.number, s.input.c_str(), s.count);
     if (s.frames->kind() == SourceKind::kNetwork)
