@@ -1,7 +1,7 @@
 # Checks the dependency direction (docs/architecture.md)
 #   core <- weights, kernels <- layers <- engine <- eval, parity <- tools
 #   core <- weights <- convert <- tools
-#   engine <- gst (the GStreamer element, beside tools: neither includes the other)
+#   engine <- gst, triton (the GStreamer element and the Triton backend, beside tools)
 # on every #include "folder/..." in the sources (the CMake targets enforce it for
 # linking; this catches a header-only reach upwards, which links fine).
 #   cmake -DSOURCE_DIR=<repo root> -P cmake/check_layering.cmake
@@ -10,7 +10,7 @@ if(NOT SOURCE_DIR)
   message(FATAL_ERROR "set SOURCE_DIR")
 endif()
 
-set(layers core weights convert kernels layers engine eval parity tools gst)
+set(layers core weights convert kernels layers engine eval parity tools gst triton)
 set(allowed_core core)
 set(allowed_weights core weights)
 set(allowed_convert core weights convert)
@@ -21,6 +21,7 @@ set(allowed_eval core weights kernels layers engine eval)
 set(allowed_parity core weights kernels layers engine parity)
 set(allowed_tools core weights convert kernels layers engine eval parity tools)
 set(allowed_gst core weights kernels layers engine gst)
+set(allowed_triton core weights kernels layers engine triton)
 
 set(violations "")
 set(checked 0)

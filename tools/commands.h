@@ -29,6 +29,7 @@ CommandRunner add_bench_command(CLI::App& app);
 CommandRunner add_tune_command(CLI::App& app);
 CommandRunner add_random_model_command(CLI::App& app);
 CommandRunner add_selftest_command(CLI::App& app);
+CommandRunner add_triton_repo_command(CLI::App& app);
 
 // The --input-size "H [W]" option (W defaults to H): when it was given,
 // checks it (positive multiples of 32, at most 8192; throws Error naming

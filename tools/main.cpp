@@ -15,5 +15,6 @@ int main(int argc, char** argv) {
                   {"bench", add_bench_command},
                   {"tune", add_tune_command},
                   {"random-model", add_random_model_command},
-                  {"selftest", add_selftest_command}});
+                  {"selftest", add_selftest_command},
+                  {"triton-repo", add_triton_repo_command}});
 }
