@@ -42,11 +42,13 @@ std::string make_clip(const TempDir& dir) {
 }
 
 // Serves `clip` at http://127.0.0.1:PORT/s.ts `times` times in a row, in the
-// background (ffmpeg paces it in real time with -re); returns the URL.
-std::string serve(const std::string& clip, int port, int times, const TempDir& dir) {
+// background (ffmpeg paces it in real time with -re), each time played
+// `loops` times over; returns the URL.
+std::string serve(const std::string& clip, int port, int times, const TempDir& dir, int loops = 1) {
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/s.ts";
   const std::string script = "for i in $(seq " + std::to_string(times) +
-                             "); do timeout 30 ffmpeg -nostdin -loglevel error -re -i '" + clip +
+                             "); do timeout 60 ffmpeg -nostdin -loglevel error -re -stream_loop " +
+                             std::to_string(loops - 1) + " -i '" + clip +
                              "' -c copy -f mpegts -listen 1 " + url + "; done";
   EXPECT_EQ(std::system(("(" + script + ") >'" + dir.file("server.log") + "' 2>&1 &").c_str()), 0);
   ::usleep(700 * 1000);  // the listener is up well within this
@@ -64,7 +66,8 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
 TEST(CliStreams, HttpStreamFramesDecodedWithLiveJsonl) {
   if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg not installed (Debian package ffmpeg)";
   TempDir dir;
-  const std::string url = serve(make_clip(dir), test_port(1), 1, dir);
+  // Played 3 times over (12 s): room for 12 frames under emulation too.
+  const std::string url = serve(make_clip(dir), test_port(1), 1, dir, 3);
   const std::string jsonl = dir.file("live.jsonl");
   const CommandResult r = run_command("timeout 60 " + kCli + " detect " + url + " --backend cpu --threads 1 -q " +
                                       "--max-frames 12 --jsonl '" + jsonl + "' --out '" + dir.file("out.mp4") + "'");
