@@ -54,7 +54,10 @@ fetch_toolchain() {
       sed -e 's/^Components:.*/Components: contrib non-free/' /etc/apt/sources.list.d/debian.sources |
         $sudo tee /etc/apt/sources.list.d/tx2yolo-nonfree.sources >/dev/null
     else
-      echo "deb http://deb.debian.org/debian bookworm contrib non-free" |
+      # A one-line sources.list: the same archive's contrib and non-free.
+      local line
+      line=$(grep -h -m1 -E '^deb [^ ]+ bookworm ' /etc/apt/sources.list 2>/dev/null) || return 1
+      printf '%s\n' "$line" | awk '{print $1, $2, $3, "contrib non-free"}' |
         $sudo tee /etc/apt/sources.list.d/tx2yolo-nonfree.list >/dev/null
     fi
     $sudo apt-get update -qq >/dev/null 2>&1 || return 1
