@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -31,6 +34,7 @@ struct TritonRepoArgs {
   std::string precision = "fp32";
   std::string color_order = "BGR";
   int threads = 0;
+  std::vector<std::string> params;  // KEY=VALUE backend parameters
 };
 
 std::string config_pbtxt(const TritonRepoArgs& a, const ModelConfig& model) {
@@ -50,6 +54,10 @@ std::string config_pbtxt(const TritonRepoArgs& a, const ModelConfig& model) {
   param("color_order", a.color_order);
   param("precision", a.precision);
   if (a.threads > 0) param("threads", cat(a.threads));
+  for (const std::string& kv : a.params) {
+    const std::size_t eq = kv.find('=');
+    param(kv.substr(0, eq).c_str(), kv.substr(eq + 1));
+  }
   return s;
 }
 
@@ -59,6 +67,18 @@ int run_triton_repo(const TritonRepoArgs& a) {
                 ": letters, digits, _, - and . only");
   TX2_REQUIRE(!a.name.empty() && a.name[0] != '.', "--name must not be empty or start with a dot");
   TX2_REQUIRE(a.precision == "fp32" || a.kind == "gpu", "--precision fp16 needs --kind gpu");
+  for (const std::string& kv : a.params) {
+    const std::size_t eq = kv.find('=');
+    TX2_REQUIRE(eq != std::string::npos, "--param ", kv, ": expected KEY=VALUE");
+    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    TX2_REQUIRE(key == "conf_threshold" || key == "score_threshold" || key == "nms_threshold" || key == "keep_top_k",
+                "--param ", key, ": one of conf_threshold, score_threshold, nms_threshold, keep_top_k");
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    TX2_REQUIRE(!value.empty() && end && *end == '\0' && std::isfinite(v), "--param ", kv, ": not a number");
+    TX2_REQUIRE(key == "keep_top_k" ? (v >= -1 && v == std::floor(v)) : (v >= 0 && v <= 1), "--param ", kv,
+                key == "keep_top_k" ? ": an integer >= -1" : ": outside [0, 1]");
+  }
   const ModelFile model = ModelFile::load(a.model);  // validated before anything is written
   TX2_REQUIRE(!file_exists(a.repo) || is_directory(a.repo), "-o ", a.repo, ": exists and is not a folder");
   make_directories(a.repo);
@@ -116,6 +136,9 @@ CommandRunner add_triton_repo_command(CLI::App& app) {
       ->check(CLI::IsMember({"BGR", "RGB"}))
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "CPU instances: threads each (0: all cores)")->check(CLI::Range(0, 256));
+  cmd->add_option("--param", args->params,
+                  "A backend parameter KEY=VALUE overriding the model's: conf_threshold, score_threshold, "
+                  "nms_threshold or keep_top_k (repeatable)");
   return [args]() { return run_triton_repo(*args); };
 }
 

@@ -3,7 +3,7 @@ images to the tx2yolo model over HTTP and gRPC and compares the detections
 with `tx2yolo detect --json`; sends bad requests and expects INVALID_ARGUMENT
 with the server still serving afterwards.
 
-  python triton_client.py HTTP_URL GRPC_URL MODEL_NAME CLI_JSON_DIR IMAGE...
+  python triton_client.py [--only-compare] HTTP_URL GRPC_URL MODEL_NAME CLI_JSON_DIR IMAGE...
 """
 import json
 import os
@@ -49,8 +49,12 @@ def expect_invalid(fn, label):
 
 
 def main():
-    http_url, grpc_url, name, cli_dir = sys.argv[1:5]
-    images = sys.argv[5:]
+    args = sys.argv[1:]
+    only_compare = args[0] == "--only-compare"
+    if only_compare:
+        args = args[1:]
+    http_url, grpc_url, name, cli_dir = args[:4]
+    images = args[4:]
     clients = [(httpclient.InferenceServerClient(http_url), httpclient, "HTTP"),
                (grpcclient.InferenceServerClient(grpc_url), grpcclient, "gRPC")]
     for path in images:
@@ -59,7 +63,9 @@ def main():
         for client, module, proto in clients:
             dets, classes = infer(client, module, name, image)
             compare(dets, classes, cli, f"{proto} {os.path.basename(path)}")
-            print(f"ok: {proto} {os.path.basename(path)}: {len(dets)} detections equal detect --json")
+            print(f"ok: {name}: {proto} {os.path.basename(path)}: {len(dets)} detections equal detect --json")
+    if only_compare:
+        return
     client, module, proto = clients[0]
     gclient, gmodule, _ = clients[1]
 
