@@ -48,7 +48,7 @@ qemu-aarch64 -L "$sysroot" "$build/tx2yolo" detect assets/demo.jpg --backend cpu
 echo "aarch64-check: tx2yolo detect on the demo image under qemu-aarch64: $(grep -c '"score"' "$build/demo.json") detections"
 # The CPU tests: one process under the emulator.
 # Emulation is several times slower: the tests' wall-time limits are stretched.
-TX2YOLO_TEST_TIME_SCALE=10 qemu-aarch64 -L "$sysroot" "$build/tests/tx2yolo_tests" --gtest_filter="$filter" --gtest_brief=1 2>&1 | tail -40
+TX2YOLO_TEST_TIME_SCALE=10 TX2YOLO_TEST_EMULATED=1 qemu-aarch64 -L "$sysroot" "$build/tests/tx2yolo_tests" --gtest_filter="$filter" --gtest_brief=1 2>&1 | tail -40
 rc=${PIPESTATUS[0]}
 echo "aarch64-check: tests ($filter) under qemu-aarch64 in $(( $(date +%s) - built )) s, exit $rc"
 exit "$rc"

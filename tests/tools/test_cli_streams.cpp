@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -66,15 +67,16 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
 TEST(CliStreams, HttpStreamFramesDecodedWithLiveJsonl) {
   if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg not installed (Debian package ffmpeg)";
   TempDir dir;
-  // Played 3 times over (12 s): room for 12 frames under emulation too.
-  const std::string url = serve(make_clip(dir), test_port(1), 1, dir, 3);
+  // Played 6 times over (24 s): room for 10 frames under emulation too
+  // (about 1.4 s a frame under qemu-aarch64), where frames are dropped.
+  const std::string url = serve(make_clip(dir), test_port(1), 1, dir, 6);
   const std::string jsonl = dir.file("live.jsonl");
   const CommandResult r = run_command("timeout 60 " + kCli + " detect " + url + " --backend cpu --threads 1 -q " +
-                                      "--max-frames 12 --jsonl '" + jsonl + "' --out '" + dir.file("out.mp4") + "'");
+                                      "--max-frames 10 --jsonl '" + jsonl + "' --out '" + dir.file("out.mp4") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("frames: 12,"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("frames: 10,"), std::string::npos) << r.output;
   const std::vector<nlohmann::json> lines = read_jsonl(jsonl);
-  ASSERT_EQ(lines.size(), 12u);
+  ASSERT_EQ(lines.size(), 10u);
   int last = -1;
   for (const nlohmann::json& l : lines) {
     EXPECT_EQ(l.at("source"), url);
@@ -193,6 +195,8 @@ TEST(CliStreams, ShowNeedsADisplayAndRunsInOne) {
   // A virtual display (Debian's xvfb): the windows open and the frames pass.
   if (run_command("command -v xvfb-run").exit_code != 0 || !have_ffmpeg())
     GTEST_SKIP() << "xvfb-run or ffmpeg not installed (Debian packages xvfb, xauth, ffmpeg)";
+  if (std::getenv("TX2YOLO_TEST_EMULATED"))
+    GTEST_SKIP() << "under qemu-user the arm64 sysroot's Qt cannot load its xcb platform plugin";
   const std::string clip = make_clip(dir);
   const CommandResult r = run_command("XDG_RUNTIME_DIR='" + dir.path() + "' timeout 120 xvfb-run -a " + kCli +
                                       " detect '" + clip + "' '" + kImage + "' --backend cpu --threads 1 -q --show " +
