@@ -21,6 +21,7 @@
 // A bad request (wrong type, rank, channels, a zero-sized image, a size
 // that does not match its bytes) gets INVALID_ARG with the reason; any other
 // failure INTERNAL. Nothing a request holds can stop the server.
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -254,6 +255,16 @@ void write_response(TRITONBACKEND_Request* request, TRITONBACKEND_Response* resp
   }
 }
 
+// Triton's statistics use steady-clock nanoseconds.
+uint64_t now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+void ignore(TRITONSERVER_Error* err) {
+  if (err) TRITONSERVER_ErrorDelete(err);
+}
+
 void send_error(TRITONBACKEND_Request* request, TRITONSERVER_Error* err) {
   TRITONBACKEND_Response* response = nullptr;
   if (TRITONSERVER_Error* e = TRITONBACKEND_ResponseNew(&response, request)) {
@@ -341,6 +352,7 @@ TX2YOLO_TRITON_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceFinalize(TR
 TX2YOLO_TRITON_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRITONBACKEND_ModelInstance* instance,
                                                                             TRITONBACKEND_Request** requests,
                                                                             const uint32_t request_count) {
+  const uint64_t exec_start = now_ns();
   void* raw_state = nullptr;
   if (TRITONSERVER_Error* err = TRITONBACKEND_ModelInstanceState(instance, &raw_state)) return err;
   InstanceState& state = *static_cast<InstanceState*>(raw_state);
@@ -361,6 +373,7 @@ TX2YOLO_TRITON_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRI
   // The images of all valid requests, max_batch_size at a time.
   std::vector<std::vector<Detection>> results;
   TRITONSERVER_Error* run_error = nullptr;
+  const uint64_t compute_start = now_ns();
   try {
     const std::size_t batch = static_cast<std::size_t>(state.detector->batch());
     for (std::size_t at = 0; at < all.size(); at += batch) {
@@ -371,6 +384,7 @@ TX2YOLO_TRITON_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRI
   } catch (const std::exception& e) {
     run_error = error(TRITONSERVER_ERROR_INTERNAL, e.what());
   }
+  const uint64_t compute_end = now_ns();
   std::size_t at = 0;
   for (uint32_t r = 0; r < request_count; ++r) {
     if (valid[r]) {
@@ -396,9 +410,15 @@ TX2YOLO_TRITON_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRI
       }
       at += n;
     }
+    // Per-request statistics (Triton's model statistics and metrics), before the release.
+    ignore(TRITONBACKEND_ModelInstanceReportStatistics(instance, requests[r], valid[r] && !run_error, exec_start,
+                                                       compute_start, compute_end, now_ns()));
     if (TRITONSERVER_Error* e = TRITONBACKEND_RequestRelease(requests[r], TRITONSERVER_REQUEST_RELEASE_ALL))
       TRITONSERVER_ErrorDelete(e);
   }
+  if (!all.empty() && !run_error)
+    ignore(TRITONBACKEND_ModelInstanceReportBatchStatistics(instance, all.size(), exec_start, compute_start,
+                                                            compute_end, now_ns()));
   if (run_error) TRITONSERVER_ErrorDelete(run_error);
   return nullptr;
 }

@@ -92,6 +92,13 @@ def main():
     r = client.infer(name, inputs=[inp], outputs=[module.InferRequestedOutput("DETECTIONS")]).as_numpy("DETECTIONS")
     assert r.shape[0] == 2 and np.array_equal(r[0], r[1]), r.shape
     print("ok: a request of two images gets two equal results")
+    # The backend reports its statistics: the successful requests so far, with their compute time.
+    stats = client.get_inference_statistics(name)["model_stats"][0]
+    ok = int(stats["inference_stats"]["success"]["count"])
+    compute = int(stats["inference_stats"]["compute_infer"]["ns"])
+    expected = 2 * len(images) + 2  # both protocols for each image, then "after" and the pair
+    assert ok >= expected and compute > 0 and int(stats["execution_count"]) > 0, stats
+    print(f"ok: the model statistics count {ok} successful requests and {compute / 1e6:.1f} ms of compute")
 
 
 if __name__ == "__main__":
