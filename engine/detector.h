@@ -18,6 +18,7 @@
 #include <opencv2/core.hpp>
 
 #include "engine/tactics.h"
+#include "kernels/conv2d.h"
 #include "kernels/multiclass_nms.h"
 #include "kernels/preprocess.h"
 #include "weights/model_file.h"
@@ -38,9 +39,11 @@ struct DetectorOptions {
   BackendKind backend = BackendKind::kAuto;
   int threads = 0;  // CPU backend threads; 0: all cores; at most kMaxCpuThreads
   // CPU backend: the convs with groups == 1 as OpenBLAS GEMMs (the fast CPU
-  // path, kernels/cpu/conv2d_gemm.cpp) instead of the reference. Off by
-  // default while it is new; needs a build with OpenBLAS.
-  bool cpu_gemm_convs = false;
+  // path, kernels/cpu/conv2d_gemm.cpp) instead of the reference. On by
+  // default where the build has OpenBLAS and is for x86-64 (where it was
+  // verified); on aarch64 it is opt-in until it has run on a board
+  // (conv2d_cpu_gemm_default).
+  bool cpu_gemm_convs = conv2d_cpu_gemm_default();
   int device = 0;   // CUDA device index
   int batch = 1;    // images per network run (detect_batch); 1 to kMaxBatch
   bool debug_sync = false;  // CUDA: synchronise after every layer and name the one that fails

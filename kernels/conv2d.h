@@ -82,6 +82,11 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, con
 // reference). Agrees with conv2d_cpu within tolerance::kConvFp32. Available
 // where the build found OpenBLAS (libopenblas-dev); otherwise it throws.
 bool conv2d_cpu_gemm_available();
+// Whether the CPU backend uses it by default: where it is available and the
+// build is for x86-64, the CPUs it has been verified on. On aarch64 it has
+// passed its tests only under emulation (qemu), so there it stays opt-in
+// until it has run on a board.
+bool conv2d_cpu_gemm_default();
 void conv2d_cpu_gemm(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out);
 
 // The CUDA kernels (kernels/cuda/conv2d.cu), the tactics a layer chooses

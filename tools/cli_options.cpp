@@ -42,9 +42,14 @@ const char* const kUnverifiedHelp =
 
 void add_cpu_convs_option(CLI::App* cmd, std::string* value) {
   cmd->add_option("--cpu-convs", *value,
-                  "CPU backend convs: reference (the oracle, default) or gemm (OpenBLAS GEMMs, the fast path; "
-                  "depthwise convs stay the reference)")
-      ->check(CLI::IsMember({"reference", "gemm"}));
+                  "CPU backend convs: auto (default: gemm on x86-64 builds with OpenBLAS, else reference), "
+                  "reference (the oracle) or gemm (OpenBLAS GEMMs, the fast path; depthwise convs stay the "
+                  "reference)")
+      ->check(CLI::IsMember({"auto", "reference", "gemm"}));
+}
+
+bool cpu_gemm_convs_from_option(const std::string& value) {
+  return value == "gemm" || (value == "auto" && conv2d_cpu_gemm_default());
 }
 
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
@@ -70,7 +75,7 @@ void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
   options->tactics_cache = args.tactics_cache;
   options->zero_copy_input = args.zero_copy;
   options->unverified = args.unverified;
-  options->cpu_gemm_convs = args.cpu_convs == "gemm";
+  options->cpu_gemm_convs = cpu_gemm_convs_from_option(args.cpu_convs);
 }
 
 void print_detector_warnings(const Detector& detector) {

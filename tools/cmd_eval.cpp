@@ -42,7 +42,7 @@ struct EvalArgs {
   int threads = 0;
   int device = 0;
   bool unverified = false;
-  std::string cpu_convs = "reference";
+  std::string cpu_convs = "auto";
 };
 
 DetectorOptions detector_options(const EvalArgs& a);
@@ -134,7 +134,7 @@ DetectorOptions detector_options(const EvalArgs& a) {
   o.device = a.device;
   o.precision = precision_from_string(a.precision);
   o.unverified = a.unverified;
-  o.cpu_gemm_convs = a.cpu_convs == "gemm";
+  o.cpu_gemm_convs = cpu_gemm_convs_from_option(a.cpu_convs);
   return o;
 }
 

@@ -139,4 +139,12 @@ void conv2d_cpu_gemm(const Conv2dParams&, const float*, const float*, const floa
 
 #endif
 
+bool conv2d_cpu_gemm_default() {
+#if defined(__x86_64__)
+  return conv2d_cpu_gemm_available();
+#else
+  return false;
+#endif
+}
+
 }  // namespace tx2yolo

@@ -119,8 +119,8 @@ class PyDetector {
              const py::object& size, std::optional<float> conf_threshold, std::optional<float> score_threshold,
              std::optional<float> nms_threshold, std::optional<int> keep_top_k, int batch, int threads,
              bool unverified, const std::string& cpu_convs) {
-    if (cpu_convs != "reference" && cpu_convs != "gemm")
-      throw py::value_error("cpu_convs: '" + cpu_convs + "', expected 'reference' or 'gemm'");
+    if (cpu_convs != "auto" && cpu_convs != "reference" && cpu_convs != "gemm")
+      throw py::value_error("cpu_convs: '" + cpu_convs + "', expected 'auto', 'reference' or 'gemm'");
     tx2yolo::DetectorOptions o;
     o.backend = tx2yolo::backend_from_string(backend);
     o.device = device;
@@ -133,7 +133,7 @@ class PyDetector {
     o.batch = batch;
     o.threads = threads;
     o.unverified = unverified;
-    o.cpu_gemm_convs = cpu_convs == "gemm";
+    o.cpu_gemm_convs = cpu_convs == "gemm" || (cpu_convs == "auto" && tx2yolo::conv2d_cpu_gemm_default());
     py::gil_scoped_release release;
     detector_ = std::make_unique<tx2yolo::Detector>(model, o);
   }
@@ -253,7 +253,7 @@ PYBIND11_MODULE(_tx2yolo, m) {
            py::arg("precision") = "fp32", py::arg("input_size") = py::none(), py::arg("conf_threshold") = py::none(),
            py::arg("score_threshold") = py::none(), py::arg("nms_threshold") = py::none(),
            py::arg("keep_top_k") = py::none(), py::arg("batch") = 1, py::arg("threads") = 0,
-           py::arg("unverified") = false, py::arg("cpu_convs") = "reference")
+           py::arg("unverified") = false, py::arg("cpu_convs") = "auto")
       .def("detect", &PyDetector::detect, py::arg("image"))
       .def("detect_batch", &PyDetector::detect_batch, py::arg("images"))
       .def_property_readonly("class_names", &PyDetector::class_names)

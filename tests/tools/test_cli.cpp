@@ -328,10 +328,18 @@ TEST(CliBench, ReportsEveryStageAndRefusesWhatIsNotAvailable) {
   const auto unverified =
       testing_util::run_command(cli + " bench --backend cpu --unverified --iterations 1 --warmup 0");
   EXPECT_EQ(unverified.exit_code, 0) << unverified.output;
-  // --cpu-convs: reference (the default) or gemm, on bench, detect, eval and sensitivity.
+  // --cpu-convs: auto (the default: gemm on x86-64 with OpenBLAS), reference or gemm, on bench, detect, eval and
+  // sensitivity.
   expect_one_line_error(run_command_stderr(cli + " bench --backend cpu --cpu-convs fast --iterations 1"), "--cpu-convs");
   expect_one_line_error(run_command_stderr(cli + " eval --cpu-convs fast"), "--cpu-convs");
   expect_one_line_error(run_command_stderr(cli + " sensitivity --cpu-convs fast"), "--cpu-convs");
+  const auto reference =
+      testing_util::run_command(cli + " bench --backend cpu --cpu-convs reference --iterations 1 --warmup 0");
+  EXPECT_NE(reference.output.find("convs: the reference"), std::string::npos) << reference.output;
+  const auto by_default = testing_util::run_command(cli + " bench --backend cpu --iterations 1 --warmup 0");
+  EXPECT_NE(by_default.output.find(conv2d_cpu_gemm_default() ? "convs: OpenBLAS GEMM" : "convs: the reference"),
+            std::string::npos)
+      << by_default.output;
   const auto gemm = testing_util::run_command(cli + " bench --backend cpu --cpu-convs gemm --iterations 1 --warmup 0");
   if (conv2d_cpu_gemm_available()) {
     EXPECT_EQ(gemm.exit_code, 0) << gemm.output;
