@@ -267,6 +267,18 @@ void print_frame(std::FILE* text, const Frame& frame, const std::vector<Detectio
   }
 }
 
+// The --jsonl writer (none without the option), after refusing a target that
+// is one of the inputs, the model or another output.
+std::unique_ptr<JsonlWriter> open_jsonl(const DetectArgs& a, const std::vector<std::string>& inputs,
+                                        const std::string& model_path) {
+  if (a.jsonl.empty()) return nullptr;
+  if (a.jsonl != "-") {
+    for (const std::string& input : inputs) check_output_path("--jsonl", a.jsonl, input, model_path, a.json, false);
+    TX2_REQUIRE(a.jsonl != a.out && !same_file(a.jsonl, a.out), "--jsonl ", a.jsonl, " is also the --out output");
+  }
+  return std::make_unique<JsonlWriter>(a.jsonl);
+}
+
 // The run's wall time, from the first frame read to the last one done
 // (reading, decoding, detection and the outputs; not the model's loading).
 void print_wall(std::FILE* text, std::chrono::steady_clock::time_point start, int frames) {
@@ -286,12 +298,7 @@ int run_detect(const DetectArgs& a) {
   Detector detector(model_path, opt);
   print_detector_warnings(detector);
   DetectOutputs outputs(a, input, model_path, source);
-  if (!a.jsonl.empty() && a.jsonl != "-") {
-    check_output_path("--jsonl", a.jsonl, input, model_path, a.json, false);
-    TX2_REQUIRE(a.jsonl != a.out && !same_file(a.jsonl, a.out), "--jsonl ", a.jsonl, " is also the --out output");
-  }
-  std::unique_ptr<JsonlWriter> jsonl;
-  if (!a.jsonl.empty()) jsonl = std::make_unique<JsonlWriter>(a.jsonl);
+  const std::unique_ptr<JsonlWriter> jsonl = open_jsonl(a, {input}, model_path);
   // With --jsonl - the JSON lines own standard output; the text goes to stderr.
   std::FILE* text = jsonl && jsonl->to_stdout() ? stderr : stdout;
   const float threshold = a.threshold >= 0 ? a.threshold : detector.config().draw_threshold;
@@ -420,9 +427,7 @@ int run_detect_multi(const DetectArgs& a, const std::vector<std::string>& inputs
     if (!a.out.empty()) one.out = path_join(a.out, multi_output_name(s.number - 1, s.input, *s.frames));
     s.outputs = std::make_unique<DetectOutputs>(one, s.input, model_path, *s.frames);
   }
-  if (!a.jsonl.empty() && a.jsonl != "-") check_output_path("--jsonl", a.jsonl, "", model_path, "", false);
-  std::unique_ptr<JsonlWriter> jsonl;
-  if (!a.jsonl.empty()) jsonl = std::make_unique<JsonlWriter>(a.jsonl);
+  const std::unique_ptr<JsonlWriter> jsonl = open_jsonl(a, inputs, model_path);
   std::FILE* text = jsonl && jsonl->to_stdout() ? stderr : stdout;
   const float threshold = a.threshold >= 0 ? a.threshold : detector.config().draw_threshold;
   const auto& classes = detector.config().classes;

@@ -174,14 +174,20 @@ TEST(CliStreams, SeveralSourcesRunAsOneBatchAndAFailedOneIsSkipped) {
   }
   EXPECT_TRUE(file_exists(dir.file("out/s1-demo.jpg")));
   EXPECT_TRUE(file_exists(dir.file("out/s2-clip.ts.mp4")));
-  // --json needs one source, and --out a folder; refused before any work.
+  // --json needs one source, --out a folder, and --jsonl must not be an input; refused before any work.
+  struct stat before {};
+  ASSERT_EQ(::stat(clip.c_str(), &before), 0);
   for (const std::string& bad : {std::string(" --json '") + dir.file("r.json") + "'",
-                                 std::string(" --out '") + dir.file("x.mp4") + "'"}) {
+                                 std::string(" --out '") + dir.file("x.mp4") + "'",
+                                 std::string(" --jsonl '") + clip + "'"}) {
     const CommandResult b = run_command_stderr(kCli + " detect '" + kImage + "' '" + clip + "' --backend cpu" + bad);
     EXPECT_NE(b.exit_code, 0);
     EXPECT_EQ(b.output.rfind("error: ", 0), 0u) << b.output;
     EXPECT_EQ(std::count(b.output.begin(), b.output.end(), '\n'), 1) << b.output;
   }
+  struct stat after {};
+  ASSERT_EQ(::stat(clip.c_str(), &after), 0);
+  EXPECT_EQ(after.st_size, before.st_size);  // the input named as --jsonl was not truncated
 }
 
 TEST(CliStreams, ShowNeedsADisplayAndRunsInOne) {
