@@ -46,6 +46,7 @@ struct BenchArgs {
   std::string json;
   bool sweep = false;
   std::string plot;
+  std::string force_tactic;
   std::vector<int> sizes = {320, 416, 608};
   std::vector<int> batches = {1, 8};
   std::vector<std::string> precisions = {"fp32"};
@@ -231,6 +232,10 @@ int run_bench(const BenchArgs& a) {
   o.device = a.device;
   apply_cuda_run_options(a.cuda, &o);
   o.batch = a.batch;
+  if (!a.force_tactic.empty()) {
+    TX2_REQUIRE(o.tactics == TacticMode::kHeuristic, "--force-tactic needs --tactics heuristic");
+    o.force_tactic = a.force_tactic;
+  }
   if (a.sweep) return run_sweep(a, model, image_path, image, o);
   TX2_REQUIRE(a.plot.empty(), "--plot draws the results of --sweep; add --sweep");
 
@@ -286,6 +291,9 @@ CommandRunner add_bench_command(CLI::App& app) {
   cmd->add_option("--json", args->json, "Also write the results as JSON");
   add_cuda_run_options(cmd, &args->cuda);
   cmd->add_flag("--show-tactics", args->show_tactics, "Print the kernel each conv layer runs");
+  cmd->add_option("--force-tactic", args->force_tactic,
+                  "CUDA, with --tactics heuristic: run this conv kernel on every layer it supports (e.g. "
+                  "gemm64-half2 to time the TX2's FP16 path on a card with tensor cores); for measurement only");
   cmd->add_flag("--sweep", args->sweep,
                 "Time every --sizes x --batches x --precisions configuration, one table row each (JSON: all rows)");
   cmd->add_option("--plot", args->plot,

@@ -137,15 +137,18 @@ PY
   row "$name" "$verdict" "$1 passed, $2 skipped, $3 failed (rc $rc)"
 }
 
-run_gtest gpu-tests "$gpu_tests" "$out/gpu-tests.json" env GTEST_FILTER='-GpuVerifiedDefaults.*' \
-  timeout "${GPU_CHECK_TEST_TIMEOUT:-600}"
-# The defaults as a user gets them: unverified features not allowed.
-run_gtest verified-defaults "$gpu_tests" "$out/verified-defaults.json" env -u TX2YOLO_UNVERIFIED_KERNELS \
-  GTEST_FILTER='GpuVerifiedDefaults.*' timeout 300
-if grep -q '"result": "SKIPPED"' "$out/gpu-tests.json" 2>/dev/null; then
-  row gpu-tests-no-skips FAIL "tests skipped although a GPU is present (see $out/gpu-tests.log)"
+if [ "${GPU_CHECK_TESTS:-1}" = 0 ]; then
+  row gpu-tests SKIP "GPU_CHECK_TESTS=0 (a speed run on binaries whose suite passed before)"
+else
+  run_gtest gpu-tests "$gpu_tests" "$out/gpu-tests.json" env GTEST_FILTER='-GpuVerifiedDefaults.*' \
+    timeout "${GPU_CHECK_TEST_TIMEOUT:-600}"
+  # The defaults as a user gets them: unverified features not allowed.
+  run_gtest verified-defaults "$gpu_tests" "$out/verified-defaults.json" env -u TX2YOLO_UNVERIFIED_KERNELS \
+    GTEST_FILTER='GpuVerifiedDefaults.*' timeout 300
+  if grep -q '"result": "SKIPPED"' "$out/gpu-tests.json" 2>/dev/null; then
+    row gpu-tests-no-skips FAIL "tests skipped although a GPU is present (see $out/gpu-tests.log)"
+  fi
 fi
-
 cpu_tests="$build_dir/tests/tx2yolo_tests"
 if [ ! -x "$cpu_tests" ]; then
   row cpu-tests SKIP "not in $build_dir (it needs OpenCV at run time)"
@@ -221,7 +224,7 @@ if [ -n "$cli" ]; then
   # selftest on the full-width architectures at 608 (every kernel the card
   # offers against the CPU reference, and the graphs), FP32 and FP16, as a
   # user would run it on their board.
-  for precision in fp32 fp16; do
+  for precision in ${GPU_CHECK_SELFTEST_PRECISIONS-fp32 fp16}; do
     if timeout "${GPU_CHECK_SELFTEST_TIMEOUT:-240}" "$cli" selftest --backend cuda --precision "$precision" \
          --json "$out/selftest-$precision.json" >"$out/selftest-$precision.log" 2>&1; then
       row "selftest-$precision" PASS "$(tail -1 "$out/selftest-$precision.log")"
@@ -260,7 +263,7 @@ if [ -n "$cli" ]; then
       for size in ${GPU_CHECK_MATRIX_SIZES:-320 416 608}; do
         for batch in ${GPU_CHECK_MATRIX_BATCHES:-1 8}; do
           timeout 120 "$cli" bench --backend cuda --synthetic --model "$model" --input-size "$size" --batch "$batch" \
-            --precision "$precision" --iterations 200 --warmup 20 --json "$out/e2e/$arch-$size-b$batch$suffix.json" \
+            --precision "$precision" --iterations "${GPU_CHECK_MATRIX_ITERATIONS:-200}" --warmup 20 --json "$out/e2e/$arch-$size-b$batch$suffix.json" \
             >>"$out/e2e/matrix.log" 2>&1 || matrix_ok=0
         done
       done
@@ -331,6 +334,7 @@ if [ "$speed" = 1 ] && [ "${GPU_CHECK_PEERS:-1}" != 0 ] && [ -n "$cli" ] && pyth
   for arch in standard separable separable-pruned; do
     if timeout "${GPU_CHECK_PEER_TIMEOUT:-300}" python3 bench/peers/torch_peer.py --model /tmp/gpu-check-models/$arch.safetensors \
          --iterations "${GPU_CHECK_PEER_ITERATIONS:-200}" --tx2yolo "$cli" --tx2yolo-results "$out/e2e" --results-prefix "$arch" --device cuda \
+         --compile-configs "${GPU_CHECK_PEER_COMPILE_CONFIGS:-608x1}" \
          --json "$out/peers-$arch.json" >"$out/peers-$arch.log" 2>&1; then
       row "peers-$arch" PASS "$(grep -E '^608 +1 ' "$out/peers-$arch.log" | head -1 | tr -s ' ')"
     else
@@ -353,14 +357,23 @@ fi
 if [ "$speed" = 1 ] && [ "${GPU_CHECK_NCU:-1}" != 0 ] && [ -n "$cli" ] && command -v ncu >/dev/null 2>&1 &&
    [ -f /tmp/gpu-check-models/standard.safetensors ]; then
   ncu_ok=1
-  for precision in $precisions; do
-    timeout "${GPU_CHECK_NCU_TIMEOUT:-120}" ncu --csv --page raw --launch-count 400 --metrics \
-      gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active,launch__grid_size,launch__registers_per_thread \
-      "$cli" bench --backend cuda --synthetic --model /tmp/gpu-check-models/standard.safetensors --input-size 608 \
-      --precision "$precision" --iterations 1 --warmup 0 --no-cuda-graph >"$out/ncu-standard-608-$precision.csv" 2>"$out/ncu-$precision.log" ||
-      ncu_ok=0
+  ncu_precisions="${GPU_CHECK_NCU_PRECISIONS:-$precisions}"
+  base_metrics=gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active,launch__grid_size,launch__registers_per_thread
+  for precision in $ncu_precisions; do
+    # With the tensor pipe's share of its peak (HMMA: what wmma compiles to);
+    # without it where this ncu does not know the metric.
+    ok_p=0
+    for metrics in "$base_metrics,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active" "$base_metrics"; do
+      timeout "${GPU_CHECK_NCU_TIMEOUT:-120}" ncu --csv --page raw --clock-control none --launch-count 400 --metrics "$metrics" \
+        "$cli" bench --backend cuda --synthetic --model /tmp/gpu-check-models/standard.safetensors --input-size 608 \
+        --precision "$precision" --iterations 1 --warmup 0 --no-cuda-graph >"$out/ncu-standard-608-$precision.csv" 2>"$out/ncu-$precision.log"
+      rc=$?
+      if [ $rc -eq 0 ]; then ok_p=1; break; fi
+      [ $rc -eq 124 ] && break  # out of time: no second try
+    done
+    [ $ok_p -eq 1 ] || ncu_ok=0
   done
-  python3 - "$out" $precisions <<'PY' >/dev/null 2>&1
+  python3 - "$out" $ncu_precisions <<'PY' >"$out/ncu-summary.log" 2>&1
 import csv, os, sys, collections
 out, lines = sys.argv[1], []
 for precision in sys.argv[2:]:
@@ -383,9 +396,63 @@ for precision in sys.argv[2:]:
               "|---|---:|---:|---:|---:|---:|"]
     for k, a in sorted(agg.items(), key=lambda kv: -kv[1][1]):
         lines.append("| %s | %d | %.1f | %.0f | %.0f | %.0f |" % (k, a[0], a[1] / 1e3, a[2] / a[1], a[3] / a[1], a[4] / a[1]))
+    # Every launch in frame order (the conv launches follow the graph's
+    # layer order): the per-layer view, with the tensor pipe where measured.
+    tensor = "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active"
+    lines += ["", "every launch, in order (%s):" % precision, "",
+              "| # | kernel | grid | registers | us | DRAM % | SM % | tensor pipe % |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for i, r in enumerate(rows):
+        tp = num(r.get(tensor))
+        lines.append("| %d | %s | %s | %s | %.1f | %.0f | %.0f | %s |" % (i, r["Kernel Name"].split("(")[0][:50],
+            r.get("launch__grid_size", ""), r.get("launch__registers_per_thread", ""), num(r["gpu__time_duration.sum"]) / 1e3,
+            num(r.get("dram__throughput.avg.pct_of_peak_sustained_elapsed")) or 0,
+            num(r.get("sm__throughput.avg.pct_of_peak_sustained_elapsed")) or 0, "-" if tp is None else "%.0f" % tp))
 open(os.path.join(out, "ncu-summary.md"), "w").write("\n".join(lines) + "\n")
 PY
   if [ $ncu_ok -eq 1 ] && [ -s "$out/ncu-summary.md" ]; then row ncu PASS "$out/ncu-summary.md"; else row ncu FAIL "see $out/ncu-*.log"; fi
+fi
+
+# TX2 proxy (GPU_CHECK_PROXY_PERCENTS, e.g. "2 5 10 25 100"): the network
+# on a slice of the card's SMs through MPS (CUDA_MPS_ACTIVE_THREAD_PERCENTAGE),
+# FP32 (timed tactics, tuned for that slice) and FP16 with the half2 kernel
+# forced (no tensor cores: the TX2's FP16 path). A proxy, never a TX2 figure:
+# the card's SMs, clocks, caches and memory are not the TX2's.
+if [ -n "${GPU_CHECK_PROXY_PERCENTS:-}" ] && [ -n "$cli" ] && [ -f /tmp/gpu-check-models/standard.safetensors ]; then
+  if ! command -v nvidia-cuda-mps-control >/dev/null 2>&1; then
+    row tx2-proxy SKIP "no nvidia-cuda-mps-control on this machine"
+  else
+    mkdir -p "$out/proxy" /tmp/tx2yolo-mps/pipe /tmp/tx2yolo-mps/log
+    export CUDA_MPS_PIPE_DIRECTORY=/tmp/tx2yolo-mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/tx2yolo-mps/log
+    nvidia-cuda-mps-control -d >"$out/proxy/mps-start.log" 2>&1
+    proxy_ok=1
+    proxy_run() {  # arch percent mode
+      local extra=(--precision fp32 --tactics-cache none)
+      [ "$3" = half2 ] && extra=(--precision fp16 --tactics heuristic --force-tactic gemm64-half2)
+      CUDA_MPS_ACTIVE_THREAD_PERCENTAGE="$2" timeout "${GPU_CHECK_PROXY_TIMEOUT:-40}" "$cli" bench --backend cuda --synthetic \
+        --model "/tmp/gpu-check-models/$1.safetensors" --input-size 608 --iterations 10 --warmup 2 "${extra[@]}" \
+        --json "$out/proxy/$1-p$2-$3.json" >"$out/proxy/$1-p$2-$3.log" 2>&1 || proxy_ok=0
+    }
+    set -- ${GPU_CHECK_PROXY_PERCENTS}
+    smallest="$1"
+    for p in "$@"; do for mode in fp32 half2; do proxy_run standard "$p" "$mode"; done; done
+    for arch in separable separable-pruned; do for mode in fp32 half2; do proxy_run "$arch" "$smallest" "$mode"; done; done
+    echo quit | nvidia-cuda-mps-control >/dev/null 2>&1
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+    python3 - "$out/proxy" <<'PY' >"$out/proxy/summary.log" 2>&1
+import glob, json, os, re, sys
+rows = ["| model | MPS active threads % | SMs the process saw | mode | network ms (median) | end to end ms |", "|---|---:|---:|---|---:|---:|"]
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json")), key=lambda f: (f.split("/")[-1].split("-p")[0], int(re.search(r"-p(\d+)-", f).group(1)))):
+    j = json.load(open(f)); name = os.path.basename(f)[:-5]
+    arch, rest = name.rsplit("-p", 1); pct, mode = rest.split("-", 1)
+    sms = re.search(r"(\d+) SMs", j.get("device", ""))
+    rows.append("| %s | %s | %s | %s | %.3f | %.3f |" % (arch, pct, sms.group(1) if sms else "?", mode,
+                j["ms"]["network"]["median"], j["ms"]["end to end"]["median"]))
+open(os.path.join(sys.argv[1], "..", "tx2-proxy.md"), "w").write("\n".join(rows) + "\n")
+print("\n".join(rows))
+PY
+    if [ $proxy_ok -eq 1 ] && [ -s "$out/tx2-proxy.md" ]; then row tx2-proxy PASS "$out/tx2-proxy.md"
+    else row tx2-proxy FAIL "see $out/proxy/*.log"; fi
+  fi
 fi
 
 # The sanitizers run last: they are the slowest steps, and the timings above

@@ -28,7 +28,7 @@ OUT="$work" GPU_CHECK_TEST_TIMEOUT="${GPU_CHECK_TEST_TIMEOUT:-150}" \
 rc=${PIPESTATUS[0]}
 echo "gpu-check exit status $rc$([ $rc -eq 124 ] && echo ' (stopped at the time limit; the rows above it finished)')"
 tar -czf "$out_dir/gpu-check.tgz" -C "$work" .
-for f in summary.txt e2e-matrix.md kernel-table.md ncu-summary.md; do
+for f in summary.txt e2e-matrix.md kernel-table.md ncu-summary.md tx2-proxy.md; do
   [ -f "$work/$f" ] && cp "$work/$f" "$out_dir/"
 done
 cat "$work/summary.txt" 2>/dev/null
