@@ -8,6 +8,7 @@ with the server still serving afterwards.
 import json
 import os
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -93,10 +94,18 @@ def main():
     assert r.shape[0] == 2 and np.array_equal(r[0], r[1]), r.shape
     print("ok: a request of two images gets two equal results")
     # The backend reports its statistics: the successful requests so far, with their compute time.
-    stats = client.get_inference_statistics(name)["model_stats"][0]
-    ok = int(stats["inference_stats"]["success"]["count"])
-    compute = int(stats["inference_stats"]["compute_infer"]["ns"])
+    # The backend reports a request's statistics after it has sent the
+    # response (as Triton's own backends do), so the last request's may land
+    # a moment after the client has its answer: wait for them, briefly.
     expected = 2 * len(images) + 2  # both protocols for each image, then "after" and the pair
+    deadline = time.monotonic() + 10
+    while True:
+        stats = client.get_inference_statistics(name)["model_stats"][0]
+        ok = int(stats["inference_stats"]["success"]["count"])
+        if ok >= expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    compute = int(stats["inference_stats"]["compute_infer"]["ns"])
     assert ok >= expected and compute > 0 and int(stats["execution_count"]) > 0, stats
     print(f"ok: the model statistics count {ok} successful requests and {compute / 1e6:.1f} ms of compute")
 
