@@ -373,42 +373,7 @@ if [ "$speed" = 1 ] && [ "${GPU_CHECK_NCU:-1}" != 0 ] && [ -n "$cli" ] && comman
     done
     [ $ok_p -eq 1 ] || ncu_ok=0
   done
-  python3 - "$out" $ncu_precisions <<'PY' >"$out/ncu-summary.log" 2>&1
-import csv, os, sys, collections
-out, lines = sys.argv[1], []
-for precision in sys.argv[2:]:
-    rows = list(csv.DictReader(l for l in open(os.path.join(out, "ncu-standard-608-%s.csv" % precision)) if l.startswith('"')))
-    def num(v):
-        try: return float((v or "").replace(",", ""))
-        except ValueError: return None
-    rows = [r for r in rows if r.get("Kernel Name") and num(r.get("gpu__time_duration.sum")) is not None]
-    agg = collections.OrderedDict()
-    for r in rows:
-        k = r["Kernel Name"].split("(")[0][:60]
-        a = agg.setdefault(k, [0, 0.0, 0.0, 0.0, 0.0])
-        t = num(r["gpu__time_duration.sum"])
-        a[0] += 1; a[1] += t
-        a[2] += t * (num(r.get("dram__throughput.avg.pct_of_peak_sustained_elapsed")) or 0)
-        a[3] += t * (num(r.get("sm__throughput.avg.pct_of_peak_sustained_elapsed")) or 0)
-        a[4] += t * (num(r.get("sm__warps_active.avg.pct_of_peak_sustained_active")) or 0)
-    lines += ["", "standard model, 608, batch 1, %s, one frame (ncu, time-weighted means):" % precision, "",
-              "| kernel | launches | total us | DRAM % of peak | SM % of peak | achieved occupancy % |",
-              "|---|---:|---:|---:|---:|---:|"]
-    for k, a in sorted(agg.items(), key=lambda kv: -kv[1][1]):
-        lines.append("| %s | %d | %.1f | %.0f | %.0f | %.0f |" % (k, a[0], a[1] / 1e3, a[2] / a[1], a[3] / a[1], a[4] / a[1]))
-    # Every launch in frame order (the conv launches follow the graph's
-    # layer order): the per-layer view, with the tensor pipe where measured.
-    tensor = "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active"
-    lines += ["", "every launch, in order (%s):" % precision, "",
-              "| # | kernel | grid | registers | us | DRAM % | SM % | tensor pipe % |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
-    for i, r in enumerate(rows):
-        tp = num(r.get(tensor))
-        lines.append("| %d | %s | %s | %s | %.1f | %.0f | %.0f | %s |" % (i, r["Kernel Name"].split("(")[0][:50],
-            r.get("launch__grid_size", ""), r.get("launch__registers_per_thread", ""), num(r["gpu__time_duration.sum"]) / 1e3,
-            num(r.get("dram__throughput.avg.pct_of_peak_sustained_elapsed")) or 0,
-            num(r.get("sm__throughput.avg.pct_of_peak_sustained_elapsed")) or 0, "-" if tp is None else "%.0f" % tp))
-open(os.path.join(out, "ncu-summary.md"), "w").write("\n".join(lines) + "\n")
-PY
+  python3 tools/ncu_summary.py "$out" $ncu_precisions >"$out/ncu-summary.log" 2>&1
   if [ $ncu_ok -eq 1 ] && [ -s "$out/ncu-summary.md" ]; then row ncu PASS "$out/ncu-summary.md"; else row ncu FAIL "see $out/ncu-*.log"; fi
 fi
 

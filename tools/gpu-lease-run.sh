@@ -16,7 +16,7 @@ out_dir="${OUT:-gpu-lease-out}"
 work=/tmp/gpu-check-run
 rm -rf "$work" && mkdir -p "$work" "$out_dir"
 export PATH="$PATH:/usr/local/cuda/bin" PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,driver_version,compute_cap,clocks.sm,clocks.max.sm --format=csv 2>/dev/null
+nvidia-smi --query-gpu=name,driver_version,compute_cap,clocks.sm,clocks.max.sm --format=csv 2>/dev/null | tee "$work/nvidia-smi.csv"
 OUT="$work" GPU_CHECK_TEST_TIMEOUT="${GPU_CHECK_TEST_TIMEOUT:-150}" \
   GPU_CHECK_BENCH_TIMEOUT="${GPU_CHECK_BENCH_TIMEOUT:-120}" \
   GPU_CHECK_SANITIZER_TIMEOUT="${GPU_CHECK_SANITIZER_TIMEOUT:-60}" \
