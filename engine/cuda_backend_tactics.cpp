@@ -272,12 +272,12 @@ void CudaBackend::choose_tactics() {
       tc.fp16_operands = conv2d_cuda_kernel_is_fp16(c);
       // cuDNN may refuse at run time what it planned (then it is no
       // candidate here); a hand-written kernel failing is a real error.
-      tc.may_fail = c == Conv2dCudaKernel::kCudnn;
+      tc.may_fail = conv2d_cuda_kernel_is_cudnn(c);
       tc.time = [&, c] {
         try {
           return time_launches([&] { launch_conv(m, s, in_off, out_off, c); });
         } catch (const Error&) {
-          if (c == Conv2dCudaKernel::kCudnn) CUDA_CHECK(cudaStreamSynchronize(m.stream));
+          if (conv2d_cuda_kernel_is_cudnn(c)) CUDA_CHECK(cudaStreamSynchronize(m.stream));
           throw;
         }
       };

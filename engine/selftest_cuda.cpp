@@ -476,7 +476,7 @@ std::vector<SelftestCheck> cuda_selftest_checks(const SelftestOptions& o, std::v
     t.fp16_operands = conv2d_cuda_kernel_is_fp16(k);
     t.tolerance = conv2d_tolerance(k, half);
     t.supports = [k](const Conv2dParams& p) { return conv2d_cuda_supports(p, k); };
-    t.may_refuse = k == Conv2dCudaKernel::kCudnn;
+    t.may_refuse = conv2d_cuda_kernel_is_cudnn(k);
     t.run = [k, half](const Conv2dParams& p, const std::vector<float>& in, const std::vector<float>& w,
                       const std::vector<float>& b, std::vector<float>* out) {
       if (half) {

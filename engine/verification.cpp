@@ -52,6 +52,9 @@ const std::vector<VerifiedFeature>& verified_features() {
        "GPU tests, memcheck, initcheck", kNoRace},
       {"cudnn", "conv tactic", "cudnnConvolutionForward (GEMM family, FMA math) + our epilogue", kH200, kRun, kCommit,
        kAll, ""},
+      {"cudnn-fp16", "conv tactic",
+       "cudnnConvolutionForward on FP16 data (tensor-op math, FP32 accumulation) + our epilogue", "", "", "", "",
+       ""},  // written after the 2026-12-04 speed run, where FP16 lost the layers cuDNN wins at FP32
       {"dwpw-fused", "conv tactic", "depthwise + pointwise in one kernel", kH200, kRun, kCommit, kAll, kNoRace},
       // Graphs, input, precision, post-processing.
       {"timed-tactics", "tactics", "each conv layer's kernel timed at first use and cached", kH200, kRun, kCommit,
@@ -115,6 +118,8 @@ std::string feature_availability(const std::string& name, int device) {
         return conv2d_cuda_supports(p, kernel) ? "yes" : "no: needs sm_53 or later code";
       case Conv2dCudaKernel::kCudnn:
         return conv2d_cudnn_available(&why) ? "yes" : "no: " + why;
+      case Conv2dCudaKernel::kCudnnFp16:
+        return conv2d_cudnn_available(&why) ? "yes, at FP16" : "no: " + why;
       case Conv2dCudaKernel::kGemmSplitK:
         return cat("yes, for layers with fewer than 2 output tiles per SM (", info.multiprocessors, " SMs)");
       default:

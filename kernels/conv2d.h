@@ -88,6 +88,15 @@ bool conv2d_cpu_gemm_available();
 // until it has run on a board.
 bool conv2d_cpu_gemm_default();
 void conv2d_cpu_gemm(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out);
+// The fast CPU path's depthwise kernel (kernels/cpu/conv2d_depthwise_rows.cpp):
+// groups == C_in == C_out, any kernel, stride and padding; each output row
+// made once from zero-padded, stride-split copies of its input rows, in loops
+// the compiler vectorises on any target. Agrees with conv2d_cpu within
+// tolerance::kConvFp32 (the same summation order; only contraction into
+// fused multiply-adds may differ). Needs no library.
+bool conv2d_cpu_depthwise_rows_supports(const Conv2dParams& p);
+void conv2d_cpu_depthwise_rows(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
+                               float* out);
 
 // The CUDA kernels (kernels/cuda/conv2d.cu), the tactics a layer chooses
 // from: kGemm (implicit GEMM, 64x64 tiles), kGemmSmall (32x32 tiles, more
@@ -115,22 +124,35 @@ void conv2d_cpu_gemm(const Conv2dParams& p, const float* in, const float* weight
 // kCudnn ("cudnn", FP32 activation storage only): cudnnConvolutionForward
 // with FMA math (cuDNN's GEMM-family algorithms only) and then a bias +
 // activation kernel; offered where cuDNN can be loaded at run time (see
-// kernels/cuda/conv2d_cudnn.h). Written without a GPU: not yet run on one.
+// kernels/cuda/conv2d_cudnn.h).
+//
+// kCudnnFp16 ("cudnn-fp16", FP16 activation storage only): the same with
+// FP16 data (the FP32 weights rounded to FP16 into the workspace at each
+// call), FP32 accumulation and tensor-op math where the device has tensor
+// cores; the conv's result is rounded to FP16, then the bias and activation
+// are applied in FP32 and rounded again. Written after the 2026-12-04 speed
+// run (docs/performance.md) without a GPU: never run on one.
 enum class Conv2dCudaKernel {
-  kAuto, kGemm, kGemmSmall, kGemmSplitK, kDepthwise, kWmmaFp16, kGemmLarge, kGemmHalf2, kCudnn
+  kAuto, kGemm, kGemmSmall, kGemmSplitK, kDepthwise, kWmmaFp16, kGemmLarge, kGemmHalf2, kCudnn, kCudnnFp16
 };
 // Every tactic, in the order they are timed.
 constexpr Conv2dCudaKernel kConv2dCudaTactics[] = {
     Conv2dCudaKernel::kGemm,      Conv2dCudaKernel::kGemmSmall, Conv2dCudaKernel::kGemmLarge,
     Conv2dCudaKernel::kGemmSplitK, Conv2dCudaKernel::kDepthwise, Conv2dCudaKernel::kWmmaFp16,
-    Conv2dCudaKernel::kGemmHalf2, Conv2dCudaKernel::kCudnn};
+    Conv2dCudaKernel::kGemmHalf2, Conv2dCudaKernel::kCudnn,      Conv2dCudaKernel::kCudnnFp16};
 // Whether `kernel` rounds its operands to FP16 (a candidate at FP16 precision only).
 constexpr bool conv2d_cuda_kernel_is_fp16(Conv2dCudaKernel kernel) {
-  return kernel == Conv2dCudaKernel::kWmmaFp16 || kernel == Conv2dCudaKernel::kGemmHalf2;
+  return kernel == Conv2dCudaKernel::kWmmaFp16 || kernel == Conv2dCudaKernel::kGemmHalf2 ||
+         kernel == Conv2dCudaKernel::kCudnnFp16;
 }
 // Whether `kernel` runs only on FP16 activation storage (the half_t overload).
 constexpr bool conv2d_cuda_kernel_needs_fp16_storage(Conv2dCudaKernel kernel) {
-  return kernel == Conv2dCudaKernel::kGemmHalf2;
+  return kernel == Conv2dCudaKernel::kGemmHalf2 || kernel == Conv2dCudaKernel::kCudnnFp16;
+}
+// Whether `kernel` is one of cuDNN's (which may refuse at run time a shape
+// it planned, and launches kernels of its own).
+constexpr bool conv2d_cuda_kernel_is_cudnn(Conv2dCudaKernel kernel) {
+  return kernel == Conv2dCudaKernel::kCudnn || kernel == Conv2dCudaKernel::kCudnnFp16;
 }
 // Whether `kernel` runs only on FP32 activation storage (the float overload).
 constexpr bool conv2d_cuda_kernel_needs_fp32_storage(Conv2dCudaKernel kernel) {
@@ -138,7 +160,7 @@ constexpr bool conv2d_cuda_kernel_needs_fp32_storage(Conv2dCudaKernel kernel) {
 }
 
 // "gemm64", "gemm32", "gemm128", "gemm64-splitk", "depthwise", "wmma-fp16",
-// "gemm64-half2", "cudnn" ("auto" for kAuto), and
+// "gemm64-half2", "cudnn", "cudnn-fp16" ("auto" for kAuto), and
 // back (false for an unknown name).
 const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel);
 bool conv2d_cuda_kernel_from_name(const std::string& name, Conv2dCudaKernel* kernel);
@@ -152,7 +174,7 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel);
 // device has tensor cores, else the half2 kernel (sm_53+); else kGemm.
 Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p, bool allow_fp16 = false);
 // The device workspace `kernel` needs for `p` on the current device, in
-// floats (0 for all but kGemmSplitK and kCudnn).
+// floats (0 for all but kGemmSplitK and the cuDNN tactics).
 std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel kernel);
 
 // Device pointers; `p` must have been finalized. `workspace` holds at least

@@ -53,7 +53,7 @@ LaunchGeometry conv2d_cuda_geometry(const Conv2dParams& p, Conv2dCudaKernel kern
                                     const CudaLaunchLimits& limits) {
   using namespace conv2d_tiles;
   LaunchGeometry g;
-  if (kernel == Conv2dCudaKernel::kAuto || kernel == Conv2dCudaKernel::kCudnn) {
+  if (kernel == Conv2dCudaKernel::kAuto || conv2d_cuda_kernel_is_cudnn(kernel)) {
     g.fits = true;
     g.images_per_launch = p.batch;
     g.launches = 1;
@@ -136,6 +136,7 @@ const char* conv2d_cuda_kernel_name(Conv2dCudaKernel kernel) {
     case Conv2dCudaKernel::kGemmHalf2: return "gemm64-half2";
     case Conv2dCudaKernel::kDepthwise: return "depthwise";
     case Conv2dCudaKernel::kCudnn: return "cudnn";
+    case Conv2dCudaKernel::kCudnnFp16: return "cudnn-fp16";
   }
   return "?";
 }

@@ -9,6 +9,7 @@ namespace tx2yolo {
 
 Tolerance conv2d_tolerance(Conv2dCudaKernel kernel, bool fp16_storage) {
   if (kernel == Conv2dCudaKernel::kGemmHalf2) return tolerance::kConvHalf2;
+  if (kernel == Conv2dCudaKernel::kCudnnFp16) return tolerance::kConvCudnnFp16;
   if (fp16_storage) return tolerance::kConvFp16Storage;
   return conv2d_cuda_kernel_is_fp16(kernel) ? tolerance::kConvFp16Operands : tolerance::kConvFp32;
 }

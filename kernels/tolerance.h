@@ -47,6 +47,11 @@ constexpr Tolerance kConvFp16Storage{1e-4f, 2e-3f};
 // elementwise bound alone missed on 1 to 4 of millions of outputs where the
 // terms cancelled to a small result (0.0013 against 0.0042, K = 27).
 constexpr Tolerance kConvHalf2{2e-3f, 1e-2f, 1.f / 128.f};
+// cudnn-fp16: FP16 operands with FP32 accumulation (as wmma-fp16), but the
+// conv's sum is rounded to FP16 before the bias is added in FP32 and the
+// result rounded again: the first rounding errs by at most u |sum| <= u sum
+// |w_k x_k| (u = 2^-11), hence the sum_abs term of 2u.
+constexpr Tolerance kConvCudnnFp16{1e-4f, 2e-3f, 1.f / 1024.f};
 // The fused depthwise + pointwise kernel on FP16 storage (the intermediate
 // rounded to FP16 as the unfused pair stores it).
 constexpr Tolerance kDwPwFp16Storage{2e-3f, 2e-3f};

@@ -38,13 +38,13 @@ const char* const kPrecisionHelp =
 
 const char* const kUnverifiedHelp =
     "CUDA: allow the features not verified on a GPU (the gemm128, wmma-fp16, gemm64-half2 and dwpw-fused kernels: "
-    "they ran and passed their tests, racecheck pending); `tx2yolo inspect --device` lists every feature";
+    "they ran and passed their tests, racecheck pending; cudnn-fp16: never run on a GPU); `tx2yolo inspect "
+    "--device` lists every feature";
 
 void add_cpu_convs_option(CLI::App* cmd, std::string* value) {
   cmd->add_option("--cpu-convs", *value,
                   "CPU backend convs: auto (default: gemm on x86-64 builds with OpenBLAS, else reference), "
-                  "reference (the oracle) or gemm (OpenBLAS GEMMs, the fast path; depthwise convs stay the "
-                  "reference)")
+                  "reference (the oracle) or gemm (the fast path: OpenBLAS GEMMs, and depthwise convs row by row)")
       ->check(CLI::IsMember({"auto", "reference", "gemm"}));
 }
 

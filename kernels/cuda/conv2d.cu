@@ -53,6 +53,10 @@
 //    at run time, kernels/cuda/conv2d_cudnn.cpp), then
 //    conv2d_bias_activation_kernel adds the bias and applies the activation
 //    in place, one thread per output element (grid-stride).
+//  * kCudnnFp16 ("cudnn-fp16", FP16 storage): weights_to_half_kernel rounds
+//    the FP32 weights to FP16 into the workspace, cuDNN convolves FP16 data
+//    with FP32 accumulation, and the same bias + activation kernel works on
+//    the FP16 output (FP32 arithmetic, one rounding when it stores).
 //  * conv2d_depthwise: groups == C_in == C_out. One block computes an 8 x 32
 //    output tile of one channel; the input rows and columns it needs, with
 //    the zero padding, are staged once in shared memory and reused by all
@@ -391,16 +395,24 @@ __global__ void __launch_bounds__(256) conv2d_splitk_reduce_kernel(Conv2dParams 
 
 // The cudnn tactic's epilogue, in place on the output slice:
 // out[n, off + co, pix] = act(out[n, off + co, pix] + bias[co]).
+template <typename T>
 __global__ void __launch_bounds__(256) conv2d_bias_activation_kernel(Conv2dParams p, const float* __restrict__ bias,
-                                                                     float* __restrict__ out) {
+                                                                     T* __restrict__ out) {
   const long long P = static_cast<long long>(p.out_h) * p.out_w;
   const long long count = static_cast<long long>(p.batch) * p.out_channels * P;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
     int co = 0;
-    float* o = out + cuda::slice_element(p, P, i, &co);
-    *o = apply_activation(p.activation, p.alpha, *o + (bias ? bias[co] : 0.f));
+    T* o = out + cuda::slice_element(p, P, i, &co);
+    cuda::store_act(o, apply_activation(p.activation, p.alpha, cuda::load_act(o) + (bias ? bias[co] : 0.f)));
   }
+}
+
+__global__ void __launch_bounds__(256) weights_to_half_kernel(const float* __restrict__ w, long long count,
+                                                              __half* __restrict__ out) {
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<long long>(gridDim.x) * blockDim.x)
+    out[i] = __float2half_rn(w[i]);
 }
 
 constexpr int kDwTileH = conv2d_tiles::kDepthwiseTileH;
@@ -521,6 +533,8 @@ bool conv2d_cuda_supports(const Conv2dParams& p, Conv2dCudaKernel kernel) {
       return half2_compute_capability() >= 53;
     case Conv2dCudaKernel::kCudnn:
       return conv2d_cudnn_supports(p);
+    case Conv2dCudaKernel::kCudnnFp16:
+      return conv2d_cudnn_fp16_supports(p);
     case Conv2dCudaKernel::kDepthwise:
       return depthwise_shape && p.kernel_h <= kDwMaxKernel && p.kernel_w <= kDwMaxKernel &&
              conv2d_cuda_geometry(p, kernel).fits;
@@ -540,6 +554,7 @@ Conv2dCudaKernel conv2d_cuda_choose(const Conv2dParams& p, bool allow_fp16) {
 
 std::size_t conv2d_cuda_workspace_floats(const Conv2dParams& p, Conv2dCudaKernel kernel) {
   if (kernel == Conv2dCudaKernel::kCudnn) return conv2d_cudnn_workspace_floats(p);
+  if (kernel == Conv2dCudaKernel::kCudnnFp16) return conv2d_cudnn_fp16_workspace_floats(p);
   if (kernel != Conv2dCudaKernel::kGemmSplitK) return 0;
   const int splits = splitk_splits(p);
   if (splits < 2) return 0;
@@ -571,19 +586,38 @@ void launch_gemm_half2(const Conv2dParams& p, const LaunchGeometry& g, const __h
 
 void conv2d_bias_activation_cuda(const Conv2dParams& p, const float* bias, float* out, cudaStream_t stream) {
   const long long count = static_cast<long long>(p.batch) * p.out_channels * p.out_h * p.out_w;
-  conv2d_bias_activation_kernel<<<cuda::grid_for(count, 256), 256, 0, stream>>>(p, bias, out);
+  conv2d_bias_activation_kernel<float><<<cuda::grid_for(count, 256), 256, 0, stream>>>(p, bias, out);
   CUDA_CHECK_LAUNCH("conv2d_bias_activation_kernel");
+}
+
+void conv2d_bias_activation_cuda(const Conv2dParams& p, const float* bias, half_t* out, cudaStream_t stream) {
+  const long long count = static_cast<long long>(p.batch) * p.out_channels * p.out_h * p.out_w;
+  conv2d_bias_activation_kernel<__half>
+      <<<cuda::grid_for(count, 256), 256, 0, stream>>>(p, bias, reinterpret_cast<__half*>(out));
+  CUDA_CHECK_LAUNCH("conv2d_bias_activation_kernel<half>");
+}
+
+void conv2d_weights_to_half_cuda(const float* w, std::size_t count, half_t* out, cudaStream_t stream) {
+  const long long n = static_cast<long long>(count);
+  weights_to_half_kernel<<<cuda::grid_for(n, 256), 256, 0, stream>>>(w, n, reinterpret_cast<__half*>(out));
+  CUDA_CHECK_LAUNCH("weights_to_half_kernel");
 }
 
 namespace {
 
-void launch_cudnn(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
-                  cudaStream_t stream, float* workspace) {
+void launch_cudnn(const Conv2dParams& p, Conv2dCudaKernel kernel, const float* in, const float* weight,
+                  const float* bias, float* out, cudaStream_t stream, float* workspace) {
+  TX2_REQUIRE(kernel == Conv2dCudaKernel::kCudnn, "conv2d_cuda: the cudnn-fp16 tactic runs on FP16 activation "
+              "storage only");
   conv2d_cudnn(p, in, weight, bias, out, stream, workspace);
 }
 
-void launch_cudnn(const Conv2dParams&, const __half*, const float*, const float*, __half*, cudaStream_t, float*) {
-  throw Error("conv2d_cuda: the cudnn tactic runs on FP32 activation storage only");
+void launch_cudnn(const Conv2dParams& p, Conv2dCudaKernel kernel, const __half* in, const float* weight,
+                  const float* bias, __half* out, cudaStream_t stream, float* workspace) {
+  TX2_REQUIRE(kernel == Conv2dCudaKernel::kCudnnFp16, "conv2d_cuda: the cudnn tactic runs on FP32 activation "
+              "storage only");
+  conv2d_cudnn_fp16(p, reinterpret_cast<const half_t*>(in), weight, bias, reinterpret_cast<half_t*>(out), stream,
+                    workspace);
 }
 
 // T: the activation storage (float, or __half at FP16 storage).
@@ -596,8 +630,8 @@ void conv2d_cuda_impl(const Conv2dParams& p, const T* in, const float* weight, c
               p.kernel_w, " at ", p.out_h, "x", p.out_w, " on this device");
   TX2_REQUIRE(p.out_h > 0 && p.out_w > 0 && p.out_channels_total >= p.out_channels,
               "conv2d_cuda: params were not finalized");
-  if (kernel == Conv2dCudaKernel::kCudnn) {
-    launch_cudnn(p, in, weight, bias, out, stream, workspace);
+  if (conv2d_cuda_kernel_is_cudnn(kernel)) {
+    launch_cudnn(p, kernel, in, weight, bias, out, stream, workspace);
     return;
   }
   if (kernel == Conv2dCudaKernel::kGemmSplitK)

@@ -3,7 +3,9 @@
 // (IMPLICIT_GEMM, IMPLICIT_PRECOMP_GEMM, GEMM), which sum the same products
 // in FP32 as the hand-written kernels. Winograd and FFT transform the
 // operands and round differently (relative errors near 1e-5 instead of
-// 1e-7), so they are not offered: detections must match Paddle's.
+// 1e-7), so they are not offered: detections must match Paddle's. The FP16
+// tactic (cudnn-fp16) keeps the GEMM family too, with tensor-op math allowed:
+// FP16 operands multiply exactly into FP32 accumulators, as in wmma-fp16.
 #include "kernels/cuda/conv2d_cudnn.h"
 
 #include <algorithm>
@@ -134,33 +136,37 @@ struct Plan {
   std::size_t workspace_bytes = 0;
 };
 
-using PlanKey = std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int>;
+// (device, precision (0 FP32, 1 FP16), batch, C_in, H, W, C_out, Kh, Kw, strides, pads, groups)
+using PlanKey = std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int, int>;
 
 bool gemm_family(cudnnConvolutionFwdAlgo_t a) {
   return a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
          a == CUDNN_CONVOLUTION_FWD_ALGO_GEMM;
 }
 
-Plan make_plan(const Conv2dParams& p) {
+Plan make_plan(const Conv2dParams& p, bool fp16) {
   const CudnnApi& a = api();
+  const cudnnDataType_t data = fp16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
   Plan plan;
   check(a.CreateTensorDescriptor(&plan.x), "cudnnCreateTensorDescriptor");
   check(a.CreateTensorDescriptor(&plan.y), "cudnnCreateTensorDescriptor");
   check(a.CreateFilterDescriptor(&plan.w), "cudnnCreateFilterDescriptor");
   check(a.CreateConvolutionDescriptor(&plan.conv), "cudnnCreateConvolutionDescriptor");
-  check(a.SetTensor4dDescriptor(plan.x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, p.batch, p.in_channels, p.in_h, p.in_w),
+  check(a.SetTensor4dDescriptor(plan.x, CUDNN_TENSOR_NCHW, data, p.batch, p.in_channels, p.in_h, p.in_w),
         "cudnnSetTensor4dDescriptor(x)");
-  check(a.SetTensor4dDescriptor(plan.y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, p.batch, p.out_channels, p.out_h,
-                                p.out_w),
+  check(a.SetTensor4dDescriptor(plan.y, CUDNN_TENSOR_NCHW, data, p.batch, p.out_channels, p.out_h, p.out_w),
         "cudnnSetTensor4dDescriptor(y)");
-  check(a.SetFilter4dDescriptor(plan.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, p.out_channels,
-                                p.in_channels / p.groups, p.kernel_h, p.kernel_w),
+  check(a.SetFilter4dDescriptor(plan.w, data, CUDNN_TENSOR_NCHW, p.out_channels, p.in_channels / p.groups,
+                                p.kernel_h, p.kernel_w),
         "cudnnSetFilter4dDescriptor");
   check(a.SetConvolution2dDescriptor(plan.conv, p.pad_h, p.pad_w, p.stride_h, p.stride_w, 1, 1,
-                                     CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+                                     CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),  // FP32 accumulation
         "cudnnSetConvolution2dDescriptor");
   check(a.SetConvolutionGroupCount(plan.conv, p.groups), "cudnnSetConvolutionGroupCount");
-  check(a.SetConvolutionMathType(plan.conv, CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");  // no TF32
+  // FP32: FMA math, no TF32. FP16: tensor cores allowed (FP16 operands, as
+  // they already are; no down-conversion of FP32 data is involved).
+  check(a.SetConvolutionMathType(plan.conv, fp16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
+        "cudnnSetConvolutionMathType");
   Handle& h = handle();
   std::lock_guard<std::mutex> lock(h.mutex);
   int ask = 0;
@@ -172,9 +178,11 @@ Plan make_plan(const Conv2dParams& p) {
         "cudnnGetConvolutionForwardAlgorithm_v7");
   // cuDNN's ranking, best first; the first usable one of the GEMM family.
   for (int i = 0; i < returned && !plan.ok; ++i) {
-    // The descriptor's FMA math is what runs; a ranking made for tensor-op math does not apply.
+    // FP32: the descriptor's FMA math is what runs, so a ranking made for
+    // tensor-op math does not apply. FP16: tensor-op or default math, never
+    // one that converts operands.
     if (perf[i].status != CUDNN_STATUS_SUCCESS || !gemm_family(perf[i].algo) ||
-        perf[i].mathType == CUDNN_TENSOR_OP_MATH || perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
+        perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION || (!fp16 && perf[i].mathType == CUDNN_TENSOR_OP_MATH))
       continue;
     std::size_t bytes = 0;
     if (a.GetConvolutionForwardWorkspaceSize(h.h, plan.x, plan.w, plan.conv, plan.y, perf[i].algo, &bytes) !=
@@ -185,16 +193,18 @@ Plan make_plan(const Conv2dParams& p) {
     plan.algo = perf[i].algo;
     plan.workspace_bytes = bytes;
   }
-  if (!plan.ok) plan.why = cat("no GEMM-family FMA algorithm within ", kMaxWorkspaceBytes >> 20, " MiB of workspace");
+  if (!plan.ok)
+    plan.why = cat("no GEMM-family ", fp16 ? "FP16" : "FMA", " algorithm within ", kMaxWorkspaceBytes >> 20,
+                   " MiB of workspace");
   return plan;
 }
 
 // The plan for p on the current device, made once.
-const Plan& plan_for(const Conv2dParams& p) {
+const Plan& plan_for(const Conv2dParams& p, bool fp16 = false) {
   static std::mutex mutex;
   static std::map<PlanKey, Plan> plans;  // never erased: the descriptors live as long as the process
-  const PlanKey key{current_device(), p.batch,    p.in_channels, p.in_h,   p.in_w,   p.out_channels, p.kernel_h,
-                    p.kernel_w,       p.stride_h, p.stride_w,    p.pad_h,  p.pad_w,  p.groups};
+  const PlanKey key{current_device(), fp16 ? 1 : 0, p.batch,    p.in_channels, p.in_h,  p.in_w,  p.out_channels,
+                    p.kernel_h,       p.kernel_w,   p.stride_h, p.stride_w,    p.pad_h, p.pad_w, p.groups};
   std::lock_guard<std::mutex> lock(mutex);
   const auto it = plans.find(key);
   if (it != plans.end()) return it->second;
@@ -203,7 +213,7 @@ const Plan& plan_for(const Conv2dParams& p) {
   // the detector; the plan remembers why.
   Plan plan;
   try {
-    plan = make_plan(p);
+    plan = make_plan(p, fp16);
   } catch (const Error& e) {
     plan = Plan{};
     plan.why = e.what();
@@ -257,6 +267,56 @@ void conv2d_cudnn(const Conv2dParams& p, const float* in, const float* weight, c
   if (bias != nullptr || p.activation != Activation::kNone) conv2d_bias_activation_cuda(p, bias, out, stream);
 }
 
+namespace {
+constexpr std::size_t kFp16WeightsAlign = 256;  // bytes: where the FP16 weights start in the workspace
+std::size_t fp16_weights_offset(const Plan& plan) {
+  return (plan.workspace_bytes + kFp16WeightsAlign - 1) / kFp16WeightsAlign * kFp16WeightsAlign;
+}
+std::size_t weight_count(const Conv2dParams& p) {
+  return static_cast<std::size_t>(p.out_channels) * (p.in_channels / p.groups) * p.kernel_h * p.kernel_w;
+}
+}  // namespace
+
+bool conv2d_cudnn_fp16_supports(const Conv2dParams& p) {
+  if (!conv2d_cudnn_available() || sliced_batch(p)) return false;
+  return plan_for(p, true).ok;
+}
+
+std::size_t conv2d_cudnn_fp16_workspace_floats(const Conv2dParams& p) {
+  if (!conv2d_cudnn_fp16_supports(p)) return 0;
+  handle();  // made now, outside any stream capture
+  const std::size_t bytes = fp16_weights_offset(plan_for(p, true)) + weight_count(p) * sizeof(half_t);
+  return (bytes + sizeof(float) - 1) / sizeof(float);
+}
+
+void conv2d_cudnn_fp16(const Conv2dParams& p, const half_t* in, const float* weight, const float* bias, half_t* out,
+                       cudaStream_t stream, float* workspace) {
+  std::string why;
+  TX2_REQUIRE(conv2d_cudnn_available(&why), "conv2d_cuda: the cudnn-fp16 tactic is unavailable: ", why);
+  TX2_REQUIRE(!sliced_batch(p), "conv2d_cuda: the cudnn-fp16 tactic cannot write a channel slice at batch ",
+              p.batch);
+  const Plan& plan = plan_for(p, true);
+  TX2_REQUIRE(plan.ok, "conv2d_cuda: the cudnn-fp16 tactic cannot run this shape: ", plan.why);
+  TX2_REQUIRE(workspace != nullptr, "conv2d_cuda: the cudnn-fp16 tactic needs a workspace for its FP16 weights");
+  char* base = reinterpret_cast<char*>(workspace);
+  half_t* w16 = reinterpret_cast<half_t*>(base + fp16_weights_offset(plan));
+  conv2d_weights_to_half_cuda(weight, weight_count(p), w16, stream);
+  const CudnnApi& a = api();
+  Handle& h = handle();
+  {
+    std::lock_guard<std::mutex> lock(h.mutex);
+    check(a.SetStream(h.h, stream), "cudnnSetStream");
+    half_t* y = out + static_cast<std::size_t>(p.out_channel_offset) * p.out_h * p.out_w;
+    // With FP16 data the scaling factors are still FP32 (cuDNN's rule for
+    // every data type but double).
+    const float one = 1.f, zero = 0.f;
+    check(a.ConvolutionForward(h.h, &one, plan.x, in, plan.w, w16, plan.conv, plan.algo,
+                               plan.workspace_bytes > 0 ? workspace : nullptr, plan.workspace_bytes, &zero, plan.y, y),
+          "cudnnConvolutionForward");
+  }
+  if (bias != nullptr || p.activation != Activation::kNone) conv2d_bias_activation_cuda(p, bias, out, stream);
+}
+
 #else  // built without cudnn.h
 
 int conv2d_cudnn_header_major() { return 0; }
@@ -269,6 +329,12 @@ bool conv2d_cudnn_supports(const Conv2dParams&) { return false; }
 std::size_t conv2d_cudnn_workspace_floats(const Conv2dParams&) { return 0; }
 void conv2d_cudnn(const Conv2dParams&, const float*, const float*, const float*, float*, cudaStream_t, float*) {
   throw Error("conv2d_cuda: the cudnn tactic is unavailable: built without cudnn.h");
+}
+bool conv2d_cudnn_fp16_supports(const Conv2dParams&) { return false; }
+std::size_t conv2d_cudnn_fp16_workspace_floats(const Conv2dParams&) { return 0; }
+void conv2d_cudnn_fp16(const Conv2dParams&, const half_t*, const float*, const float*, half_t*, cudaStream_t,
+                       float*) {
+  throw Error("conv2d_cuda: the cudnn-fp16 tactic is unavailable: built without cudnn.h");
 }
 
 #endif

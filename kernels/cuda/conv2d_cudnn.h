@@ -17,6 +17,21 @@
 // those using FMA math and at most 256 MiB of workspace, per shape and
 // device; the engine then times it against the hand-written kernels.
 // One handle per device (shared by threads under a mutex) lives until the process ends.
+//
+// The "cudnn-fp16" tactic (Conv2dCudaKernel::kCudnnFp16) is the same on FP16
+// activation storage:
+//
+//   w16 = fp16(w)                            (conv2d_weights_to_half_cuda, into
+//                                            the workspace, at every call)
+//   y16 = fp16(cudnnConvolutionForward(x16, w16))   (FP16 data, FP32
+//                                            accumulation: CUDNN_DATA_FLOAT
+//                                            compute; tensor-op math allowed)
+//   out = fp16(act(float(y16) + bias[co]))   (the half overload of
+//                                            conv2d_bias_activation_cuda)
+//
+// Workspace: cuDNN's own, rounded up to 256 bytes, then the FP16 weights.
+// Never run on a GPU (written after the 2026-12-04 speed run): engine/
+// verification.h keeps it behind --unverified.
 // Host code only (no cudnn.h in the device code the sm_62 check compiles).
 #pragma once
 
@@ -25,6 +40,7 @@
 #include <cstddef>
 #include <string>
 
+#include "core/half.h"
 #include "kernels/conv2d.h"
 
 namespace tx2yolo {
@@ -44,8 +60,18 @@ std::size_t conv2d_cudnn_workspace_floats(const Conv2dParams& p);
 void conv2d_cudnn(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
                   cudaStream_t stream, float* workspace);
 
+// cudnn-fp16: the same three on FP16 activation storage.
+bool conv2d_cudnn_fp16_supports(const Conv2dParams& p);
+std::size_t conv2d_cudnn_fp16_workspace_floats(const Conv2dParams& p);
+void conv2d_cudnn_fp16(const Conv2dParams& p, const half_t* in, const float* weight, const float* bias, half_t* out,
+                       cudaStream_t stream, float* workspace);
+
 // out[n, offset + c, :, :] = act(out[...] + bias[c]) for c < out_channels, in
-// place (bias may be null). kernels/cuda/conv2d.cu.
+// place (bias may be null), in FP32 (the FP16 overload converts each value
+// and rounds the result once). kernels/cuda/conv2d.cu.
 void conv2d_bias_activation_cuda(const Conv2dParams& p, const float* bias, float* out, cudaStream_t stream);
+void conv2d_bias_activation_cuda(const Conv2dParams& p, const float* bias, half_t* out, cudaStream_t stream);
+// out[i] = fp16(w[i]) (round to nearest even), i < count. kernels/cuda/conv2d.cu.
+void conv2d_weights_to_half_cuda(const float* w, std::size_t count, half_t* out, cudaStream_t stream);
 
 }  // namespace tx2yolo

@@ -211,6 +211,41 @@ TEST(GpuConv2d, CudnnTacticIsOfferedWhereCudnnLoads) {
   }
 }
 
+// cudnn-fp16 (FP16 data, tensor-op math where the device has tensor cores):
+// offered wherever the FP32 cudnn tactic is, for every real layer shape at
+// batch 1, matching the CPU fed the same FP16-rounded operands (with the bound
+// for its double rounding, kernels/tolerance.h) on a whole batch-2 tensor and
+// at batch 1 into a channel slice; refuses FP32 storage.
+TEST(GpuConv2d, CudnnFp16TacticMatchesCpuWhereCudnnLoads) {
+  SKIP_WITHOUT_GPU();
+  std::string why;
+  if (!conv2d_cudnn_available(&why)) GTEST_SKIP() << "cuDNN not loaded: " << why;
+  int offered = 0, shapes = 0;
+  for (const ConvShape& shape : distinct_conv_shapes({320, 608})) {
+    const Conv2dParams p = conv2d_params_for(shape.node, shape.in, shape.out_channels, 1);
+    offered += conv2d_cuda_supports(p, Conv2dCudaKernel::kCudnnFp16);
+    ++shapes;
+  }
+  EXPECT_EQ(offered, shapes);
+  const Conv2dParams whole = conv_params(2, 8, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);
+  ASSERT_TRUE(conv2d_cuda_supports(whole, Conv2dCudaKernel::kCudnnFp16));
+  EXPECT_TRUE(conv_matches(whole, Conv2dCudaKernel::kCudnnFp16, 787, true));
+  Conv2dParams slice = conv_params(1, 64, 11, 11, 40, 3, 3, 1, 1, 1, 1, 1, Activation::kRelu);
+  slice.out_channel_offset = 8;
+  slice.out_channels_total = 56;
+  finalize_conv2d_params(slice);
+  EXPECT_TRUE(conv_matches(slice, Conv2dCudaKernel::kCudnnFp16, 797, true));
+  auto d = poisoned(std::max<std::size_t>(1, conv2d_cuda_workspace_floats(whole, Conv2dCudaKernel::kCudnnFp16)));
+  auto x = poisoned(8 * 63 * 4), w = poisoned(6 * 8 * 9);
+  try {
+    conv2d_cuda(whole, x.data(), w.data(), nullptr, x.data() + 8 * 63 * 2, nullptr, Conv2dCudaKernel::kCudnnFp16,
+                d.data());
+    ADD_FAILURE() << "FP32 storage was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("FP16 activation storage only"), std::string::npos) << e.what();
+  }
+}
+
 // The fused depthwise + pointwise kernel against the two CPU convs, at odd
 // shapes: channels not a multiple of the 16-channel step, maps not a
 // multiple of the 64-pixel tile, output channels past a 64 tile, 3x3 (the

@@ -2,7 +2,9 @@
 // the reference conv2d_cpu, the oracle: odd shapes, every distinct conv
 // layer shape of the three full-width architectures at 320, and at 608 at
 // sampled outputs against the direct formula. Skipped where the build has
-// no OpenBLAS.
+// no OpenBLAS. The depthwise kernel of the same path
+// (kernels/cpu/conv2d_depthwise_rows.cpp, no library) against the reference
+// on odd shapes and every depthwise layer shape at 320 and 608.
 #include <cmath>
 #include <limits>
 #include <random>
@@ -44,13 +46,16 @@ Operands operands(const Conv2dParams& p, std::uint32_t seed) {
 
 // Both outputs start as NaN; the channels outside the slice must stay NaN
 // in the GEMM's output, and the slice agree within kConvFp32.
-::testing::AssertionResult gemm_matches(const Conv2dParams& p, std::uint32_t seed, bool with_bias = true) {
+using ConvFn = void (*)(const Conv2dParams&, const float*, const float*, const float*, float*);
+
+::testing::AssertionResult gemm_matches(const Conv2dParams& p, std::uint32_t seed, bool with_bias = true,
+                                        ConvFn fast = conv2d_cpu_gemm) {
   const Operands o = operands(p, seed);
   const std::size_t out_n = static_cast<std::size_t>(p.batch) * p.out_channels_total * p.out_h * p.out_w;
   std::vector<float> ref(out_n, std::numeric_limits<float>::quiet_NaN()), got = ref;
   const float* bias = with_bias ? o.b.data() : nullptr;
   conv2d_cpu(p, o.in.data(), o.w.data(), bias, ref.data());
-  conv2d_cpu_gemm(p, o.in.data(), o.w.data(), bias, got.data());
+  fast(p, o.in.data(), o.w.data(), bias, got.data());
   std::vector<float> a, e;
   const std::size_t plane = static_cast<std::size_t>(p.out_h) * p.out_w;
   for (int n = 0; n < p.batch; ++n)
@@ -166,6 +171,69 @@ TEST(Conv2dGemm, EveryFullWidthLayerShapeAt608AtSampledOutputs) {
     }
   set_cpu_threads(1);
   EXPECT_GT(seen.size(), 30u);
+}
+
+}  // namespace
+}  // namespace tx2yolo
+
+namespace tx2yolo {
+namespace {
+
+TEST(Conv2dDepthwiseRows, MatchesTheReferenceOnOddShapes) {
+  const Activation L = Activation::kLeakyRelu, R = Activation::kRelu, N = Activation::kNone;
+  const std::vector<Conv2dParams> cases = {
+      conv_params(1, 5, 17, 13, 5, 3, 3, 1, 1, 1, 1, 5, R),     // 3x3 stride 1, odd sizes
+      conv_params(2, 7, 17, 13, 7, 3, 3, 2, 2, 1, 1, 7, L),     // stride 2 on odd sizes, batch 2
+      conv_params(1, 3, 16, 16, 3, 3, 3, 2, 2, 1, 1, 3, N),     // stride 2 on even sizes
+      conv_params(1, 4, 9, 14, 4, 3, 1, 1, 2, 1, 0, 4, L),      // non-square kernel and stride
+      conv_params(1, 6, 5, 8, 6, 5, 5, 1, 1, 2, 2, 6, L),       // 5x5
+      conv_params(1, 8, 1, 1, 8, 3, 3, 1, 1, 1, 1, 8, L),       // a 1x1 map with padding
+      conv_params(1, 3, 7, 7, 3, 3, 3, 3, 3, 0, 0, 3, R),       // stride 3, no padding
+      conv_params(3, 33, 11, 11, 33, 3, 3, 1, 1, 1, 1, 33, L)}; // batch 3, many channels
+  std::uint32_t seed = 3000;
+  for (int threads : {1, 3}) {
+    set_cpu_threads(threads);
+    for (const Conv2dParams& p : cases) {
+      ASSERT_TRUE(conv2d_cpu_depthwise_rows_supports(p));
+      EXPECT_TRUE(gemm_matches(p, seed += 10, true, conv2d_cpu_depthwise_rows))
+          << threads << " threads, c" << p.in_channels << " " << p.in_h << "x" << p.in_w << " k" << p.kernel_h << "x"
+          << p.kernel_w << " s" << p.stride_h << "x" << p.stride_w << " b" << p.batch;
+    }
+  }
+  set_cpu_threads(1);
+  // No bias, and a slice of a wider output.
+  Conv2dParams slice = conv_params(1, 5, 9, 7, 5, 3, 3, 2, 2, 1, 1, 5, L);
+  slice.out_channel_offset = 2;
+  slice.out_channels_total = 9;
+  finalize_conv2d_params(slice);
+  EXPECT_TRUE(gemm_matches(slice, 3900, false, conv2d_cpu_depthwise_rows));
+  // Not depthwise: refused, not run wrongly.
+  const Conv2dParams dense = conv_params(1, 6, 5, 5, 6, 3, 3, 1, 1, 1, 1, 1, L);
+  EXPECT_FALSE(conv2d_cpu_depthwise_rows_supports(dense));
+  const Operands o = operands(dense, 1);
+  std::vector<float> out(6 * 25);
+  EXPECT_THROW(conv2d_cpu_depthwise_rows(dense, o.in.data(), o.w.data(), o.b.data(), out.data()), Error);
+}
+
+// Every distinct depthwise layer shape of the three full-width architectures
+// at 320 and 608, whole outputs against the reference, at 2 threads.
+TEST(Conv2dDepthwiseRows, EveryFullWidthDepthwiseShapeAt320And608) {
+  set_cpu_threads(2);
+  std::set<std::string> seen;
+  std::uint32_t seed = 4000;
+  for (int size : {320, 608})
+    for (const char* arch : kFullWidthArchitectures)
+      for (const testing_util::ConvLayerShape& l : testing_util::full_width_conv_layers(arch, size)) {
+        const Conv2dParams& p = l.p;
+        if (!(p.groups == p.in_channels && p.groups == p.out_channels)) continue;
+        const std::string key = cat(p.in_channels, "x", p.in_h, "x", p.in_w, "k", p.kernel_h, "s", p.stride_h, "a",
+                                    static_cast<int>(p.activation));
+        if (!seen.insert(key).second) continue;
+        EXPECT_TRUE(gemm_matches(p, seed += 10, true, conv2d_cpu_depthwise_rows)) << arch << " " << l.name << " @" << size;
+      }
+  set_cpu_threads(1);
+  std::printf("%zu distinct depthwise shapes\n", seen.size());
+  EXPECT_GT(seen.size(), 10u);
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ std::vector<Layer> conv_layers(const std::string& arch, int size, std::map<std::
 bool shape_applies(const Conv2dParams& p, Conv2dCudaKernel k) {
   const bool depthwise = p.groups == p.in_channels && p.groups == p.out_channels;
   if (k == Conv2dCudaKernel::kDepthwise) return depthwise;
-  return k != Conv2dCudaKernel::kCudnn;  // cuDNN launches its own kernels
+  return !conv2d_cuda_kernel_is_cudnn(k);  // cuDNN launches its own kernels
 }
 
 TEST(LaunchGeometry, EveryLayerOfTheFullWidthModelsFitsAtEveryBatch) {
