@@ -7,8 +7,10 @@
 //              single-threaded OpenBLAS sgemm per band of output rows on the
 //              thread pool, im2col for non-pointwise convs, bias and
 //              activation fused. Depthwise layers are not GEMM-shaped: the
-//              fast path runs them row by row (conv2d_cpu_depthwise_rows,
-//              kernels/cpu/conv2d_depthwise_rows.cpp), as the engine does.
+//              fast path's depthwise kernel runs them row by row
+//              (conv2d_cpu_depthwise_rows, kernels/cpu/conv2d_depthwise_rows.cpp;
+//              the engine uses it for rows of 64 columns or more, the
+//              reference below that).
 //   onednn     oneDNN 2.x convolution_forward with bias and the activation as
 //              a post-op, src/dst in plain NCHW (the engine's layout),
 //              weights reordered once; OpenMP threads = T.
@@ -158,8 +160,10 @@ int run(int argc, char** argv) {
     const bool depthwise = p.groups > 1;
     const double tr = median_ms(runs, [&] { conv2d_cpu(p, in.data(), w.data(), b.data(), ref.data()); });
     const double tb = median_ms(runs, [&] {
-      if (depthwise)
+      if (depthwise && conv2d_cpu_depthwise_rows_preferred(p))
         conv2d_cpu_depthwise_rows(p, in.data(), w.data(), b.data(), blas.data());
+      else if (depthwise)
+        conv2d_cpu(p, in.data(), w.data(), b.data(), blas.data());
       else
         conv2d_cpu_gemm(p, in.data(), w.data(), b.data(), blas.data());
     });
@@ -183,7 +187,9 @@ int run(int argc, char** argv) {
     auto& t = sum["all"];
     t[0] += tr; t[1] += tb; t[2] += td; t[3] += gflop;
     std::printf("%-52s %9.3f %9.2f %9.2f %9.2f  %.1e, %.1e%s\n", l.name.c_str(), gflop, tr, tb, td, eb / scale,
-                ed / scale, depthwise ? "  (openblas column: depthwise by rows)" : "");
+                ed / scale, depthwise ? (conv2d_cpu_depthwise_rows_preferred(p) ? "  (openblas column: depthwise by rows)"
+                                                                   : "  (openblas column: the reference)")
+                          : "");
   }
   std::printf("\n%-12s %9s %11s %11s %11s   GFLOP/s (reference, openblas, onednn)\n", "kind", "GFLOP", "reference",
               "openblas", "onednn");

@@ -38,7 +38,7 @@ void CpuBackend::run(const float* input) {
     const auto* conv = gemm_convs_ ? dynamic_cast<const ConvLayer*>(layer.get()) : nullptr;
     if (conv && conv->params().groups == 1) {
       conv2d_cpu_gemm(conv->params(), inputs.at(0), conv->weight(), conv->bias(), out);
-    } else if (conv && conv2d_cpu_depthwise_rows_supports(conv->params())) {
+    } else if (conv && conv2d_cpu_depthwise_rows_preferred(conv->params())) {
       conv2d_cpu_depthwise_rows(conv->params(), inputs.at(0), conv->weight(), conv->bias(), out);
     } else {
       layer->forward_cpu(inputs, out);
@@ -58,7 +58,7 @@ const float* CpuBackend::output(const std::string& name) const {
 
 std::string CpuBackend::description() const {
   return cat("cpu (", threads_, threads_ == 1 ? " thread" : " threads", batch_ > 1 ? cat(", batch ", batch_) : "",
-             gemm_convs_ ? "; convs: OpenBLAS GEMM, depthwise by rows" : "; convs: the reference", ")");
+             gemm_convs_ ? "; convs: OpenBLAS GEMM, wide depthwise by rows" : "; convs: the reference", ")");
 }
 
 }  // namespace tx2yolo

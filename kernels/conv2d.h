@@ -89,12 +89,20 @@ bool conv2d_cpu_gemm_available();
 bool conv2d_cpu_gemm_default();
 void conv2d_cpu_gemm(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out);
 // The fast CPU path's depthwise kernel (kernels/cpu/conv2d_depthwise_rows.cpp):
-// groups == C_in == C_out, any kernel, stride and padding; each output row
-// made once from zero-padded, stride-split copies of its input rows, in loops
-// the compiler vectorises on any target. Agrees with conv2d_cpu within
+// groups == C_in == C_out, kernel width up to 16, any stride and padding;
+// each output row finished in L1 before the next, in branch-free loops the
+// compiler vectorises on any target. Agrees with conv2d_cpu within
 // tolerance::kConvFp32 (the same summation order; only contraction into
 // fused multiply-adds may differ). Needs no library.
 bool conv2d_cpu_depthwise_rows_supports(const Conv2dParams& p);
+// Where the fast path uses it rather than the reference: output rows of at
+// least 64 columns. Measured on x86 (AMD EPYC, 1 thread, 2026-12-04, the
+// separable model's depthwise layers at 608): 1.2x to 2.1x faster than the
+// reference at 76 to 304 columns, even at 38, slower at 19 and below, where
+// the per-row overhead outweighs the plane the reference streams
+// (docs/performance.md, "The fast CPU convs").
+constexpr int kConv2dCpuDepthwiseRowsMinWidth = 64;
+bool conv2d_cpu_depthwise_rows_preferred(const Conv2dParams& p);
 void conv2d_cpu_depthwise_rows(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
                                float* out);
 

@@ -44,7 +44,7 @@ const char* const kUnverifiedHelp =
 void add_cpu_convs_option(CLI::App* cmd, std::string* value) {
   cmd->add_option("--cpu-convs", *value,
                   "CPU backend convs: auto (default: gemm on x86-64 builds with OpenBLAS, else reference), "
-                  "reference (the oracle) or gemm (the fast path: OpenBLAS GEMMs, and depthwise convs row by row)")
+                  "reference (the oracle) or gemm (the fast path: OpenBLAS GEMMs, and wide depthwise convs row by row)")
       ->check(CLI::IsMember({"auto", "reference", "gemm"}));
 }
 

@@ -9,20 +9,18 @@
 // in [N, C, H, W], w [C, 1, Kh, Kw], out [N, C_total, Ho, Wo] written in
 // channels [offset, offset + C).
 //
-// The reference walks the whole output plane once per tap; this kernel makes
-// each output row once, in a buffer that stays in L1, from the Kh input rows
-// it reads. Each input row is first copied, zero-padded, into `stride`
-// phase rows (phase r holds the padded row's elements r, r + s, r + 2s, ...),
-// so that every tap is one contiguous multiply-add over the output row:
-// acc[ox] += w * phase[kx % s][ox + kx / s]. Those loops have no branches and
-// no strided loads, so the compiler vectorises them for any target (SSE/AVX
-// on x86-64, NEON on aarch64): portable C++, no intrinsics. The sum for each
-// output starts from the bias and adds the taps in the reference's order
-// (ky, then kx), then the activation is applied as the row is stored. One
-// task per (image, channel) on the calling thread's share of the pool
-// (core/thread_pool.h).
+// The reference walks the whole output plane once per tap, so at large maps
+// the plane streams through the caches Kh x Kw times. This kernel finishes
+// each output row before the next: it starts the row from the bias, adds the
+// taps in the reference's order (ky, then kx) from the Kh input rows it
+// reads, while the row stays in L1, and applies the activation in place.
+// For each kx the output columns whose input column lies inside the row are
+// one range [lo, hi), computed once per channel, so the tap loops have no
+// branches: contiguous for stride 1, a fixed stride otherwise, which the
+// compiler vectorises for any target (SSE/AVX on x86-64, NEON on aarch64):
+// portable C++, no intrinsics, no scratch memory. One task per (image,
+// channel) on the calling thread's share of the pool (core/thread_pool.h).
 #include <algorithm>
-#include <vector>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -32,47 +30,48 @@ namespace tx2yolo {
 
 namespace {
 
+constexpr int kMaxTaps = 16;  // kernel widths up to this use the stack for their column ranges
+
 void depthwise_channel(const Conv2dParams& p, const float* __restrict in, const float* __restrict weight,
                        const float* __restrict bias, float* __restrict out, int job) {
   const int n = job / p.out_channels;
   const int c = job % p.out_channels;
-  const int s = p.stride_w;
-  const int kw = p.kernel_w;
-  // The padded row's length that the taps reach, and each phase row's.
-  const int padded = s * (p.out_w - 1) + kw;
-  const int phase_len = (padded + s - 1) / s;
-  thread_local std::vector<float> phases, acc;
-  phases.assign(static_cast<std::size_t>(s) * phase_len, 0.f);
-  acc.resize(static_cast<std::size_t>(p.out_w));
+  const int sw = p.stride_w, kw = p.kernel_w;
+  // Output columns [lo[kx], hi[kx]) read input columns inside [0, in_w).
+  int lo[kMaxTaps], hi[kMaxTaps];
+  for (int kx = 0; kx < kw; ++kx) {
+    const int dx = kx - p.pad_w;
+    lo[kx] = dx >= 0 ? 0 : (-dx + sw - 1) / sw;
+    hi[kx] = std::min(p.out_w, p.in_w - 1 - dx >= 0 ? (p.in_w - 1 - dx) / sw + 1 : 0);
+  }
   const float* src = in + (static_cast<long long>(n) * p.in_channels + c) * p.in_h * p.in_w;
   const float* wk = weight + static_cast<long long>(c) * p.kernel_h * kw;
   float* dst = out + (static_cast<long long>(n) * p.out_channels_total + p.out_channel_offset + c) *
                          static_cast<long long>(p.out_h) * p.out_w;
   const float b = bias ? bias[c] : 0.f;
   for (int oy = 0; oy < p.out_h; ++oy) {
-    float* __restrict a = acc.data();
+    float* __restrict a = dst + static_cast<long long>(oy) * p.out_w;
     for (int ox = 0; ox < p.out_w; ++ox) a[ox] = b;
     for (int ky = 0; ky < p.kernel_h; ++ky) {
       const int iy = oy * p.stride_h - p.pad_h + ky;
       if (iy < 0 || iy >= p.in_h) continue;
-      const float* row = src + static_cast<long long>(iy) * p.in_w;
-      // Padded element t is input column t - pad_w (zero outside the row).
-      for (int t = 0; t < padded; ++t) {
-        const int ix = t - p.pad_w;
-        phases[static_cast<std::size_t>(t % s) * phase_len + t / s] = (ix >= 0 && ix < p.in_w) ? row[ix] : 0.f;
-      }
+      const float* __restrict row = src + static_cast<long long>(iy) * p.in_w;
       for (int kx = 0; kx < kw; ++kx) {
         const float wv = wk[ky * kw + kx];
-        const float* __restrict x = phases.data() + static_cast<std::size_t>(kx % s) * phase_len + kx / s;
-        for (int ox = 0; ox < p.out_w; ++ox) a[ox] += wv * x[ox];
+        const int dx = kx - p.pad_w;
+        if (sw == 1) {
+          const float* __restrict x = row + dx;
+          for (int ox = lo[kx]; ox < hi[kx]; ++ox) a[ox] += wv * x[ox];
+        } else if (sw == 2) {
+          const float* __restrict x = row + dx;
+          for (int ox = lo[kx]; ox < hi[kx]; ++ox) a[ox] += wv * x[2 * ox];
+        } else {
+          for (int ox = lo[kx]; ox < hi[kx]; ++ox) a[ox] += wv * row[ox * sw + dx];
+        }
       }
     }
-    float* drow = dst + static_cast<long long>(oy) * p.out_w;
-    if (p.activation == Activation::kNone) {
-      std::copy(a, a + p.out_w, drow);
-    } else {
-      for (int ox = 0; ox < p.out_w; ++ox) drow[ox] = apply_activation(p.activation, p.alpha, a[ox]);
-    }
+    if (p.activation != Activation::kNone)
+      for (int ox = 0; ox < p.out_w; ++ox) a[ox] = apply_activation(p.activation, p.alpha, a[ox]);
   }
 }
 
@@ -80,7 +79,11 @@ void depthwise_channel(const Conv2dParams& p, const float* __restrict in, const 
 
 bool conv2d_cpu_depthwise_rows_supports(const Conv2dParams& p) {
   return p.groups == p.in_channels && p.groups == p.out_channels && p.stride_w >= 1 && p.stride_h >= 1 &&
-         p.kernel_w >= 1 && p.kernel_h >= 1 && p.out_w > 0 && p.out_h > 0;
+         p.kernel_w >= 1 && p.kernel_w <= kMaxTaps && p.kernel_h >= 1 && p.out_w > 0 && p.out_h > 0;
+}
+
+bool conv2d_cpu_depthwise_rows_preferred(const Conv2dParams& p) {
+  return conv2d_cpu_depthwise_rows_supports(p) && p.out_w >= kConv2dCpuDepthwiseRowsMinWidth;
 }
 
 void conv2d_cpu_depthwise_rows(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
