@@ -10,7 +10,8 @@
 // Batch 1. Timing: CUDA events around each iteration (manual time), after a
 // warm-up iteration. Counters: GFLOP/s (2 * MACs) and GB/s (input + weights +
 // output read or written once). Without a GPU each benchmark is skipped with
-// the reason. peak/copy and peak/sgemm measure the card's bandwidth and FP32
+// the reason. peak/copy, peak/sgemm and peak/hgemm measure the card's
+// bandwidth, FP32 and FP16 tensor-core (FP16 operands, FP32 accumulation)
 // ceilings. Run: build/bench/tx2yolo_bench_cuda --benchmark_min_time=0.1
 #include <benchmark/benchmark.h>
 #include <cublas_v2.h>
@@ -222,6 +223,35 @@ void BM_PeakSgemm(benchmark::State& state) {
   cublasDestroy(h);
 }
 
+// The FP16 ceiling the tensor-core kernels are held against: a 8192^3 cuBLAS
+// GEMM with FP16 operands and FP32 accumulation and output (what wmma-fp16
+// and cudnn-fp16 compute), tensor-op math allowed. Operands are 1.06 (every
+// byte 0x3C), not zeros, which some cards multiply faster.
+void BM_PeakHgemm(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const int n = 8192;
+  DeviceBuffer<tx2yolo::half_t> a(std::size_t(n) * n), b(std::size_t(n) * n);
+  DeviceBuffer<float> c(std::size_t(n) * n);
+  CUDA_CHECK(cudaMemset(a.data(), 0x3C, a.size() * sizeof(tx2yolo::half_t)));
+  CUDA_CHECK(cudaMemset(b.data(), 0x3C, b.size() * sizeof(tx2yolo::half_t)));
+  cublasHandle_t h;
+  CUBLAS_OK(cublasCreate(&h));
+  const float one = 1.f, zero = 0.f;
+#if CUDART_VERSION >= 11000
+  const cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+#else
+  CUBLAS_OK(cublasSetMathMode(h, CUBLAS_TENSOR_OP_MATH));
+  const cudaDataType_t compute = CUDA_R_32F;
+#endif
+  timed(state, [&] {
+    CUBLAS_OK(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a.data(), CUDA_R_16F, n, b.data(), CUDA_R_16F,
+                           n, &zero, c.data(), CUDA_R_32F, n, compute, CUBLAS_GEMM_DEFAULT));
+  });
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * double(n) * n / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  cublasDestroy(h);
+}
+
 bool is_pointwise(const Conv2dParams& p) {
   return p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.groups == 1;
 }
@@ -229,6 +259,7 @@ bool is_pointwise(const Conv2dParams& p) {
 const bool registered = [] {
   benchmark::RegisterBenchmark("peak/copy", BM_PeakCopy)->UseManualTime()->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("peak/sgemm", BM_PeakSgemm)->UseManualTime()->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("peak/hgemm", BM_PeakHgemm)->UseManualTime()->Unit(benchmark::kMicrosecond);
   for (const Shape& s : model_shapes()) {
     for (tx2yolo::Conv2dCudaKernel k : tx2yolo::kConv2dCudaTactics) {
       if (!tx2yolo::conv2d_cuda_supports(s.p, k)) continue;

@@ -234,10 +234,20 @@ bool conv2d_cudnn_available(std::string* why) {
   return a.why.empty();
 }
 
-bool conv2d_cudnn_supports(const Conv2dParams& p) {
+namespace {
+// Whether a plan exists for p on the current device; false without a usable
+// device (cudaGetDevice fails), which no plan can run on.
+bool plannable(const Conv2dParams& p, bool fp16) {
   if (!conv2d_cudnn_available() || sliced_batch(p)) return false;
-  return plan_for(p).ok;
+  try {
+    return plan_for(p, fp16).ok;
+  } catch (const Error&) {
+    return false;
+  }
 }
+}  // namespace
+
+bool conv2d_cudnn_supports(const Conv2dParams& p) { return plannable(p, false); }
 
 std::size_t conv2d_cudnn_workspace_floats(const Conv2dParams& p) {
   if (!conv2d_cudnn_supports(p)) return 0;
@@ -277,10 +287,7 @@ std::size_t weight_count(const Conv2dParams& p) {
 }
 }  // namespace
 
-bool conv2d_cudnn_fp16_supports(const Conv2dParams& p) {
-  if (!conv2d_cudnn_available() || sliced_batch(p)) return false;
-  return plan_for(p, true).ok;
-}
+bool conv2d_cudnn_fp16_supports(const Conv2dParams& p) { return plannable(p, true); }
 
 std::size_t conv2d_cudnn_fp16_workspace_floats(const Conv2dParams& p) {
   if (!conv2d_cudnn_fp16_supports(p)) return 0;
