@@ -156,7 +156,9 @@ Program parse_pir_document(const json& root, const std::string& source) {
       ProgramVar v = value_var(attrs[3].get<std::string>(), out.contains("TT") ? out.at("TT") : json());
       v.persistable = true;
       if (op.contains("OA") && op.at("OA").is_array() && !op.at("OA").empty() && op.at("OA")[0].is_number())
-        v.persistable = op.at("OA")[0].get<int>() != 0;
+        // Compared as a double: any JSON number converts to one, where a
+        // float outside int's range made get<int>() undefined (fuzz_pir_json).
+        v.persistable = op.at("OA")[0].get<double>() != 0.0;
       TX2_REQUIRE(out.contains("%") && out.at("%").is_number_integer(), where, ": parameter without a value id");
       names[out.at("%").get<long long>()] = v.name;
       p.vars.push_back(v);

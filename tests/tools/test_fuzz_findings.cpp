@@ -48,6 +48,26 @@ TEST(FuzzFindings, PirDenseTensorTypeWithoutD) {
   }
 }
 
+// fuzz_pir_json, in its hour-long run (2026-12-04): a parameter's
+// persistable flag of 8.9e90 was read as an int, a float-to-int conversion
+// out of range (UBSan). It is now compared as a number. The fuzzer's input
+// was 78 KB; this one, made by hand, is the same parameter op alone, which
+// the reader now reads past and refuses for having no other op. (It is in
+// fuzz/corpus/pir_json too, so the fuzz CTest replays it under UBSan, which
+// is what catches the undefined conversion.)
+TEST(FuzzFindings, PirPersistableFlagOutOfIntRange) {
+  const auto bytes = read_file_bytes(fixture("pir-huge-persistable-flag.json"), 1 << 20);
+  try {
+    paddle::parse_pir_json(std::string(bytes.begin(), bytes.end()), "pir-huge-persistable-flag.json");
+    ADD_FAILURE() << "parsed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("pir-huge-persistable-flag.json: the PIR program has no ops besides "
+                                         "parameters"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 // fuzz_pickle and fuzz_convert, in the hour-long campaign: a pickle that
 // puts lists into each other through the memo leaked them (shared ownership
 // cannot free a reference cycle; LeakSanitizer). The reader now finds
