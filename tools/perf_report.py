@@ -51,8 +51,8 @@ def cell(v, fmt="%.3f"):
 def report(run):
     rel = os.path.relpath(run, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs"))
     out = []
-    any_json = next((e2e(run, a, s, b, p) for a in ARCHS for s in (608, 416, 320) for b in (1, 8)
-                     for p in ("fp32", "fp16") if e2e(run, a, s, b, p)), None)
+    any_json = next((j for j in (e2e(run, a, s, b, p) for a in ARCHS for s in (608, 416, 320) for b in (1, 8)
+                                 for p in ("fp32", "fp16")) if j), None)
     if any_json is None:
         raise SystemExit("perf_report: no e2e/*.json in %s" % run)
     card = any_json["device"]
@@ -242,11 +242,10 @@ def draw(run, png):
         for i, (label, key) in enumerate(series):
             xs = [k + i * width for k in range(len(rows))]
             ys = [r.get(key) or 0 for r in rows]
-            bars = ax.bar(xs, ys, width, label=label)
+            ax.bar(xs, ys, width, label=label)
             for x, y in zip(xs, ys):
                 if y == 0:
                     ax.text(x, 0.02, "not run", rotation=90, ha="center", va="bottom", fontsize=7)
-            del bars
         ax.set_xticks([k + 0.4 - width / 2 for k in range(len(rows))])
         ax.set_xticklabels(["%d" % r["size"] for r in rows])
         ax.set_xlabel("input size (batch 1)")
