@@ -10,6 +10,8 @@
 # temporary folder. A crash, a sanitizer report, an exception other than
 # tx2yolo::Error or a timeout fails the run, and the input is saved in
 # $FUZZ_ARTIFACTS (default: a temporary folder) and named on stderr.
+# FUZZ_EXTRA_ARGS adds libFuzzer flags, e.g. FUZZ_EXTRA_ARGS=-malloc_limit_mb=256
+# so that one large allocation is reported with its stack.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 name="$1"; seconds="$2"; build="${3:-build-fuzz}"
@@ -28,9 +30,14 @@ case "$name" in
   *) dict="fuzz/dict/$name.dict" ;;
 esac
 dict_arg=(); [ -f "$dict" ] && dict_arg=(-dict="$dict")
+read -r -a extra_args <<<"${FUZZ_EXTRA_ARGS:-}"
+# fuzz_image decodes at most 4 megapixels (fuzz/fuzz_image.cpp), so no
+# allocation needs 256 MB: a larger one is a pixel-limit bypass, reported
+# with its stack (as the PBM comment finding was, docs/testing.md).
+[ "$name" = image ] && extra_args+=(-malloc_limit_mb=256)
 out="$work/new"; [ "${FUZZ_KEEP:-0}" = 1 ] && out="fuzz/corpus/$name"
 "$bin" -max_total_time="$seconds" -timeout=1 -error_exitcode=99 -timeout_exitcode=98 -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 \
-  -artifact_prefix="$artifacts/" "${dict_arg[@]}" "$out" "fuzz/corpus/$name" "$work/seeds" >"$work/log" 2>&1
+  -artifact_prefix="$artifacts/" "${dict_arg[@]}" ${extra_args[@]+"${extra_args[@]}"} "$out" "fuzz/corpus/$name" "$work/seeds" >"$work/log" 2>&1
 rc=$?
 grep -E "^stat::|#[0-9]+.*DONE" "$work/log" | tail -8
 if [ $rc -ne 0 ]; then

@@ -123,9 +123,11 @@ bool pnm(const std::uint8_t* d, std::size_t n, ImageHeader* out, std::string* wh
   std::size_t i = 2;
   long long values[2] = {-1, -1};
   for (long long& v : values) {
-    while (i < n) {  // whitespace and # comments
+    // Whitespace and # comments, read as OpenCV's PxM decoder reads them:
+    // a comment ends at '\n' or '\r'.
+    while (i < n) {
       if (d[i] == '#') {
-        while (i < n && d[i] != '\n') ++i;
+        while (i < n && d[i] != '\n' && d[i] != '\r') ++i;
       } else if (std::isspace(d[i])) {
         ++i;
       } else {
@@ -138,6 +140,13 @@ bool pnm(const std::uint8_t* d, std::size_t n, ImageHeader* out, std::string* wh
       v = v * 10 + (d[i++] - '0');
       if (v > (1LL << 40)) return fail(why, "PNM: an image size too large to be real");
     }
+    // OpenCV's decoder takes the byte after a number as its delimiter, whatever
+    // it is: after "659#7256\n9" it reads a height of 7256 from the comment,
+    // where the format (and this reader) reads 9. Found by fuzz_image: a
+    // 27-byte PBM passed the pixel limit as 659x9 and made OpenCV allocate
+    // 1.4 GB. Only whitespace is taken after a number.
+    if (i >= n || !std::isspace(d[i]))
+      return fail(why, "PNM: an image size not followed by whitespace (decoders disagree on what it means)");
   }
   out->format = "pnm";
   out->width = values[0];

@@ -35,6 +35,37 @@ TEST(FuzzFindings, ImageSizeProductOverflow) {
   EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
 }
 
+// fuzz_image, in its hour-long run (2026-12-04): a 27-byte PBM,
+// "P1\n659#725679#72659#72567\n9". The format reads a comment after the width
+// and a height of 9, which passed the pixel limit; OpenCV's decoder takes the
+// '#' as the width's delimiter and the comment's digits as a height of
+// 725679, and allocated 1.4 GB. The header reader now refuses anything but
+// whitespace after a number. And a comment ends at '\r' too, as in OpenCV: the
+// second file hid a 30000x30000 size behind "#\r" from the old reader.
+TEST(FuzzFindings, PnmHeaderReadAsOpenCvReadsIt) {
+  auto refused_with = [](const std::string& name, const std::string& message) {
+    const auto bytes = read_file_bytes(fixture(name), 1 << 20);
+    try {
+      decode_image(bytes, name);
+      ADD_FAILURE() << name << " decoded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  };
+  refused_with("image-pbm-comment-after-width.pbm", "not followed by whitespace");
+  refused_with("image-pbm-comment-ends-at-cr.pbm", "30000x30000 pixels is over the limit");
+  const auto r = testing_util::run_command_stderr(std::string(TX2YOLO_CLI_PATH) + " detect " +
+                                                  fixture("image-pbm-comment-after-width.pbm"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+  // A well-formed PBM with a comment still decodes.
+  if (!image_codecs_available()) return;
+  const std::string ok = "P1\n# a comment\n3 2\n0 1 0\n1 0 1\n";
+  const cv::Mat img = decode_image(std::vector<std::uint8_t>(ok.begin(), ok.end()), "ok.pbm");
+  EXPECT_EQ(img.cols, 3);
+  EXPECT_EQ(img.rows, 2);
+}
+
 // fuzz_pir_json: a parameter whose dense-tensor type has no "D" escaped as
 // nlohmann's out_of_range and terminated the process (reproducer minimised
 // by hand from the fuzzer's 164 KB input).
