@@ -4,8 +4,8 @@
 // three ways on the same machine:
 //   reference  conv2d_cpu on the thread pool (the oracle the product runs today)
 //   openblas   the product's fast path, conv2d_cpu_gemm (kernels/cpu/conv2d_gemm.cpp):
-//              single-threaded OpenBLAS sgemm per band of output rows on the
-//              thread pool, im2col for non-pointwise convs, bias and
+//              single-threaded OpenBLAS sgemm per band of output rows or per
+//              slice of output channels (see --split) on the thread pool, im2col for non-pointwise convs, bias and
 //              activation fused. Depthwise layers are not GEMM-shaped: the
 //              fast path's depthwise kernel runs them row by row
 //              (conv2d_cpu_depthwise_rows, kernels/cpu/conv2d_depthwise_rows.cpp;
@@ -19,6 +19,11 @@
 //
 //   tx2yolo_cpu_conv_choice [--arch standard|separable|separable-pruned | --model M]
 //                           [--size 320] [--threads 2] [--runs 7]
+//                           [--split auto|rows|channels]
+// --split forces how the openblas column splits each layer into tasks
+// (Conv2dGemmSplit: bands of output rows, or slices of output channels);
+// auto, the default, is what the engine runs. Each layer's line names the
+// split that ran.
 #include <omp.h>
 
 #include <algorithm>
@@ -121,6 +126,7 @@ std::vector<Layer> conv_layers(const Graph& g, const WeightShapes& ws, int size)
 int run(int argc, char** argv) {
   std::string arch = "standard", model;
   int size = 320, threads = 2, runs = 7;
+  Conv2dGemmSplit split = Conv2dGemmSplit::kAuto;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--arch") arch = v;
@@ -128,6 +134,8 @@ int run(int argc, char** argv) {
     else if (a == "--size") size = std::stoi(v);
     else if (a == "--threads") threads = std::stoi(v);
     else if (a == "--runs") runs = std::stoi(v);
+    else if (a == "--split" && (v == "auto" || v == "rows" || v == "channels"))
+      split = v == "auto" ? Conv2dGemmSplit::kAuto : v == "rows" ? Conv2dGemmSplit::kRows : Conv2dGemmSplit::kChannels;
     else { std::fprintf(stderr, "error: unknown option %s\n", a.c_str()); return 2; }
   }
   std::vector<Layer> layers;
@@ -145,8 +153,9 @@ int run(int argc, char** argv) {
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
   std::map<std::string, std::array<double, 4>> sum;  // kind -> ref, blas, onednn, GFLOP
-  std::printf("%s, %dx%d, batch 1, FP32, %d threads, median of %d runs (ms)\n", model.empty() ? arch.c_str() : model.c_str(),
-              size, size, threads, runs);
+  std::printf("%s, %dx%d, batch 1, FP32, %d threads, median of %d runs (ms), openblas split %s\n",
+              model.empty() ? arch.c_str() : model.c_str(), size, size, threads, runs,
+              split == Conv2dGemmSplit::kAuto ? "auto" : split == Conv2dGemmSplit::kRows ? "rows" : "channels");
   std::printf("%-52s %9s %9s %9s %9s  %s\n", "layer", "GFLOP", "reference", "openblas", "onednn", "max err (blas, onednn)");
   for (const Layer& l : layers) {
     const Conv2dParams& p = l.p;
@@ -165,8 +174,9 @@ int run(int argc, char** argv) {
       else if (depthwise)
         conv2d_cpu(p, in.data(), w.data(), b.data(), blas.data());
       else
-        conv2d_cpu_gemm(p, in.data(), w.data(), b.data(), blas.data());
+        conv2d_cpu_gemm_split(p, in.data(), w.data(), b.data(), blas.data(), split);
     });
+    const Conv2dGemmSplit ran = split == Conv2dGemmSplit::kAuto ? conv2d_cpu_gemm_auto_split(p, threads) : split;
     OneDnnConv c = make_onednn(eng, s, p, w.data(), b.data());
     std::memcpy(c.src.get_data_handle(), in.data(), in_n * sizeof(float));
     const double td = median_ms(runs, [&] {
@@ -189,7 +199,7 @@ int run(int argc, char** argv) {
     std::printf("%-52s %9.3f %9.2f %9.2f %9.2f  %.1e, %.1e%s\n", l.name.c_str(), gflop, tr, tb, td, eb / scale,
                 ed / scale, depthwise ? (conv2d_cpu_depthwise_rows_preferred(p) ? "  (openblas column: depthwise by rows)"
                                                                    : "  (openblas column: the reference)")
-                          : "");
+                          : (ran == Conv2dGemmSplit::kRows ? "  rows" : "  channels"));
   }
   std::printf("\n%-12s %9s %11s %11s %11s   GFLOP/s (reference, openblas, onednn)\n", "kind", "GFLOP", "reference",
               "openblas", "onednn");

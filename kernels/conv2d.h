@@ -88,6 +88,15 @@ bool conv2d_cpu_gemm_available();
 // until it has run on a board.
 bool conv2d_cpu_gemm_default();
 void conv2d_cpu_gemm(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out);
+// How conv2d_cpu_gemm splits a layer into tasks (kernels/cpu/conv2d_gemm.cpp):
+// bands of output rows, or slices of output channels over the whole map.
+// kAuto picks the one that makes OpenBLAS pack fewer floats, from the layer's
+// shape and the thread count (not the batch).
+enum class Conv2dGemmSplit { kAuto, kRows, kChannels };
+Conv2dGemmSplit conv2d_cpu_gemm_auto_split(const Conv2dParams& p, int threads);
+// conv2d_cpu_gemm with the split forced (for tests and the choice bench).
+void conv2d_cpu_gemm_split(const Conv2dParams& p, const float* in, const float* weight, const float* bias, float* out,
+                           Conv2dGemmSplit split);
 // The fast CPU path's depthwise kernel (kernels/cpu/conv2d_depthwise_rows.cpp):
 // groups == C_in == C_out, kernel width up to 16, any stride and padding;
 // each output row finished in L1 before the next, in branch-free loops the

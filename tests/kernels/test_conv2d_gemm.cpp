@@ -74,19 +74,74 @@ using ConvFn = void (*)(const Conv2dParams&, const float*, const float*, const f
   return testing_util::all_close(a, e, tolerance::kConvFp32);
 }
 
+std::vector<Conv2dParams> odd_gemm_cases() {
+  const Activation L = Activation::kLeakyRelu, R = Activation::kRelu, N = Activation::kNone;
+  return {conv_params(1, 3, 17, 13, 5, 3, 3, 2, 2, 1, 1, 1, R),    // stem-like, stride 2 on odd sizes
+          conv_params(2, 37, 6, 5, 29, 1, 1, 1, 1, 0, 0, 1, L),    // pointwise, odd widths, batch 2
+          conv_params(1, 10, 7, 7, 21, 3, 3, 1, 1, 1, 1, 1, L),    // 3x3 pad 1
+          conv_params(1, 3, 9, 14, 5, 3, 1, 1, 2, 1, 0, 1, L),     // non-square kernel and stride
+          conv_params(1, 130, 3, 3, 67, 1, 1, 1, 1, 0, 0, 1, N),   // K and M past block edges
+          conv_params(3, 64, 11, 11, 65, 3, 3, 1, 1, 1, 1, 1, L),  // batch 3
+          conv_params(1, 8, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, L),      // a 1x1 map with padding
+          conv_params(1, 4, 40, 3, 6, 1, 1, 2, 2, 0, 0, 1, R),     // 1x1 stride 2 (not a plain pointwise GEMM)
+          conv_params(1, 6, 5, 8, 9, 5, 5, 1, 1, 2, 2, 1, L),      // 5x5
+          conv_params(2, 24, 5, 5, 100, 3, 3, 1, 1, 1, 1, 1, L)};  // C_out not a multiple of 16 slices
+}
+
+void gemm_rows(const Conv2dParams& p, const float* in, const float* w, const float* b, float* out) {
+  conv2d_cpu_gemm_split(p, in, w, b, out, Conv2dGemmSplit::kRows);
+}
+void gemm_channels(const Conv2dParams& p, const float* in, const float* w, const float* b, float* out) {
+  conv2d_cpu_gemm_split(p, in, w, b, out, Conv2dGemmSplit::kChannels);
+}
+
+// Each split, forced, on the odd shapes, at 1, 2 and 3 threads (2 and 3
+// make uneven channel slices and bands), with and without bias, and into a
+// slice of a wider output.
+TEST(Conv2dGemm, EachSplitMatchesTheReferenceOnOddShapes) {
+  SKIP_WITHOUT_OPENBLAS();
+  std::uint32_t seed = 5000;
+  for (ConvFn fn : {&gemm_rows, &gemm_channels}) {
+    const char* name = fn == &gemm_rows ? "rows" : "channels";
+    for (int threads : {1, 2, 3}) {
+      set_cpu_threads(threads);
+      for (const Conv2dParams& p : odd_gemm_cases())
+        EXPECT_TRUE(gemm_matches(p, seed += 10, threads != 2, fn))
+            << name << ", " << threads << " threads, " << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h
+            << "x" << p.kernel_w << " b" << p.batch;
+    }
+    Conv2dParams slice = conv_params(2, 5, 9, 7, 40, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);
+    slice.out_channel_offset = 2;
+    slice.out_channels_total = 47;
+    finalize_conv2d_params(slice);
+    EXPECT_TRUE(gemm_matches(slice, seed += 10, true, fn)) << name;
+  }
+  set_cpu_threads(1);
+}
+
+// The automatic split: channel slices where W dwarfs the map (a deep 3x3 at
+// 19x19: W of 1024 x 4608 floats, packed once per band by the row split),
+// rows where the map is large and W small, rows where the whole image's
+// im2col would be too large.
+TEST(Conv2dGemm, AutoSplitFollowsThePackingCost) {
+  SKIP_WITHOUT_OPENBLAS();
+  const Activation L = Activation::kLeakyRelu;
+  const Conv2dParams deep = conv_params(1, 512, 19, 19, 1024, 3, 3, 1, 1, 1, 1, 1, L);
+  const Conv2dParams deep_pointwise = conv_params(1, 1024, 19, 19, 512, 1, 1, 1, 1, 0, 0, 1, L);
+  const Conv2dParams early = conv_params(1, 32, 152, 152, 64, 1, 1, 1, 1, 0, 0, 1, L);
+  const Conv2dParams huge_col = conv_params(1, 256, 152, 152, 2048, 3, 3, 1, 1, 1, 1, 1, L);
+  for (int threads : {1, 2, 4}) {
+    EXPECT_EQ(conv2d_cpu_gemm_auto_split(deep, threads), Conv2dGemmSplit::kChannels) << threads;
+    EXPECT_EQ(conv2d_cpu_gemm_auto_split(deep_pointwise, threads), Conv2dGemmSplit::kChannels) << threads;
+    EXPECT_EQ(conv2d_cpu_gemm_auto_split(huge_col, threads), Conv2dGemmSplit::kRows) << threads;
+  }
+  EXPECT_EQ(conv2d_cpu_gemm_auto_split(early, 2), Conv2dGemmSplit::kRows);
+}
+
 TEST(Conv2dGemm, MatchesTheReferenceOnOddShapes) {
   SKIP_WITHOUT_OPENBLAS();
-  const Activation L = Activation::kLeakyRelu, R = Activation::kRelu, N = Activation::kNone;
-  const std::vector<Conv2dParams> cases = {
-      conv_params(1, 3, 17, 13, 5, 3, 3, 2, 2, 1, 1, 1, R),    // stem-like, stride 2 on odd sizes
-      conv_params(2, 37, 6, 5, 29, 1, 1, 1, 1, 0, 0, 1, L),    // pointwise, odd widths, batch 2
-      conv_params(1, 10, 7, 7, 21, 3, 3, 1, 1, 1, 1, 1, L),    // 3x3 pad 1
-      conv_params(1, 3, 9, 14, 5, 3, 1, 1, 2, 1, 0, 1, L),     // non-square kernel and stride
-      conv_params(1, 130, 3, 3, 67, 1, 1, 1, 1, 0, 0, 1, N),   // K and M past block edges
-      conv_params(3, 64, 11, 11, 65, 3, 3, 1, 1, 1, 1, 1, L),  // batch 3
-      conv_params(1, 8, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, L),      // a 1x1 map with padding
-      conv_params(1, 4, 40, 3, 6, 1, 1, 2, 2, 0, 0, 1, R),     // 1x1 stride 2 (not a plain pointwise GEMM)
-      conv_params(1, 6, 5, 8, 9, 5, 5, 1, 1, 2, 2, 1, L)};     // 5x5
+  const std::vector<Conv2dParams> cases = odd_gemm_cases();
+  const Activation L = Activation::kLeakyRelu;
   std::uint32_t seed = 700;
   for (int threads : {1, 3}) {
     set_cpu_threads(threads);
