@@ -20,6 +20,12 @@
 //   tx2yolo_cpu_conv_choice [--arch standard|separable|separable-pruned | --model M]
 //                           [--size 320] [--threads 2] [--runs 7]
 //                           [--split auto|rows|channels]
+//                           [--onednn-algorithm direct|auto|winograd] [--onednn-layout nchw|blocked] [--peak]
+// --onednn-algorithm picks oneDNN's algorithm (direct, the default; auto may
+// choose Winograd for 3x3 stride-1 convs where the CPU has it). --peak first
+// prints OpenBLAS's sgemm on 2048-cubed matrices, the machine's practical
+// FP32 ceiling. --onednn-layout blocked lets oneDNN choose its own src and
+// dst layouts (as Paddle's MKLDNN runs), reordered outside the timing.
 // --split forces how the openblas column splits each layer into tasks
 // (Conv2dGemmSplit: bands of output rows, or slices of output channels);
 // auto, the default, is what the engine runs. Each layer's line names the
@@ -37,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include <cblas.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/thread_pool.h"
@@ -73,10 +80,11 @@ double median_ms(int runs, F&& f) {
 struct OneDnnConv {
   dnnl::convolution_forward prim;
   dnnl::memory src, wei, bias, dst;
+  dnnl::memory src_plain, dst_plain;  // NCHW views for the input and the check
 };
 
 OneDnnConv make_onednn(const dnnl::engine& eng, dnnl::stream& s, const Conv2dParams& p, const float* w,
-                       const float* b) {
+                       const float* b, dnnl::algorithm algorithm, bool blocked, bool* fell_back) {
   using tag = dnnl::memory::format_tag;
   using dt = dnnl::memory::data_type;
   const dnnl::memory::dims src_d = {1, p.in_channels, p.in_h, p.in_w}, dst_d = {1, p.out_channels, p.out_h, p.out_w};
@@ -84,28 +92,69 @@ OneDnnConv make_onednn(const dnnl::engine& eng, dnnl::stream& s, const Conv2dPar
   const dnnl::memory::dims wei_d =
       grouped ? dnnl::memory::dims{p.groups, p.out_channels / p.groups, p.in_channels / p.groups, p.kernel_h, p.kernel_w}
               : dnnl::memory::dims{p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
-  const dnnl::memory::desc src_md(src_d, dt::f32, tag::nchw), dst_md(dst_d, dt::f32, tag::nchw),
-      bias_md({p.out_channels}, dt::f32, tag::x), wei_any(wei_d, dt::f32, tag::any),
+  const dnnl::memory::desc src_plain(src_d, dt::f32, tag::nchw), dst_plain(dst_d, dt::f32, tag::nchw);
+  // Blocked: oneDNN picks src and dst layouts (nChw16c on AVX-512), as a
+  // network kept in oneDNN's layout throughout would run; the reorders in
+  // and out are outside the timing.
+  const dnnl::memory::desc src_md = blocked ? dnnl::memory::desc(src_d, dt::f32, tag::any) : src_plain,
+                           dst_md = blocked ? dnnl::memory::desc(dst_d, dt::f32, tag::any) : dst_plain;
+  const dnnl::memory::desc bias_md({p.out_channels}, dt::f32, tag::x), wei_any(wei_d, dt::f32, tag::any),
       wei_plain(wei_d, dt::f32, grouped ? tag::goihw : tag::oihw);
-  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
-                                    wei_any, bias_md, dst_md, {p.stride_h, p.stride_w}, {p.pad_h, p.pad_w},
-                                    {p.pad_h, p.pad_w});
   dnnl::post_ops po;
   if (p.activation != Activation::kNone)
     po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, p.activation == Activation::kLeakyRelu ? p.alpha : 0.f, 0.f);
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
-  dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
+  auto make_pd = [&](dnnl::algorithm a) {
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, a, src_md, wei_any, bias_md, dst_md,
+                                      {p.stride_h, p.stride_w}, {p.pad_h, p.pad_w}, {p.pad_h, p.pad_w});
+    return dnnl::convolution_forward::primitive_desc(d, attr, eng);
+  };
+  // Winograd exists only for some shapes and CPUs: elsewhere the direct
+  // algorithm runs, and the layer's line says so.
+  dnnl::convolution_forward::primitive_desc pd;
+  *fell_back = false;
+  try {
+    pd = make_pd(algorithm);
+  } catch (const dnnl::error&) {
+    pd = make_pd(dnnl::algorithm::convolution_direct);
+    *fell_back = true;
+  }
   OneDnnConv c;
   c.prim = dnnl::convolution_forward(pd);
-  c.src = dnnl::memory(src_md, eng);
-  c.dst = dnnl::memory(dst_md, eng);
+  c.src = dnnl::memory(pd.src_desc(), eng);
+  c.dst = dnnl::memory(pd.dst_desc(), eng);
+  c.src_plain = dnnl::memory(src_plain, eng);
+  c.dst_plain = dnnl::memory(dst_plain, eng);
   c.bias = dnnl::memory(bias_md, eng, const_cast<float*>(b));
   dnnl::memory plain(wei_plain, eng, const_cast<float*>(w));
   c.wei = dnnl::memory(pd.weights_desc(), eng);
   dnnl::reorder(plain, c.wei).execute(s, plain, c.wei);
   s.wait();
   return c;
+}
+
+// The practical FP32 ceiling of this machine: OpenBLAS's own sgemm on
+// 2048-cubed matrices, at 1 thread, and at T threads as T row slices on the
+// thread pool (each call single-threaded, as the fast path runs it).
+void print_peak(int threads, int runs) {
+  const int n = 2048;
+  const auto a = random_vector(static_cast<std::size_t>(n) * n, 11, 1.f), b = random_vector(a.size(), 12, 1.f);
+  std::vector<float> c(a.size());
+  const double gflop = 2.0 * n * n * n / 1e9;
+  for (int t : {1, threads}) {
+    set_cpu_threads(t);
+    const double ms = median_ms(std::max(3, runs / 2), [&] {
+      const int rows = (n + t - 1) / t;
+      parallel_for(t, [&](int i) {
+        const int r0 = i * rows, r1 = std::min(n, r0 + rows);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, n, n, 1.f, a.data() + static_cast<std::size_t>(r0) * n,
+                    n, b.data(), n, 0.f, c.data() + static_cast<std::size_t>(r0) * n, n);
+      });
+    });
+    std::printf("peak: OpenBLAS sgemm 2048^3, %d thread(s): %.1f ms, %.1f GFLOP/s\n", t, ms, gflop / ms * 1e3);
+    if (threads == 1) break;
+  }
 }
 
 struct Layer {
@@ -127,13 +176,24 @@ int run(int argc, char** argv) {
   std::string arch = "standard", model;
   int size = 320, threads = 2, runs = 7;
   Conv2dGemmSplit split = Conv2dGemmSplit::kAuto;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], v = argv[i + 1];
+  std::string onednn_algorithm = "direct", onednn_layout = "nchw";
+  bool peak = false;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--peak") {
+      peak = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) { std::fprintf(stderr, "error: %s needs a value\n", a.c_str()); return 2; }
+    const std::string v = argv[i + 1];
     if (a == "--arch") arch = v;
     else if (a == "--model") model = v;
     else if (a == "--size") size = std::stoi(v);
     else if (a == "--threads") threads = std::stoi(v);
     else if (a == "--runs") runs = std::stoi(v);
+    else if (a == "--onednn-layout" && (v == "nchw" || v == "blocked")) onednn_layout = v;
+    else if (a == "--onednn-algorithm" && (v == "direct" || v == "auto" || v == "winograd")) onednn_algorithm = v;
     else if (a == "--split" && (v == "auto" || v == "rows" || v == "channels"))
       split = v == "auto" ? Conv2dGemmSplit::kAuto : v == "rows" ? Conv2dGemmSplit::kRows : Conv2dGemmSplit::kChannels;
     else { std::fprintf(stderr, "error: unknown option %s\n", a.c_str()); return 2; }
@@ -153,9 +213,14 @@ int run(int argc, char** argv) {
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
   std::map<std::string, std::array<double, 4>> sum;  // kind -> ref, blas, onednn, GFLOP
-  std::printf("%s, %dx%d, batch 1, FP32, %d threads, median of %d runs (ms), openblas split %s\n",
+  std::printf("%s, %dx%d, batch 1, FP32, %d threads, median of %d runs (ms), openblas split %s, onednn %s %s\n",
               model.empty() ? arch.c_str() : model.c_str(), size, size, threads, runs,
-              split == Conv2dGemmSplit::kAuto ? "auto" : split == Conv2dGemmSplit::kRows ? "rows" : "channels");
+              split == Conv2dGemmSplit::kAuto ? "auto" : split == Conv2dGemmSplit::kRows ? "rows" : "channels",
+              onednn_algorithm.c_str(), onednn_layout.c_str());
+  if (peak) print_peak(threads, runs);
+  const dnnl::algorithm dnn_alg = onednn_algorithm == "auto"       ? dnnl::algorithm::convolution_auto
+                                  : onednn_algorithm == "winograd" ? dnnl::algorithm::convolution_winograd
+                                                                   : dnnl::algorithm::convolution_direct;
   std::printf("%-52s %9s %9s %9s %9s  %s\n", "layer", "GFLOP", "reference", "openblas", "onednn", "max err (blas, onednn)");
   for (const Layer& l : layers) {
     const Conv2dParams& p = l.p;
@@ -177,13 +242,18 @@ int run(int argc, char** argv) {
         conv2d_cpu_gemm_split(p, in.data(), w.data(), b.data(), blas.data(), split);
     });
     const Conv2dGemmSplit ran = split == Conv2dGemmSplit::kAuto ? conv2d_cpu_gemm_auto_split(p, threads) : split;
-    OneDnnConv c = make_onednn(eng, s, p, w.data(), b.data());
-    std::memcpy(c.src.get_data_handle(), in.data(), in_n * sizeof(float));
+    bool dnn_fell_back = false;
+    OneDnnConv c = make_onednn(eng, s, p, w.data(), b.data(), dnn_alg, onednn_layout == "blocked", &dnn_fell_back);
+    std::memcpy(c.src_plain.get_data_handle(), in.data(), in_n * sizeof(float));
+    dnnl::reorder(c.src_plain, c.src).execute(s, c.src_plain, c.src);
+    s.wait();
     const double td = median_ms(runs, [&] {
       c.prim.execute(s, {{DNNL_ARG_SRC, c.src}, {DNNL_ARG_WEIGHTS, c.wei}, {DNNL_ARG_BIAS, c.bias}, {DNNL_ARG_DST, c.dst}});
       s.wait();
     });
-    std::memcpy(dnn.data(), c.dst.get_data_handle(), out_n * sizeof(float));
+    dnnl::reorder(c.dst, c.dst_plain).execute(s, c.dst, c.dst_plain);
+    s.wait();
+    std::memcpy(dnn.data(), c.dst_plain.get_data_handle(), out_n * sizeof(float));
     double scale = 0, eb = 0, ed = 0;
     for (std::size_t i = 0; i < out_n; ++i) {
       scale = std::max(scale, static_cast<double>(std::fabs(ref[i])));
@@ -200,6 +270,7 @@ int run(int argc, char** argv) {
                 ed / scale, depthwise ? (conv2d_cpu_depthwise_rows_preferred(p) ? "  (openblas column: depthwise by rows)"
                                                                    : "  (openblas column: the reference)")
                           : (ran == Conv2dGemmSplit::kRows ? "  rows" : "  channels"));
+    if (dnn_fell_back) std::printf("    (onednn: %s not available for this layer; direct ran)\n", onednn_algorithm.c_str());
   }
   std::printf("\n%-12s %9s %11s %11s %11s   GFLOP/s (reference, openblas, onednn)\n", "kind", "GFLOP", "reference",
               "openblas", "onednn");
