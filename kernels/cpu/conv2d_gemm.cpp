@@ -168,16 +168,21 @@ void conv2d_cpu_gemm_split(const Conv2dParams& p, const float* in, const float* 
   if (split == Conv2dGemmSplit::kChannels) {
     const int slice = channel_slice(p, threads);
     const int slices = (p.out_channels + slice - 1) / slice;
-    std::vector<float> col;
-    if (!pointwise) col.resize(static_cast<std::size_t>(k) * npix);
+    // Kept by the calling thread from call to call (up to kMaxWholeImageCol
+    // floats under kAuto), as the row split's band buffers are by each worker.
+    // (A lambda naming a thread_local reaches the running thread's own copy,
+    // so the tasks get a plain pointer to the caller's.)
+    thread_local std::vector<float> whole_col;
+    if (!pointwise) whole_col.resize(static_cast<std::size_t>(k) * npix);
+    float* const col = whole_col.data();
     for (int n = 0; n < p.batch; ++n) {
       const float* x = in + static_cast<std::size_t>(n) * in_image;
       if (!pointwise) {
         parallel_for(bands, [&](int band) {
           const int y0 = band * rpb, y1 = std::min(p.out_h, y0 + rpb);
-          im2col_rows(p, x, y0, y1, col.data() + static_cast<std::size_t>(y0) * p.out_w, static_cast<std::size_t>(npix));
+          im2col_rows(p, x, y0, y1, col + static_cast<std::size_t>(y0) * p.out_w, static_cast<std::size_t>(npix));
         });
-        x = col.data();
+        x = col;
       }
       float* o = image_out(n);
       parallel_for(slices, [&](int s) {
