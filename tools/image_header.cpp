@@ -142,10 +142,12 @@ bool pnm(const std::uint8_t* d, std::size_t n, ImageHeader* out, std::string* wh
     }
     // OpenCV's decoder takes the byte after a number as its delimiter, whatever
     // it is: after "659#7256\n9" it reads a height of 7256 from the comment,
-    // where the format (and this reader) reads 9. Found by fuzz_image: a
-    // 27-byte PBM passed the pixel limit as 659x9 and made OpenCV allocate
-    // 1.4 GB. Only whitespace is taken after a number.
-    if (i >= n || !std::isspace(d[i]))
+    // where the format (and this reader, before) read 9. Found by fuzz_image:
+    // a 27-byte PBM passed the pixel limit as 659x9 and made OpenCV allocate
+    // 1.4 GB. Only whitespace is taken after a number now, so the two agree
+    // or this refuses.
+    if (i >= n) return fail(why, "PNM: the header is cut short");
+    if (!std::isspace(d[i]))
       return fail(why, "PNM: an image size not followed by whitespace (decoders disagree on what it means)");
   }
   out->format = "pnm";

@@ -19,9 +19,10 @@
 //    where W is large and the map small (the deep 3x3 convs at 19x19 and
 //    10x10, whose W of 9-19 MB the row split packed 7 times at 608). The
 //    im2col of the whole image is made first, by bands on the pool.
-// auto takes the one with fewer packed floats: rows
+// (Both per image.) auto takes the one with fewer packed floats: rows
 //   bands * C_out * K + K * P   against channels   slices * K * P + C_out * K
-// (and rows where the whole image's im2col would pass 16M floats).
+// (and rows where the whole image's im2col would pass 16M floats, or where
+// there would be fewer channel slices than threads).
 // Each task calls OpenBLAS's cblas_sgemm single-threaded (OpenBLAS's own
 // threads are set to 1 once, so nothing spins against other work) on the
 // thread pool (core/thread_pool.h, which never spins), then adds the bias
@@ -135,6 +136,9 @@ Conv2dGemmSplit conv2d_cpu_gemm_auto_split(const Conv2dParams& p, int threads) {
   const double bands = (p.out_h + rpb - 1) / rpb;
   const int slice = channel_slice(p, threads);
   const double slices = (p.out_channels + slice - 1) / slice;
+  // Fewer slices than threads would leave threads idle (C_out <= 16 is one
+  // slice): rows then.
+  if (threads > 1 && slices < threads) return Conv2dGemmSplit::kRows;
   const double rows_cost = bands * m * k + k * npix, channels_cost = slices * k * npix + m * k;
   return channels_cost < rows_cost ? Conv2dGemmSplit::kChannels : Conv2dGemmSplit::kRows;
 }
@@ -169,7 +173,8 @@ void conv2d_cpu_gemm_split(const Conv2dParams& p, const float* in, const float* 
     const int slice = channel_slice(p, threads);
     const int slices = (p.out_channels + slice - 1) / slice;
     // Kept by the calling thread from call to call (up to kMaxWholeImageCol
-    // floats under kAuto), as the row split's band buffers are by each worker.
+    // floats under kAuto; a forced kChannels is not capped), as the row
+    // split's band buffers are by each worker.
     // (A lambda naming a thread_local reaches the running thread's own copy,
     // so the tasks get a plain pointer to the caller's.)
     thread_local std::vector<float> whole_col;

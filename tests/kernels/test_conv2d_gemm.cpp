@@ -85,7 +85,8 @@ std::vector<Conv2dParams> odd_gemm_cases() {
           conv_params(1, 8, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, L),      // a 1x1 map with padding
           conv_params(1, 4, 40, 3, 6, 1, 1, 2, 2, 0, 0, 1, R),     // 1x1 stride 2 (not a plain pointwise GEMM)
           conv_params(1, 6, 5, 8, 9, 5, 5, 1, 1, 2, 2, 1, L),      // 5x5
-          conv_params(2, 24, 5, 5, 100, 3, 3, 1, 1, 1, 1, 1, L)};  // C_out not a multiple of 16 slices
+          conv_params(2, 24, 5, 5, 100, 3, 3, 1, 1, 1, 1, 1, L),   // C_out not a multiple of 16 slices
+          conv_params(1, 16, 40, 33, 24, 1, 1, 1, 1, 0, 0, 1, L)}; // pointwise, many bands at 2-3 threads
 }
 
 void gemm_rows(const Conv2dParams& p, const float* in, const float* w, const float* b, float* out) {
@@ -95,9 +96,9 @@ void gemm_channels(const Conv2dParams& p, const float* in, const float* w, const
   conv2d_cpu_gemm_split(p, in, w, b, out, Conv2dGemmSplit::kChannels);
 }
 
-// Each split, forced, on the odd shapes, at 1, 2 and 3 threads (2 and 3
-// make uneven channel slices and bands), with and without bias, and into a
-// slice of a wider output.
+// Each split, forced, on the odd shapes, at 1, 2 and 3 threads (several
+// channel slices for C_out over 16, several bands for the larger maps), with
+// and without bias, and into a slice of a wider output.
 TEST(Conv2dGemm, EachSplitMatchesTheReferenceOnOddShapes) {
   SKIP_WITHOUT_OPENBLAS();
   std::uint32_t seed = 5000;
@@ -110,7 +111,7 @@ TEST(Conv2dGemm, EachSplitMatchesTheReferenceOnOddShapes) {
             << name << ", " << threads << " threads, " << p.in_channels << "->" << p.out_channels << " k" << p.kernel_h
             << "x" << p.kernel_w << " b" << p.batch;
     }
-    Conv2dParams slice = conv_params(2, 5, 9, 7, 40, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);
+    Conv2dParams slice = conv_params(2, 5, 30, 7, 40, 3, 3, 1, 1, 1, 1, 1, Activation::kLeakyRelu);  // 4 bands at 3 threads
     slice.out_channel_offset = 2;
     slice.out_channels_total = 47;
     finalize_conv2d_params(slice);
@@ -136,6 +137,10 @@ TEST(Conv2dGemm, AutoSplitFollowsThePackingCost) {
     EXPECT_EQ(conv2d_cpu_gemm_auto_split(huge_col, threads), Conv2dGemmSplit::kRows) << threads;
   }
   EXPECT_EQ(conv2d_cpu_gemm_auto_split(early, 2), Conv2dGemmSplit::kRows);
+  // C_out of 16 is one channel slice: at 2 threads, rows keep both busy.
+  const Conv2dParams narrow = conv_params(1, 512, 10, 10, 16, 3, 3, 1, 1, 1, 1, 1, L);
+  EXPECT_EQ(conv2d_cpu_gemm_auto_split(narrow, 2), Conv2dGemmSplit::kRows);
+  EXPECT_EQ(conv2d_cpu_gemm_auto_split(narrow, 1), Conv2dGemmSplit::kChannels);
 }
 
 TEST(Conv2dGemm, MatchesTheReferenceOnOddShapes) {
