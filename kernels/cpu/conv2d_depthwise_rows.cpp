@@ -32,7 +32,24 @@ namespace {
 
 constexpr int kMaxTaps = 16;  // kernel widths up to this use the stack for their column ranges
 
-void depthwise_channel(const Conv2dParams& p, const float* __restrict in, const float* __restrict weight,
+}  // namespace
+
+// On x86-64 with GCC, the row loops are compiled three times, for AVX-512F,
+// AVX2 and the baseline (SSE2), and the loader picks the widest the CPU has
+// (function multiversioning, an ifunc; no intrinsics). The build's baseline
+// is SSE2, whose 4 lanes left the kernel at about 9 GFLOP/s. None of the
+// three enables FMA contraction (avx512f and avx2 do not imply fma), so each
+// computes what the baseline does. Elsewhere (aarch64: NEON is the
+// baseline; clang) one version.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TX2YOLO_DEPTHWISE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TX2YOLO_DEPTHWISE_CLONES
+#endif
+
+// Not static: GCC 7's target_clones wants a function with external linkage.
+TX2YOLO_DEPTHWISE_CLONES
+void conv2d_depthwise_rows_channel(const Conv2dParams& p, const float* __restrict in, const float* __restrict weight,
                        const float* __restrict bias, float* __restrict out, int job) {
   const int n = job / p.out_channels;
   const int c = job % p.out_channels;
@@ -75,8 +92,6 @@ void depthwise_channel(const Conv2dParams& p, const float* __restrict in, const 
   }
 }
 
-}  // namespace
-
 bool conv2d_cpu_depthwise_rows_supports(const Conv2dParams& p) {
   return p.groups == p.in_channels && p.groups == p.out_channels && p.stride_w >= 1 && p.stride_h >= 1 &&
          p.kernel_w >= 1 && p.kernel_w <= kMaxTaps && p.kernel_h >= 1 && p.out_w > 0 && p.out_h > 0;
@@ -90,7 +105,8 @@ void conv2d_cpu_depthwise_rows(const Conv2dParams& p, const float* in, const flo
                                float* out) {
   TX2_REQUIRE(conv2d_cpu_depthwise_rows_supports(p), "conv2d_cpu_depthwise_rows: not a depthwise conv (groups ",
               p.groups, ", channels ", p.in_channels, " -> ", p.out_channels, ")");
-  parallel_for(p.batch * p.out_channels, [&](int job) { depthwise_channel(p, in, weight, bias, out, job); });
+  parallel_for(p.batch * p.out_channels,
+               [&](int job) { conv2d_depthwise_rows_channel(p, in, weight, bias, out, job); });
 }
 
 }  // namespace tx2yolo
