@@ -21,11 +21,16 @@
 //                           [--size 320] [--threads 2] [--runs 7]
 //                           [--split auto|rows|channels]
 //                           [--onednn-algorithm direct|auto|winograd] [--onednn-layout nchw|blocked] [--peak]
+//                           [--depthwise-rows-min-width 64] [--openblas-only]
 // --onednn-algorithm picks oneDNN's algorithm (direct, the default; auto may
 // choose Winograd for 3x3 stride-1 convs where the CPU has it). --peak first
 // prints OpenBLAS's sgemm on 2048-cubed matrices, the machine's practical
 // FP32 ceiling. --onednn-layout blocked lets oneDNN choose its own src and
 // dst layouts (as Paddle's MKLDNN runs), reordered outside the timing.
+// --depthwise-rows-min-width moves the width from which the openblas column
+// runs depthwise layers by rows (the engine's is
+// kConv2dCpuDepthwiseRowsMinWidth). --openblas-only times the openblas
+// column alone (the reference runs once, for the check; oneDNN not at all).
 // --split forces how the openblas column splits each layer into tasks
 // (Conv2dGemmSplit: bands of output rows, or slices of output channels);
 // auto, the default, is what the engine runs. Each layer's line names the
@@ -178,10 +183,12 @@ int run(int argc, char** argv) {
   Conv2dGemmSplit split = Conv2dGemmSplit::kAuto;
   std::string onednn_algorithm = "direct", onednn_layout = "nchw";
   bool peak = false;
+  int rows_min_width = kConv2dCpuDepthwiseRowsMinWidth;
+  bool openblas_only = false;
   for (int i = 1; i < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--peak") {
-      peak = true;
+    if (a == "--peak" || a == "--openblas-only") {
+      (a == "--peak" ? peak : openblas_only) = true;
       --i;
       continue;
     }
@@ -192,6 +199,7 @@ int run(int argc, char** argv) {
     else if (a == "--size") size = std::stoi(v);
     else if (a == "--threads") threads = std::stoi(v);
     else if (a == "--runs") runs = std::stoi(v);
+    else if (a == "--depthwise-rows-min-width") rows_min_width = std::stoi(v);
     else if (a == "--onednn-layout" && (v == "nchw" || v == "blocked")) onednn_layout = v;
     else if (a == "--onednn-algorithm" && (v == "direct" || v == "auto" || v == "winograd")) onednn_algorithm = v;
     else if (a == "--split" && (v == "auto" || v == "rows" || v == "channels"))
@@ -222,6 +230,9 @@ int run(int argc, char** argv) {
                                   : onednn_algorithm == "winograd" ? dnnl::algorithm::convolution_winograd
                                                                    : dnnl::algorithm::convolution_direct;
   std::printf("%-52s %9s %9s %9s %9s  %s\n", "layer", "GFLOP", "reference", "openblas", "onednn", "max err (blas, onednn)");
+  auto rows_here = [&](const Conv2dParams& p) {
+    return conv2d_cpu_depthwise_rows_supports(p) && p.out_w >= rows_min_width;
+  };
   for (const Layer& l : layers) {
     const Conv2dParams& p = l.p;
     const std::size_t in_n = static_cast<std::size_t>(p.in_channels) * p.in_h * p.in_w;
@@ -232,9 +243,11 @@ int run(int argc, char** argv) {
     const auto b = random_vector(static_cast<std::size_t>(p.out_channels), 3, 0.5f);
     std::vector<float> ref(out_n), blas(out_n), dnn(out_n);
     const bool depthwise = p.groups > 1;
-    const double tr = median_ms(runs, [&] { conv2d_cpu(p, in.data(), w.data(), b.data(), ref.data()); });
+    // --openblas-only: the reference runs once, untimed, for the check.
+    const double tr = openblas_only ? (conv2d_cpu(p, in.data(), w.data(), b.data(), ref.data()), 0.0)
+                                    : median_ms(runs, [&] { conv2d_cpu(p, in.data(), w.data(), b.data(), ref.data()); });
     const double tb = median_ms(runs, [&] {
-      if (depthwise && conv2d_cpu_depthwise_rows_preferred(p))
+      if (depthwise && rows_here(p))
         conv2d_cpu_depthwise_rows(p, in.data(), w.data(), b.data(), blas.data());
       else if (depthwise)
         conv2d_cpu(p, in.data(), w.data(), b.data(), blas.data());
@@ -243,17 +256,22 @@ int run(int argc, char** argv) {
     });
     const Conv2dGemmSplit ran = split == Conv2dGemmSplit::kAuto ? conv2d_cpu_gemm_auto_split(p, threads) : split;
     bool dnn_fell_back = false;
-    OneDnnConv c = make_onednn(eng, s, p, w.data(), b.data(), dnn_alg, onednn_layout == "blocked", &dnn_fell_back);
-    std::memcpy(c.src_plain.get_data_handle(), in.data(), in_n * sizeof(float));
-    dnnl::reorder(c.src_plain, c.src).execute(s, c.src_plain, c.src);
-    s.wait();
-    const double td = median_ms(runs, [&] {
-      c.prim.execute(s, {{DNNL_ARG_SRC, c.src}, {DNNL_ARG_WEIGHTS, c.wei}, {DNNL_ARG_BIAS, c.bias}, {DNNL_ARG_DST, c.dst}});
+    double td = 0;
+    if (!openblas_only) {
+      OneDnnConv c = make_onednn(eng, s, p, w.data(), b.data(), dnn_alg, onednn_layout == "blocked", &dnn_fell_back);
+      std::memcpy(c.src_plain.get_data_handle(), in.data(), in_n * sizeof(float));
+      dnnl::reorder(c.src_plain, c.src).execute(s, c.src_plain, c.src);
       s.wait();
-    });
-    dnnl::reorder(c.dst, c.dst_plain).execute(s, c.dst, c.dst_plain);
-    s.wait();
-    std::memcpy(dnn.data(), c.dst_plain.get_data_handle(), out_n * sizeof(float));
+      td = median_ms(runs, [&] {
+        c.prim.execute(s, {{DNNL_ARG_SRC, c.src}, {DNNL_ARG_WEIGHTS, c.wei}, {DNNL_ARG_BIAS, c.bias}, {DNNL_ARG_DST, c.dst}});
+        s.wait();
+      });
+      dnnl::reorder(c.dst, c.dst_plain).execute(s, c.dst, c.dst_plain);
+      s.wait();
+      std::memcpy(dnn.data(), c.dst_plain.get_data_handle(), out_n * sizeof(float));
+    } else {
+      dnn = ref;
+    }
     double scale = 0, eb = 0, ed = 0;
     for (std::size_t i = 0; i < out_n; ++i) {
       scale = std::max(scale, static_cast<double>(std::fabs(ref[i])));
@@ -267,7 +285,7 @@ int run(int argc, char** argv) {
     auto& t = sum["all"];
     t[0] += tr; t[1] += tb; t[2] += td; t[3] += gflop;
     std::printf("%-52s %9.3f %9.2f %9.2f %9.2f  %.1e, %.1e%s\n", l.name.c_str(), gflop, tr, tb, td, eb / scale,
-                ed / scale, depthwise ? (conv2d_cpu_depthwise_rows_preferred(p) ? "  (openblas column: depthwise by rows)"
+                ed / scale, depthwise ? (rows_here(p) ? "  (openblas column: depthwise by rows)"
                                                                    : "  (openblas column: the reference)")
                           : (ran == Conv2dGemmSplit::kRows ? "  rows" : "  channels"));
     if (dnn_fell_back) std::printf("    (onednn: %s not available for this layer; direct ran)\n", onednn_algorithm.c_str());
