@@ -9,7 +9,7 @@
 //              activation fused. Depthwise layers are not GEMM-shaped: the
 //              fast path's depthwise kernel runs them row by row
 //              (conv2d_cpu_depthwise_rows, kernels/cpu/conv2d_depthwise_rows.cpp;
-//              the engine uses it for rows of 64 columns or more, the
+//              the engine uses it for rows of 32 columns or more, the
 //              reference below that).
 //   onednn     oneDNN 2.x convolution_forward with bias and the activation as
 //              a post-op, src/dst in plain NCHW (the engine's layout),

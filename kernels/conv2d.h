@@ -105,12 +105,14 @@ void conv2d_cpu_gemm_split(const Conv2dParams& p, const float* in, const float* 
 // fused multiply-adds may differ). Needs no library.
 bool conv2d_cpu_depthwise_rows_supports(const Conv2dParams& p);
 // Where the fast path uses it rather than the reference: output rows of at
-// least 64 columns. Measured on x86 (AMD EPYC, 1 thread, 2026-12-04, the
-// separable model's depthwise layers at 608): 1.2x to 2.1x faster than the
-// reference at 76 to 304 columns, even at 38, slower at 19 and below, where
-// the per-row overhead outweighs the plane the reference streams
-// (docs/performance.md, "The fast CPU convs").
-constexpr int kConv2dCpuDepthwiseRowsMinWidth = 64;
+// least 32 columns. Measured on x86 (AMD EPYC, AVX-512, 2026-12-04, the
+// separable model's depthwise layers at 320 and 608, 1 and 2 threads, with
+// the AVX-512 clone of the row loops): 1.1x to 2.5x faster than the
+// reference at 38 to 304 columns; at 19 and 20 columns between 0.84x and
+// 1.12x, at 10 columns 0.6x, so narrower maps keep the reference
+// (docs/performance.md, "The fast CPU convs";
+// docs/measurements/2026-12-04-cpu/split/).
+constexpr int kConv2dCpuDepthwiseRowsMinWidth = 32;
 bool conv2d_cpu_depthwise_rows_preferred(const Conv2dParams& p);
 void conv2d_cpu_depthwise_rows(const Conv2dParams& p, const float* in, const float* weight, const float* bias,
                                float* out);

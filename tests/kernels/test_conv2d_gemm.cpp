@@ -267,10 +267,10 @@ TEST(Conv2dDepthwiseRows, MatchesTheReferenceOnOddShapes) {
   slice.out_channels_total = 9;
   finalize_conv2d_params(slice);
   EXPECT_TRUE(gemm_matches(slice, 3900, false, conv2d_cpu_depthwise_rows));
-  // The engine's choice: rows of 64 columns or more, the reference below.
-  EXPECT_TRUE(conv2d_cpu_depthwise_rows_preferred(conv_params(1, 4, 128, 128, 4, 3, 3, 2, 2, 1, 1, 4, L)));
-  EXPECT_FALSE(conv2d_cpu_depthwise_rows_preferred(conv_params(1, 4, 126, 126, 4, 3, 3, 2, 2, 1, 1, 4, L)));
-  EXPECT_FALSE(conv2d_cpu_depthwise_rows_preferred(conv_params(1, 4, 128, 128, 8, 3, 3, 1, 1, 1, 1, 1, L)));
+  // The engine's choice: rows of 32 columns or more, the reference below.
+  EXPECT_TRUE(conv2d_cpu_depthwise_rows_preferred(conv_params(1, 4, 64, 64, 4, 3, 3, 2, 2, 1, 1, 4, L)));
+  EXPECT_FALSE(conv2d_cpu_depthwise_rows_preferred(conv_params(1, 4, 62, 62, 4, 3, 3, 2, 2, 1, 1, 4, L)));
+  EXPECT_FALSE(conv2d_cpu_depthwise_rows_preferred(conv_params(1, 4, 64, 64, 8, 3, 3, 1, 1, 1, 1, 1, L)));
   // Not depthwise: refused, not run wrongly.
   const Conv2dParams dense = conv_params(1, 6, 5, 5, 6, 3, 3, 1, 1, 1, 1, 1, L);
   EXPECT_FALSE(conv2d_cpu_depthwise_rows_supports(dense));
