@@ -143,6 +143,9 @@ OneDnnConv make_onednn(const dnnl::engine& eng, dnnl::stream& s, const Conv2dPar
 // 2048-cubed matrices, at 1 thread, and at T threads as T row slices on the
 // thread pool (each call single-threaded, as the fast path runs it).
 void print_peak(int threads, int runs) {
+  // OpenBLAS's own threads off, as conv2d_cpu_gemm sets them (the first run,
+  // 2026-12-04, lacked this: its "1 thread" line used OpenBLAS's 2 threads).
+  openblas_set_num_threads(1);
   const int n = 2048;
   const auto a = random_vector(static_cast<std::size_t>(n) * n, 11, 1.f), b = random_vector(a.size(), 12, 1.f);
   std::vector<float> c(a.size());
