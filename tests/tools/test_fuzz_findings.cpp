@@ -2,6 +2,7 @@
 // tests/data/fuzz/ and held here: each input is refused with a
 // tx2yolo::Error (one line at the CLI), never a crash or another exception.
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -17,18 +18,28 @@ namespace {
 
 std::string fixture(const std::string& name) { return std::string(TX2YOLO_SOURCE_DIR) + "/tests/data/fuzz/" + name; }
 
+// Reads the reproducer tests/data/fuzz/NAME, gives its bytes to `parse`, and
+// expects a tx2yolo::Error whose message contains `message`.
+template <typename Parse>
+void expect_refused(const std::string& name, Parse parse, const std::string& message) {
+  const auto bytes = read_file_bytes(fixture(name), 1 << 20);
+  try {
+    parse(bytes, name);
+    ADD_FAILURE() << name << " was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+  }
+}
+
+void decode(const std::vector<std::uint8_t>& bytes, const std::string& name) { decode_image(bytes, name); }
+void parse_pir(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+  paddle::parse_pir_json(std::string(bytes.begin(), bytes.end()), name);
+}
+
 // fuzz_image: a PNG header of 3857049061 x 3857049061 pixels; their product
 // overflowed a signed 64-bit integer in the pixel-limit check (UBSan).
 TEST(FuzzFindings, ImageSizeProductOverflow) {
-  const auto bytes = read_file_bytes(fixture("image-png-size-overflow.png"), 1 << 20);
-  try {
-    decode_image(bytes, "image-png-size-overflow.png");
-    ADD_FAILURE() << "decoded";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("png image of 3857049061x3857049061 pixels is over the limit"),
-              std::string::npos)
-        << e.what();
-  }
+  expect_refused("image-png-size-overflow.png", decode, "png image of 3857049061x3857049061 pixels is over the limit");
   const auto r = testing_util::run_command_stderr(std::string(TX2YOLO_CLI_PATH) + " detect " +
                                                   fixture("image-png-size-overflow.png"));
   EXPECT_NE(r.exit_code, 0);
@@ -43,17 +54,8 @@ TEST(FuzzFindings, ImageSizeProductOverflow) {
 // whitespace after a number. And a comment ends at '\r' too, as in OpenCV: the
 // second file hid a 30000x30000 size behind "#\r" from the old reader.
 TEST(FuzzFindings, PnmHeaderReadAsOpenCvReadsIt) {
-  auto refused_with = [](const std::string& name, const std::string& message) {
-    const auto bytes = read_file_bytes(fixture(name), 1 << 20);
-    try {
-      decode_image(bytes, name);
-      ADD_FAILURE() << name << " decoded";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
-    }
-  };
-  refused_with("image-pbm-comment-after-width.pbm", "not followed by whitespace");
-  refused_with("image-pbm-comment-ends-at-cr.pbm", "30000x30000 pixels is over the limit");
+  expect_refused("image-pbm-comment-after-width.pbm", decode, "not followed by whitespace");
+  expect_refused("image-pbm-comment-ends-at-cr.pbm", decode, "30000x30000 pixels is over the limit");
   const auto r = testing_util::run_command_stderr(std::string(TX2YOLO_CLI_PATH) + " detect " +
                                                   fixture("image-pbm-comment-after-width.pbm"));
   EXPECT_NE(r.exit_code, 0);
@@ -70,13 +72,7 @@ TEST(FuzzFindings, PnmHeaderReadAsOpenCvReadsIt) {
 // nlohmann's out_of_range and terminated the process (reproducer minimised
 // by hand from the fuzzer's 164 KB input).
 TEST(FuzzFindings, PirDenseTensorTypeWithoutD) {
-  const auto bytes = read_file_bytes(fixture("pir-dtensor-without-D.json"), 1 << 20);
-  try {
-    paddle::parse_pir_json(std::string(bytes.begin(), bytes.end()), "pir-dtensor-without-D.json");
-    ADD_FAILURE() << "parsed";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("pir-dtensor-without-D.json"), std::string::npos) << e.what();
-  }
+  expect_refused("pir-dtensor-without-D.json", parse_pir, "pir-dtensor-without-D.json");
 }
 
 // fuzz_pir_json, in its hour-long run (2026-12-04): a parameter's
@@ -87,16 +83,8 @@ TEST(FuzzFindings, PirDenseTensorTypeWithoutD) {
 // fuzz/corpus/pir_json too, so the fuzz CTest replays it under UBSan, which
 // is what catches the undefined conversion.)
 TEST(FuzzFindings, PirPersistableFlagOutOfIntRange) {
-  const auto bytes = read_file_bytes(fixture("pir-huge-persistable-flag.json"), 1 << 20);
-  try {
-    paddle::parse_pir_json(std::string(bytes.begin(), bytes.end()), "pir-huge-persistable-flag.json");
-    ADD_FAILURE() << "parsed";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("pir-huge-persistable-flag.json: the PIR program has no ops besides "
-                                         "parameters"),
-              std::string::npos)
-        << e.what();
-  }
+  expect_refused("pir-huge-persistable-flag.json", parse_pir,
+                 "pir-huge-persistable-flag.json: the PIR program has no ops besides parameters");
 }
 
 // fuzz_pickle and fuzz_convert, in the hour-long campaign: a pickle that
