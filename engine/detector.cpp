@@ -6,6 +6,8 @@
 
 #include "core/error.h"
 #include "engine/cpu_backend.h"
+#include "engine/onednn_api.h"
+#include "engine/onednn_backend.h"
 #ifdef TX2YOLO_WITH_CUDA
 #include "engine/cuda_backend.h"
 #endif
@@ -29,6 +31,29 @@ BackendKind backend_from_string(const std::string& s) {
   if (s == "cpu") return BackendKind::kCpu;
   if (s == "cuda") return BackendKind::kCuda;
   throw Error(cat("unknown backend '", s, "' (expected auto, cpu or cuda)"));
+}
+
+const char* cpu_convs_name(CpuConvs c) {
+  switch (c) {
+    case CpuConvs::kAuto: return "auto";
+    case CpuConvs::kReference: return "reference";
+    case CpuConvs::kGemm: return "gemm";
+    case CpuConvs::kOnednn: return "onednn";
+  }
+  return "unknown";
+}
+
+CpuConvs cpu_convs_from_string(const std::string& s) {
+  for (CpuConvs c : {CpuConvs::kAuto, CpuConvs::kReference, CpuConvs::kGemm, CpuConvs::kOnednn})
+    if (s == cpu_convs_name(c)) return c;
+  throw Error(cat("unknown CPU convs '", s, "' (expected auto, reference, gemm or onednn)"));
+}
+
+CpuConvs cpu_convs_default() {
+#if defined(__x86_64__)
+  if (onednn_available()) return CpuConvs::kOnednn;
+#endif
+  return conv2d_cpu_gemm_default() ? CpuConvs::kGemm : CpuConvs::kReference;
 }
 
 BackendKind resolve_backend(BackendKind requested, std::string* reason) {
@@ -117,8 +142,14 @@ Detector::Detector(const std::string& model_path, const DetectorOptions& options
     backend_ = std::make_unique<CudaBackend>(*model_, post_->shapes, cuda_options);
   }
 #endif
-  if (!backend_)
-    backend_ = std::make_unique<CpuBackend>(*model_, post_->shapes, options.threads, batch_, options.cpu_gemm_convs);
+  if (!backend_) {
+    const CpuConvs convs = options.cpu_convs == CpuConvs::kAuto ? cpu_convs_default() : options.cpu_convs;
+    if (convs == CpuConvs::kOnednn)
+      backend_ = std::make_unique<OnednnBackend>(*model_, post_->shapes, options.threads, batch_);
+    else
+      backend_ = std::make_unique<CpuBackend>(*model_, post_->shapes, options.threads, batch_,
+                                              convs == CpuConvs::kGemm);
+  }
   input_.assign(static_cast<std::size_t>(batch_) * 3 * input_h_ * input_w_, 0.f);
 }
 

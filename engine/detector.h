@@ -33,17 +33,29 @@ constexpr int kMaxBatch = 64;  // images per run
 const char* backend_name(BackendKind b);
 BackendKind backend_from_string(const std::string& s);  // auto, cpu, cuda; throws Error
 
+// The CPU backend's convs:
+//   kReference  the reference kernels (kernels/cpu), the oracle;
+//   kGemm       convs with groups == 1 as OpenBLAS GEMMs and wide depthwise
+//               convs by rows (kernels/cpu/conv2d_gemm.cpp), NCHW tensors;
+//   kOnednn     the whole network as oneDNN primitives in a blocked channel
+//               layout (engine/onednn_backend.h), where libdnnl2 loads;
+//   kAuto       cpu_convs_default().
+enum class CpuConvs { kAuto, kReference, kGemm, kOnednn };
+const char* cpu_convs_name(CpuConvs c);              // "auto", "reference", "gemm", "onednn"
+CpuConvs cpu_convs_from_string(const std::string& s);  // throws Error on anything else
+// What kAuto means on this machine and build: onednn on x86-64 where
+// libdnnl2 loads (verified there; docs/performance.md), else gemm where
+// conv2d_cpu_gemm_default(), else reference. Loads libdnnl2 to find out.
+CpuConvs cpu_convs_default();
+
 struct DetectorOptions {
   int input_h = 0;  // 0: the model's input size; otherwise a positive multiple of 32
   int input_w = 0;
   BackendKind backend = BackendKind::kAuto;
   int threads = 0;  // CPU backend threads; 0: all cores; at most kMaxCpuThreads
-  // CPU backend: the convs with groups == 1 as OpenBLAS GEMMs (the fast CPU
-  // path, kernels/cpu/conv2d_gemm.cpp) instead of the reference. On by
-  // default where the build has OpenBLAS and is for x86-64 (where it was
-  // verified); on aarch64 it is opt-in until it has run on a board
-  // (conv2d_cpu_gemm_default).
-  bool cpu_gemm_convs = conv2d_cpu_gemm_default();
+  // CPU backend: how the convs run (CpuConvs above). kAuto picks
+  // cpu_convs_default().
+  CpuConvs cpu_convs = CpuConvs::kAuto;
   int device = 0;   // CUDA device index
   int batch = 1;    // images per network run (detect_batch); 1 to kMaxBatch
   bool debug_sync = false;  // CUDA: synchronise after every layer and name the one that fails

@@ -43,13 +43,11 @@ const char* const kUnverifiedHelp =
 
 void add_cpu_convs_option(CLI::App* cmd, std::string* value) {
   cmd->add_option("--cpu-convs", *value,
-                  "CPU backend convs: auto (default: gemm on x86-64 builds with OpenBLAS, else reference), "
-                  "reference (the oracle) or gemm (the fast path: OpenBLAS GEMMs, and wide depthwise convs row by row)")
-      ->check(CLI::IsMember({"auto", "reference", "gemm"}));
-}
-
-bool cpu_gemm_convs_from_option(const std::string& value) {
-  return value == "gemm" || (value == "auto" && conv2d_cpu_gemm_default());
+                  "CPU backend convs: auto (default: onednn on x86-64 where libdnnl2 loads, else gemm on x86-64 "
+                  "builds with OpenBLAS, else reference), reference (the oracle), gemm (OpenBLAS GEMMs, and wide "
+                  "depthwise convs row by row) or onednn (the whole network as oneDNN primitives in a blocked "
+                  "layout)")
+      ->check(CLI::IsMember({"auto", "reference", "gemm", "onednn"}));
 }
 
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args) {
@@ -75,7 +73,7 @@ void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options) {
   options->tactics_cache = args.tactics_cache;
   options->zero_copy_input = args.zero_copy;
   options->unverified = args.unverified;
-  options->cpu_gemm_convs = cpu_gemm_convs_from_option(args.cpu_convs);
+  options->cpu_convs = cpu_convs_from_string(args.cpu_convs);
 }
 
 void print_detector_warnings(const Detector& detector) {

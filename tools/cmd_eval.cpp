@@ -134,7 +134,7 @@ DetectorOptions detector_options(const EvalArgs& a) {
   o.device = a.device;
   o.precision = precision_from_string(a.precision);
   o.unverified = a.unverified;
-  o.cpu_gemm_convs = cpu_gemm_convs_from_option(a.cpu_convs);
+  o.cpu_convs = cpu_convs_from_string(a.cpu_convs);
   return o;
 }
 

@@ -63,7 +63,7 @@ double run_eval(const std::string& model, const VocDataset& ds, const Sensitivit
   DetectorOptions o;
   o.backend = backend_from_string(a.backend);
   o.threads = a.threads;
-  o.cpu_gemm_convs = cpu_gemm_convs_from_option(a.cpu_convs);
+  o.cpu_convs = cpu_convs_from_string(a.cpu_convs);
   o.input_h = input_h;
   o.input_w = input_w;
   Detector det(model, o);

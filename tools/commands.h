@@ -57,10 +57,9 @@ extern const char* const kUnverifiedHelp;
 // The --precision option's help text (detect, bench, eval).
 extern const char* const kPrecisionHelp;
 void add_cuda_run_options(CLI::App* cmd, CudaRunArgs* args);
-// --cpu-convs auto|reference|gemm, and what it means for
-// DetectorOptions::cpu_gemm_convs (auto: conv2d_cpu_gemm_default()).
+// --cpu-convs auto|reference|gemm|onednn (DetectorOptions::cpu_convs,
+// read with cpu_convs_from_string).
 void add_cpu_convs_option(CLI::App* cmd, std::string* value);
-bool cpu_gemm_convs_from_option(const std::string& value);
 void apply_cuda_run_options(const CudaRunArgs& args, DetectorOptions* options);
 // Prints the detector's warnings to stderr, one "warning: ..." line each.
 void print_detector_warnings(const Detector& detector);

@@ -35,6 +35,7 @@ else
     libyaml-cpp-dev      # PaddleDetection configs (converter)
     libssl-dev           # SHA-256 of converted checkpoints (model provenance)
     libopenblas-dev      # the fast CPU convs (--cpu-convs gemm): single-threaded GEMMs on tx2yolo's thread pool
+    libdnnl-dev          # oneDNN 2.x: the CPU backend's default on x86-64 (--cpu-convs onednn); its header at build time, libdnnl2 loaded at run time
     libpugixml-dev       # VOC annotations (tx2yolo eval)
     libcli11-dev         # the tx2yolo command line
     libgtest-dev         # tests

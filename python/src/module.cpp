@@ -119,8 +119,8 @@ class PyDetector {
              const py::object& size, std::optional<float> conf_threshold, std::optional<float> score_threshold,
              std::optional<float> nms_threshold, std::optional<int> keep_top_k, int batch, int threads,
              bool unverified, const std::string& cpu_convs) {
-    if (cpu_convs != "auto" && cpu_convs != "reference" && cpu_convs != "gemm")
-      throw py::value_error("cpu_convs: '" + cpu_convs + "', expected 'auto', 'reference' or 'gemm'");
+    if (cpu_convs != "auto" && cpu_convs != "reference" && cpu_convs != "gemm" && cpu_convs != "onednn")
+      throw py::value_error("cpu_convs: '" + cpu_convs + "', expected 'auto', 'reference', 'gemm' or 'onednn'");
     tx2yolo::DetectorOptions o;
     o.backend = tx2yolo::backend_from_string(backend);
     o.device = device;
@@ -133,7 +133,7 @@ class PyDetector {
     o.batch = batch;
     o.threads = threads;
     o.unverified = unverified;
-    o.cpu_gemm_convs = cpu_convs == "gemm" || (cpu_convs == "auto" && tx2yolo::conv2d_cpu_gemm_default());
+    o.cpu_convs = tx2yolo::cpu_convs_from_string(cpu_convs);
     py::gil_scoped_release release;
     detector_ = std::make_unique<tx2yolo::Detector>(model, o);
   }

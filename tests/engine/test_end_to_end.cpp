@@ -204,7 +204,7 @@ TEST(EndToEnd, RejectsBadImagesAndSizes) {
 namespace tx2yolo {
 namespace {
 
-// The fast CPU convs (DetectorOptions::cpu_gemm_convs) against the
+// The fast CPU convs (DetectorOptions::cpu_convs kGemm) against the
 // reference on the bundled demo model and image: the same detections (class,
 // score within 1e-4, corners within 0.01 px), heads within relative L2 1e-5,
 // and a batch that gives each image exactly its single-image result.
@@ -215,7 +215,8 @@ TEST(EndToEnd, GemmConvsKeepTheReferenceDetections) {
   DetectorOptions ref, gemm;
   ref.backend = gemm.backend = BackendKind::kCpu;
   ref.threads = gemm.threads = 2;
-  gemm.cpu_gemm_convs = true;
+  ref.cpu_convs = CpuConvs::kReference;
+  gemm.cpu_convs = CpuConvs::kGemm;
   if (!conv2d_cpu_gemm_available()) {
     EXPECT_THROW(Detector(model, gemm), Error);  // refused with the reason, not run as the reference
     GTEST_SKIP() << "this build has no OpenBLAS";

@@ -12,6 +12,8 @@
 #include <opencv2/videoio.hpp>
 
 #include "core/file_util.h"
+#include "engine/detector.h"
+#include "engine/onednn_api.h"
 #include "kernels/device.h"
 #include "kernels/conv2d.h"
 #include "tests/test_util.h"
@@ -328,8 +330,8 @@ TEST(CliBench, ReportsEveryStageAndRefusesWhatIsNotAvailable) {
   const auto unverified =
       testing_util::run_command(cli + " bench --backend cpu --unverified --iterations 1 --warmup 0");
   EXPECT_EQ(unverified.exit_code, 0) << unverified.output;
-  // --cpu-convs: auto (the default: gemm on x86-64 with OpenBLAS), reference or gemm, on bench, detect, eval and
-  // sensitivity.
+  // --cpu-convs: auto (the default: onednn on x86-64 where libdnnl2 loads, else gemm on x86-64 with OpenBLAS),
+  // reference, gemm or onednn, on bench, detect, eval and sensitivity.
   expect_one_line_error(run_command_stderr(cli + " bench --backend cpu --cpu-convs fast --iterations 1"), "--cpu-convs");
   expect_one_line_error(run_command_stderr(cli + " eval --cpu-convs fast"), "--cpu-convs");
   expect_one_line_error(run_command_stderr(cli + " sensitivity --cpu-convs fast"), "--cpu-convs");
@@ -337,9 +339,21 @@ TEST(CliBench, ReportsEveryStageAndRefusesWhatIsNotAvailable) {
       testing_util::run_command(cli + " bench --backend cpu --cpu-convs reference --iterations 1 --warmup 0");
   EXPECT_NE(reference.output.find("convs: the reference"), std::string::npos) << reference.output;
   const auto by_default = testing_util::run_command(cli + " bench --backend cpu --iterations 1 --warmup 0");
-  EXPECT_NE(by_default.output.find(conv2d_cpu_gemm_default() ? "convs: OpenBLAS GEMM" : "convs: the reference"),
+  const CpuConvs default_convs = cpu_convs_default();
+  EXPECT_NE(by_default.output.find(default_convs == CpuConvs::kOnednn ? "; oneDNN 2."
+                                   : default_convs == CpuConvs::kGemm ? "convs: OpenBLAS GEMM"
+                                                                      : "convs: the reference"),
             std::string::npos)
       << by_default.output;
+  const auto onednn =
+      testing_util::run_command(cli + " bench --backend cpu --cpu-convs onednn --iterations 1 --warmup 0");
+  if (onednn_available()) {
+    EXPECT_EQ(onednn.exit_code, 0) << onednn.output;
+    EXPECT_NE(onednn.output.find("; oneDNN 2."), std::string::npos) << onednn.output;
+  } else {
+    expect_one_line_error(run_command_stderr(cli + " bench --backend cpu --cpu-convs onednn --iterations 1"),
+                          "--cpu-convs onednn is not available");
+  }
   const auto gemm = testing_util::run_command(cli + " bench --backend cpu --cpu-convs gemm --iterations 1 --warmup 0");
   if (conv2d_cpu_gemm_available()) {
     EXPECT_EQ(gemm.exit_code, 0) << gemm.output;

@@ -1,0 +1,355 @@
+#include "engine/onednn_backend.h"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "engine/detector.h"  // kMaxCpuThreads, kMaxBatch
+#include "engine/onednn_api.h"
+#include "layers/conv_layer.h"
+
+namespace tx2yolo {
+
+#ifdef TX2YOLO_WITH_ONEDNN
+
+struct OnednnBackend::Impl {
+  struct Tensor {
+    TensorShape shape;
+    dnnl_memory_desc_t md{};
+    dnnl_memory_t mem = nullptr;
+    // NCHW copy: filled after every run for graph outputs, on request otherwise.
+    std::vector<float> plain;
+    dnnl_memory_t plain_mem = nullptr;
+    dnnl_primitive_t to_plain = nullptr;
+  };
+  struct Step {
+    dnnl_primitive_t prim = nullptr;
+    std::vector<dnnl_exec_arg_t> args;
+  };
+
+  const OnednnApi* api = nullptr;
+  dnnl_engine_t engine = nullptr;
+  dnnl_stream_t stream = nullptr;
+  dnnl_format_tag_t blocked = dnnl_nChw16c;
+  int block = 16;
+  int threads = 1;
+  int batch = 1;
+  std::string input_name;
+  std::map<std::string, Tensor> tensors;
+  std::vector<std::string> outputs;
+  std::vector<Step> steps;
+  std::vector<dnnl_memory_t> owned;  // weights, biases
+  std::map<std::string, int> impls;  // implementation name -> primitives using it
+  bool ran = false;
+
+  ~Impl() {
+    if (!api) return;
+    for (Step& s : steps) api->primitive_destroy(s.prim);
+    for (auto& kv : tensors) {
+      if (kv.second.to_plain) api->primitive_destroy(kv.second.to_plain);
+      if (kv.second.plain_mem) api->memory_destroy(kv.second.plain_mem);
+      if (kv.second.mem) api->memory_destroy(kv.second.mem);
+    }
+    for (dnnl_memory_t m : owned) api->memory_destroy(m);
+    if (stream) api->stream_destroy(stream);
+    if (engine) api->engine_destroy(engine);
+  }
+
+  dnnl_memory_desc_t md(const std::vector<dnnl_dim_t>& dims, dnnl_format_tag_t tag) const {
+    dnnl_memory_desc_t d{};
+    dnnl_dims_t a{};
+    for (std::size_t i = 0; i < dims.size(); ++i) a[i] = dims[i];
+    onednn_check(api->memory_desc_init_by_tag(&d, static_cast<int>(dims.size()), a, dnnl_f32, tag),
+                 "memory descriptor");
+    return d;
+  }
+
+  dnnl_memory_t memory(const dnnl_memory_desc_t& d, void* handle) const {
+    dnnl_memory_t m = nullptr;
+    onednn_check(api->memory_create(&m, &d, engine, handle), "memory");
+    return m;
+  }
+
+  // A primitive from its descriptor (destroyed here). With `count`, the
+  // implementation oneDNN chose is tallied for description().
+  dnnl_primitive_t primitive(dnnl_primitive_desc_t pd, bool count) {
+    const char* impl = nullptr;
+    if (count && api->primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+      ++impls[impl];
+    dnnl_primitive_t p = nullptr;
+    const dnnl_status_t s = api->primitive_create(&p, pd);
+    api->primitive_desc_destroy(pd);
+    onednn_check(s, "primitive");
+    return p;
+  }
+
+  dnnl_primitive_t reorder(const dnnl_memory_desc_t& from, const dnnl_memory_desc_t& to) {
+    dnnl_primitive_desc_t pd = nullptr;
+    onednn_check(api->reorder_primitive_desc_create(&pd, &from, engine, &to, engine, nullptr), "reorder");
+    return primitive(pd, false);
+  }
+
+  // Copies `src` (layout from) into `dst` (layout to) once, now.
+  void reorder_now(const dnnl_memory_desc_t& from, const float* src, const dnnl_memory_desc_t& to, dnnl_memory_t dst) {
+    dnnl_memory_t s = memory(from, const_cast<float*>(src));
+    dnnl_primitive_t r = nullptr;
+    dnnl_status_t st = dnnl_success;
+    try {
+      r = reorder(from, to);
+      const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, s}, {DNNL_ARG_TO, dst}};
+      st = api->primitive_execute(r, stream, 2, args);
+      if (st == dnnl_success) st = api->stream_wait(stream);
+    } catch (...) {
+      api->memory_destroy(s);
+      throw;
+    }
+    api->primitive_destroy(r);
+    api->memory_destroy(s);
+    onednn_check(st, "weights reorder");
+  }
+
+  void execute(dnnl_primitive_t p, const std::vector<dnnl_exec_arg_t>& args) const {
+    onednn_check(api->primitive_execute(p, stream, static_cast<int>(args.size()), args.data()), "execute");
+  }
+
+  // A blocked tensor [batch, C, H, W], allocated and zero-padded by oneDNN.
+  Tensor& add_tensor(const std::string& name, const TensorShape& s) {
+    TX2_REQUIRE(!tensors.count(name), "cpu backend (oneDNN): tensor '", name, "' is written twice");
+    Tensor& t = tensors[name];
+    t.shape = s;
+    t.md = md({batch, s.c, s.h, s.w}, blocked);
+    t.mem = memory(t.md, DNNL_MEMORY_ALLOCATE);
+    return t;
+  }
+
+  const Tensor& input_of(const Node& node, std::size_t i) const {
+    const auto it = tensors.find(node.inputs.at(i));
+    TX2_REQUIRE(it != tensors.end(), "cpu backend (oneDNN): node '", node.name, "' reads '", node.inputs.at(i),
+                "', which no earlier node writes");
+    return it->second;
+  }
+
+  void add_conv(const Node& node, const ModelFile& model, const std::map<std::string, TensorShape>& shapes) {
+    const Tensor& in = input_of(node, 0);
+    const Conv2dParams p =
+        conv2d_params_for(node, in.shape, static_cast<int>(model.tensor(node.weight).shape.at(0)), batch);
+    const TensorShape& out_shape = shapes.at(node.output);
+    TX2_REQUIRE(out_shape.c == p.out_channels && out_shape.h == p.out_h && out_shape.w == p.out_w, "node '",
+                node.name, "': conv output ", p.out_channels, "x", p.out_h, "x", p.out_w, " disagrees with the graph");
+    const int g = p.groups;
+    const dnnl_memory_desc_t w_plain =
+        g == 1 ? md({p.out_channels, p.in_channels, p.kernel_h, p.kernel_w}, dnnl_oihw)
+               : md({g, p.out_channels / g, p.in_channels / g, p.kernel_h, p.kernel_w}, dnnl_goihw);
+    const dnnl_memory_desc_t w_any =
+        g == 1 ? md({p.out_channels, p.in_channels, p.kernel_h, p.kernel_w}, dnnl_format_tag_any)
+               : md({g, p.out_channels / g, p.in_channels / g, p.kernel_h, p.kernel_w}, dnnl_format_tag_any);
+    const dnnl_memory_desc_t b_md = md({p.out_channels}, dnnl_a);
+    Tensor& out = add_tensor(node.output, out_shape);
+    dnnl_dims_t strides{}, pad_l{}, pad_r{};
+    strides[0] = p.stride_h;
+    strides[1] = p.stride_w;
+    pad_l[0] = pad_r[0] = p.pad_h;
+    pad_l[1] = pad_r[1] = p.pad_w;
+    // oneDNN wants the right padding that gives exactly out_h (the floor of
+    // the output formula may leave some of pad_h unused).
+    pad_r[0] = (p.out_h - 1) * p.stride_h + p.kernel_h - p.in_h - p.pad_h;
+    pad_r[1] = (p.out_w - 1) * p.stride_w + p.kernel_w - p.in_w - p.pad_w;
+    dnnl_convolution_desc_t cd{};
+    const bool has_bias = !node.bias.empty();
+    onednn_check(api->convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &in.md,
+                                                    &w_any, has_bias ? &b_md : nullptr, &out.md, strides, pad_l,
+                                                    pad_r),
+                 cat("conv descriptor of node '", node.name, "'").c_str());
+    dnnl_primitive_attr_t attr = nullptr;
+    dnnl_post_ops_t ops = nullptr;
+    onednn_check(api->primitive_attr_create(&attr), "attributes");
+    dnnl_primitive_desc_t pd = nullptr;
+    dnnl_status_t s = api->post_ops_create(&ops);
+    if (s == dnnl_success && p.activation != Activation::kNone)
+      s = api->post_ops_append_eltwise(ops, 1.f, dnnl_eltwise_relu,
+                                       p.activation == Activation::kLeakyRelu ? p.alpha : 0.f, 0.f);
+    if (s == dnnl_success) s = api->primitive_attr_set_post_ops(attr, ops);
+    if (s == dnnl_success) s = api->primitive_desc_create(&pd, &cd, attr, engine, nullptr);
+    if (ops) api->post_ops_destroy(ops);
+    api->primitive_attr_destroy(attr);
+    onednn_check(s, cat("conv of node '", node.name, "'").c_str());
+    const dnnl_memory_desc_t* w_md = api->primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    dnnl_memory_t w = nullptr;
+    if (!w_md || api->memory_create(&w, w_md, engine, DNNL_MEMORY_ALLOCATE) != dnnl_success) {
+      api->primitive_desc_destroy(pd);
+      throw Error(cat("cpu backend (oneDNN): weights of node '", node.name, "' could not be allocated"));
+    }
+    owned.push_back(w);
+    const dnnl_primitive_t conv = primitive(pd, true);
+    steps.push_back({conv, {{DNNL_ARG_SRC, in.mem}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, out.mem}}});
+    // Weights: Paddle's [C_out, C_in/groups, K_h, K_w], reordered once into
+    // the layout the conv chose. The bias is read in place from the model
+    // file, which outlives the backend.
+    reorder_now(w_plain, model.tensor_data(node.weight), *w_md, w);
+    if (has_bias) {
+      dnnl_memory_t b = memory(b_md, const_cast<float*>(model.tensor_data(node.bias)));
+      owned.push_back(b);
+      steps.back().args.push_back({DNNL_ARG_BIAS, b});
+    }
+  }
+
+  void add_upsample(const Node& node, const std::map<std::string, TensorShape>& shapes) {
+    const Tensor& in = input_of(node, 0);
+    const TensorShape& s = shapes.at(node.output);
+    TX2_REQUIRE(s.c == in.shape.c && s.h == in.shape.h * node.scale && s.w == in.shape.w * node.scale, "node '",
+                node.name, "': upsample output disagrees with the graph");
+    Tensor& out = add_tensor(node.output, s);
+    dnnl_resampling_desc_t rd{};
+    onednn_check(api->resampling_forward_desc_init(&rd, dnnl_forward_inference, dnnl_resampling_nearest, nullptr,
+                                                   &in.md, &out.md),
+                 cat("upsample descriptor of node '", node.name, "'").c_str());
+    dnnl_primitive_desc_t pd = nullptr;
+    onednn_check(api->primitive_desc_create(&pd, &rd, nullptr, engine, nullptr),
+                 cat("upsample of node '", node.name, "'").c_str());
+    steps.push_back({primitive(pd, true), {{DNNL_ARG_SRC, in.mem}, {DNNL_ARG_DST, out.mem}}});
+  }
+
+  void add_concat(const Node& node, const std::map<std::string, TensorShape>& shapes) {
+    std::vector<dnnl_memory_desc_t> mds;
+    Step step;
+    int c = 0;
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+      const Tensor& in = input_of(node, i);
+      mds.push_back(in.md);
+      step.args.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), in.mem});
+      c += in.shape.c;
+    }
+    const TensorShape& s = shapes.at(node.output);
+    TX2_REQUIRE(s.c == c, "node '", node.name, "': concat output disagrees with the graph");
+    Tensor& out = add_tensor(node.output, s);
+    dnnl_primitive_desc_t pd = nullptr;
+    onednn_check(api->concat_primitive_desc_create(&pd, &out.md, static_cast<int>(mds.size()), 1, mds.data(),
+                                                   nullptr, engine),
+                 cat("concat of node '", node.name, "'").c_str());
+    step.prim = primitive(pd, true);
+    step.args.push_back({DNNL_ARG_DST, out.mem});
+    steps.push_back(step);
+  }
+
+  // The NCHW copy of a tensor, with the reorder that fills it.
+  void add_plain(Tensor& t) {
+    if (t.to_plain) return;
+    const dnnl_memory_desc_t plain_md = md({batch, t.shape.c, t.shape.h, t.shape.w}, dnnl_nchw);
+    t.plain.assign(static_cast<std::size_t>(batch) * static_cast<std::size_t>(t.shape.numel()), 0.f);
+    t.plain_mem = memory(plain_md, t.plain.data());
+    t.to_plain = reorder(t.md, plain_md);
+  }
+
+  void to_plain(const Tensor& t) const { execute(t.to_plain, {{DNNL_ARG_FROM, t.mem}, {DNNL_ARG_TO, t.plain_mem}}); }
+};
+
+OnednnBackend::OnednnBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes, int threads,
+                             int batch)
+    : impl_(std::make_unique<Impl>()), batch_(batch) {
+  std::string why;
+  const OnednnApi* api = onednn_api(&why);
+  TX2_REQUIRE(api, "cpu backend: --cpu-convs onednn is not available: ", why);
+  TX2_REQUIRE(batch >= 1 && batch <= kMaxBatch, "cpu backend: batch ", batch, " is outside [1, ", kMaxBatch, "]");
+  TX2_REQUIRE(threads >= 0 && threads <= kMaxCpuThreads, "cpu backend: ", threads, " threads requested; 0 to ",
+              kMaxCpuThreads, " are allowed");
+  Impl& m = *impl_;
+  m.api = api;
+  m.batch = batch;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  m.threads = threads > 0 ? threads : (cores > 0 ? cores : 1);
+  // Primitives size their work to the team at creation (and run()).
+  api->omp_set_num_threads(m.threads);
+  const dnnl_cpu_isa_t isa = api->get_effective_cpu_isa();
+  if ((isa & dnnl_cpu_isa_avx512_core) != dnnl_cpu_isa_avx512_core) {
+    m.blocked = dnnl_nChw8c;
+    m.block = 8;
+  }
+  onednn_check(api->engine_create(&m.engine, dnnl_cpu, 0), "engine");
+  onednn_check(api->stream_create(&m.stream, m.engine, dnnl_stream_default_flags), "stream");
+  const Graph& graph = model.graph();
+  m.input_name = graph.input.name;
+  const TensorShape& in_shape = shapes.at(graph.input.name);
+  // The caller's NCHW image, read in place: the first conv reads NCHW and
+  // writes the blocked layout. (NHWC throughout, which gets oneDNN's brgconv
+  // kernels, measured no faster: docs/performance.md.)
+  Impl::Tensor& input = m.tensors[graph.input.name];
+  input.shape = in_shape;
+  input.md = m.md({batch, in_shape.c, in_shape.h, in_shape.w}, dnnl_nchw);
+  input.mem = m.memory(input.md, DNNL_MEMORY_NONE);
+  for (const Node& node : graph.nodes) {
+    switch (node.op) {
+      case OpKind::kConv2d: m.add_conv(node, model, shapes); break;
+      case OpKind::kUpsampleNearest: m.add_upsample(node, shapes); break;
+      case OpKind::kConcat: m.add_concat(node, shapes); break;
+    }
+  }
+  for (const std::string& name : graph.outputs) {
+    const auto it = m.tensors.find(name);
+    TX2_REQUIRE(it != m.tensors.end() && name != m.input_name, "cpu backend (oneDNN): graph output '", name,
+                "' is written by no node");
+    m.add_plain(it->second);
+    m.outputs.push_back(name);
+  }
+}
+
+OnednnBackend::~OnednnBackend() = default;
+
+void OnednnBackend::run(const float* input) {
+  Impl& m = *impl_;
+  TX2_REQUIRE(input != nullptr, "cpu backend (oneDNN): no input");
+  m.api->omp_set_num_threads(m.threads);  // per calling thread, so on every run
+  onednn_check(m.api->memory_set_data_handle(m.tensors.at(m.input_name).mem, const_cast<float*>(input)), "input");
+  for (const Impl::Step& s : m.steps) m.execute(s.prim, s.args);
+  for (const std::string& name : m.outputs) m.to_plain(m.tensors.at(name));
+  onednn_check(m.api->stream_wait(m.stream), "run");
+  m.ran = true;
+}
+
+const float* OnednnBackend::output(const std::string& name) const {
+  Impl& m = *impl_;
+  TX2_REQUIRE(m.ran, "cpu backend: no input has been run");
+  const auto it = m.tensors.find(name);
+  TX2_REQUIRE(it != m.tensors.end(), "cpu backend: no tensor named '", name, "'");
+  TX2_REQUIRE(name != m.input_name, "cpu backend (oneDNN): the input is the caller's buffer");
+  Impl::Tensor& t = it->second;
+  const bool is_output = t.to_plain != nullptr &&
+                         std::find(m.outputs.begin(), m.outputs.end(), name) != m.outputs.end();
+  if (!is_output) {  // an inner tensor, reordered now
+    m.add_plain(t);
+    m.api->omp_set_num_threads(m.threads);
+    m.to_plain(t);
+    onednn_check(m.api->stream_wait(m.stream), "reorder");
+  }
+  return t.plain.data();
+}
+
+std::string OnednnBackend::description() const {
+  const Impl& m = *impl_;
+  const dnnl_version_t* v = m.api->version();
+  std::string impls;
+  for (const auto& kv : m.impls) impls += cat(impls.empty() ? "" : ", ", kv.first, " x", kv.second);
+  return cat("cpu (", m.threads, m.threads == 1 ? " thread" : " threads", batch_ > 1 ? cat(", batch ", batch_) : "",
+             "; oneDNN ", v->major, ".", v->minor, ".", v->patch, ", nChw", m.block, "c: ", impls,
+             "; OpenMP wait policy: ", onednn_wait_policy(), ")");
+}
+
+#else  // no oneDNN in this build
+
+struct OnednnBackend::Impl {};
+
+OnednnBackend::OnednnBackend(const ModelFile&, const std::map<std::string, TensorShape>&, int, int batch)
+    : batch_(batch) {
+  std::string why;
+  onednn_available(&why);
+  throw Error(cat("cpu backend: --cpu-convs onednn is not available: ", why));
+}
+
+OnednnBackend::~OnednnBackend() = default;
+void OnednnBackend::run(const float*) {}
+const float* OnednnBackend::output(const std::string&) const { return nullptr; }
+std::string OnednnBackend::description() const { return "cpu (oneDNN: not in this build)"; }
+
+#endif
+
+}  // namespace tx2yolo

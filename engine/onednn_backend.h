@@ -1,0 +1,51 @@
+// OnednnBackend: the CPU backend's --cpu-convs onednn path. The whole
+// network runs as oneDNN primitives on activations kept in oneDNN's blocked
+// channel layout from layer to layer: nChw16c (16 channels interleaved per
+// pixel) where oneDNN's effective ISA has AVX-512, nChw8c otherwise. That is
+// the layout oneDNN's fastest CPU convs (brgconv, jit depthwise) read and
+// write, and what Paddle Inference's MKLDNN path runs; with NCHW tensors
+// between layers, as the other paths keep them, oneDNN falls back to im2col
+// GEMMs no faster than OpenBLAS (docs/performance.md, the CPU section).
+//
+//   image  [N, 3, H, W] float32, NCHW (as the Detector preprocesses it)
+//     -> conv (weights reordered once to the layout oneDNN chose; bias and
+//        the activation fused as a post-op) -> blocked tensors
+//     -> upsample: oneDNN resampling (nearest), blocked in and out
+//     -> concat: oneDNN concat along channels, blocked in and out
+//   graph outputs: reordered to NCHW after every run; output() of any other
+//   tensor reorders that one on request.
+//
+// Threads: oneDNN's own OpenMP team, sized to `threads` on the calling
+// thread (engine/onednn_api.h says why its wait policy is passive).
+// Results are within the CPU fp32 tolerance of the reference (accumulation
+// order differs); tests/engine/test_onednn_backend.cpp checks every layer
+// shape and the detections.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "engine/backend.h"
+#include "weights/model_file.h"
+
+namespace tx2yolo {
+
+class OnednnBackend : public Backend {
+ public:
+  // shapes: per image, from infer_shapes. Throws Error when oneDNN is not
+  // available (onednn_available) or refuses a layer.
+  OnednnBackend(const ModelFile& model, const std::map<std::string, TensorShape>& shapes, int threads, int batch);
+  ~OnednnBackend() override;
+  int batch() const override { return batch_; }
+  void run(const float* input) override;
+  const float* output(const std::string& name) const override;
+  std::string description() const override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int batch_ = 1;
+};
+
+}  // namespace tx2yolo

@@ -1,0 +1,139 @@
+// The CPU backend's oneDNN path (--cpu-convs onednn, engine/onednn_backend.h)
+// against the reference kernels, the oracle:
+//   - the bundled demo model on the demo image: the same detections, heads
+//     within relative L2 1e-5, and a batch of two that gives each image its
+//     single-image result;
+//   - every tensor of the three full-width architectures (random weights,
+//     320x416, so that every layer shape of each runs, pruned channel counts
+//     that are not multiples of the block included) within the FP32
+//     agreement bound of kernels/tolerance.h.
+// Skipped, with the reason, where oneDNN is not available; then the
+// backend must refuse with an Error. tests/CMakeLists.txt runs this file a
+// second time with ONEDNN_MAX_CPU_ISA=AVX2, the nChw8c layout.
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "core/error.h"
+#include "engine/detector.h"
+#include "engine/onednn_api.h"
+#include "kernels/tolerance.h"
+#include "tests/test_util.h"
+#include "weights/architecture.h"
+
+namespace tx2yolo {
+namespace {
+
+#define SKIP_WITHOUT_ONEDNN(options)                                   \
+  do {                                                                 \
+    std::string why;                                                   \
+    if (!onednn_available(&why)) {                                     \
+      EXPECT_THROW(Detector(model, options), Error);                   \
+      GTEST_SKIP() << why;                                             \
+    }                                                                  \
+  } while (0)
+
+// The layout the backend should pick: nChw8c when the test runs with
+// ONEDNN_MAX_CPU_ISA=AVX2 (or on a CPU without AVX-512), else nChw16c.
+void expect_layout(const Detector& d) {
+  const char* isa = std::getenv("ONEDNN_MAX_CPU_ISA");
+  const std::string desc = d.backend_description();
+  EXPECT_NE(desc.find("; oneDNN 2."), std::string::npos) << desc;
+  if (isa && std::string(isa) == "AVX2") {
+    EXPECT_NE(desc.find("nChw8c"), std::string::npos) << desc;
+  }
+  // Every conv got a real kernel, never oneDNN's reference loops.
+  EXPECT_EQ(desc.find("ref:"), std::string::npos) << desc;
+  std::printf("%s\n", desc.c_str());
+}
+
+TEST(OnednnBackend, DemoModelKeepsTheReferenceDetections) {
+  const std::string model = std::string(TX2YOLO_SOURCE_DIR) + "/models/demo.safetensors";
+  const cv::Mat image = cv::imread(std::string(TX2YOLO_SOURCE_DIR) + "/assets/demo.jpg");
+  ASSERT_FALSE(image.empty());
+  DetectorOptions ref, fast;
+  ref.backend = fast.backend = BackendKind::kCpu;
+  ref.threads = fast.threads = 2;
+  ref.cpu_convs = CpuConvs::kReference;
+  fast.cpu_convs = CpuConvs::kOnednn;
+  SKIP_WITHOUT_ONEDNN(fast);
+  Detector r(model, ref), f(model, fast);
+  expect_layout(f);
+  const auto rd = r.detect(image), fd = f.detect(image);
+  ASSERT_EQ(rd.size(), fd.size());
+  ASSERT_FALSE(rd.empty());
+  for (std::size_t i = 0; i < rd.size(); ++i) {
+    EXPECT_EQ(rd[i].class_id, fd[i].class_id) << i;
+    EXPECT_NEAR(rd[i].score, fd[i].score, 1e-4) << i;
+    EXPECT_NEAR(rd[i].x1, fd[i].x1, 1e-2) << i;
+    EXPECT_NEAR(rd[i].y1, fd[i].y1, 1e-2) << i;
+    EXPECT_NEAR(rd[i].x2, fd[i].x2, 1e-2) << i;
+    EXPECT_NEAR(rd[i].y2, fd[i].y2, 1e-2) << i;
+  }
+  for (const HeadConfig& head : r.config().heads) {
+    const std::vector<float> a = f.tensor(head.tensor), b = r.tensor(head.tensor);
+    ASSERT_EQ(a.size(), b.size());
+    const Agreement ag = measure_agreement(a.data(), b.data(), a.size());
+    EXPECT_LT(ag.relative_l2, 1e-5) << head.tensor;
+  }
+  DetectorOptions batched = fast;
+  batched.batch = 2;
+  Detector b(model, batched);
+  cv::Mat flipped;
+  cv::flip(image, flipped, 1);
+  const auto both = b.detect_batch({image, flipped});
+  const auto single_flipped = f.detect(flipped);
+  ASSERT_EQ(both.size(), 2u);
+  for (const auto& pair : {std::make_pair(&both[0], &fd), std::make_pair(&both[1], &single_flipped)}) {
+    ASSERT_EQ(pair.first->size(), pair.second->size());
+    for (std::size_t i = 0; i < pair.first->size(); ++i) {
+      EXPECT_NEAR((*pair.first)[i].score, (*pair.second)[i].score, 1e-6) << i;
+      EXPECT_NEAR((*pair.first)[i].x1, (*pair.second)[i].x1, 1e-3) << i;
+    }
+  }
+  // One thread runs the same network.
+  DetectorOptions one = fast;
+  one.threads = 1;
+  Detector o(model, one);
+  const auto od = o.detect(image);
+  ASSERT_EQ(od.size(), fd.size());
+  for (std::size_t i = 0; i < od.size(); ++i) EXPECT_NEAR(od[i].score, fd[i].score, 1e-5) << i;
+}
+
+TEST(OnednnBackend, EveryTensorOfTheFullWidthArchitecturesAgreesWithTheReference) {
+  for (const char* arch : kFullWidthArchitectures) {
+    testing_util::TempDir dir;
+    const std::string model = testing_util::write_random_model(dir, full_width_spec(arch), 97);
+    DetectorOptions ref, fast;
+    ref.backend = fast.backend = BackendKind::kCpu;
+    ref.threads = fast.threads = 2;
+    ref.input_h = fast.input_h = 320;
+    ref.input_w = fast.input_w = 416;
+    ref.cpu_convs = CpuConvs::kReference;
+    fast.cpu_convs = CpuConvs::kOnednn;
+    SKIP_WITHOUT_ONEDNN(fast);
+    Detector r(model, ref), f(model, fast);
+    expect_layout(f);
+    const cv::Mat scene = testing_util::synthetic_scene();
+    r.detect(scene);
+    f.detect(scene);
+    int tensors = 0;
+    for (const Node& node : r.model().graph().nodes) {
+      const std::vector<float> a = f.tensor(node.output), b = r.tensor(node.output);
+      ASSERT_EQ(a.size(), b.size()) << arch << " " << node.output;
+      const Agreement ag = measure_agreement(a.data(), b.data(), a.size());
+      EXPECT_EQ(ag.failure(tolerance::kAgreeFp32), "") << arch << " " << node.name << ": relative L2 "
+                                                       << ag.relative_l2 << ", max/rms " << ag.max_over_rms;
+      ++tensors;
+    }
+    std::printf("%s: %d tensors agree\n", arch, tensors);
+    EXPECT_GT(tensors, 50) << arch;
+  }
+}
+
+}  // namespace
+}  // namespace tx2yolo
