@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The demo model at 320 on the CPU backend's default path (--cpu-convs auto = onednn here), at 1
+# and 2 threads and the default thread count, without and then with a busy neighbour (a shell
+# busy loop on one core). Network median of 1000 runs after 5 warm-up. From the repository root.
+set -euo pipefail
+cli=build/tx2yolo
+run() {
+  for t in 1 2 0; do
+    printf '%s threads=%s: ' "$1" "$t"
+    $cli bench --backend cpu --synthetic --iterations 1000 --warmup 5 --threads $t 2>&1 | grep -E "^network"
+  done
+}
+$cli bench --backend cpu --synthetic --iterations 1 --warmup 0 2>&1 | grep "^backend"
+echo "columns: median p90 p99 mean (ms)"
+run quiet
+timeout 300 sh -c 'while :; do :; done' &
+busy=$!
+sleep 1
+run busy
+kill $busy
+run quiet-again
