@@ -157,13 +157,21 @@ def test_gemm_convs_keep_the_reference_detections(demo):
     fast = tx2yolo.Detector(MODEL, backend="cpu", cpu_convs="gemm")
     reference = tx2yolo.Detector(MODEL, backend="cpu", cpu_convs="reference")
     assert "OpenBLAS" in fast.backend and "OpenBLAS" not in reference.backend
-    # The default ("auto") is gemm on x86-64 builds with OpenBLAS.
+    # The default ("auto") on x86-64 is onednn where libdnnl2 loads, else gemm with OpenBLAS.
+    onednn = None
+    try:
+        onednn = tx2yolo.Detector(MODEL, backend="cpu", cpu_convs="onednn")
+    except tx2yolo.Error as e:
+        assert "--cpu-convs onednn is not available" in str(e)
     if platform.machine() == "x86_64":
-        assert "OpenBLAS" in tx2yolo.Detector(MODEL, backend="cpu").backend
-    ref, got = reference.detect(bgr), fast.detect(bgr)
-    assert len(ref) == len(got) > 0
-    np.testing.assert_array_equal(ref["class_id"], got["class_id"])
-    np.testing.assert_allclose(got["score"], ref["score"], atol=1e-4)
+        expected = "oneDNN" if onednn is not None else "OpenBLAS"
+        assert expected in tx2yolo.Detector(MODEL, backend="cpu").backend
+    ref = reference.detect(bgr)
+    for path in [fast] + ([onednn] if onednn is not None else []):
+        got = path.detect(bgr)
+        assert len(ref) == len(got) > 0, path.backend
+        np.testing.assert_array_equal(ref["class_id"], got["class_id"])
+        np.testing.assert_allclose(got["score"], ref["score"], atol=1e-4)
     with pytest.raises(ValueError):
         tx2yolo.Detector(MODEL, cpu_convs="fast")
 
