@@ -57,6 +57,7 @@ Loaded load() {
   find(lib, "dnnl_stream_destroy", &a.stream_destroy, &missing);
   find(lib, "dnnl_memory_desc_init_by_tag", &a.memory_desc_init_by_tag, &missing);
   find(lib, "dnnl_memory_desc_get_size", &a.memory_desc_get_size, &missing);
+  find(lib, "dnnl_memory_desc_equal", &a.memory_desc_equal, &missing);
   find(lib, "dnnl_memory_create", &a.memory_create, &missing);
   find(lib, "dnnl_memory_set_data_handle", &a.memory_set_data_handle, &missing);
   find(lib, "dnnl_memory_destroy", &a.memory_destroy, &missing);

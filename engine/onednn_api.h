@@ -10,8 +10,8 @@
 //
 // Debian's oneDNN threads with OpenMP (libgomp). Its wait policy is left
 // as the user sets it (OMP_WAIT_POLICY, GOMP_SPINCOUNT); onednn_wait_policy()
-// reports it. Contention with other processes is handled by the backend's
-// thread count instead (engine/onednn_backend.h).
+// reports it. The backend's default thread count adapts to other processes
+// instead (engine/onednn_backend.h).
 #pragma once
 
 #include <string>
@@ -32,6 +32,7 @@ struct OnednnApi {
   decltype(&dnnl_stream_destroy) stream_destroy;
   decltype(&dnnl_memory_desc_init_by_tag) memory_desc_init_by_tag;
   decltype(&dnnl_memory_desc_get_size) memory_desc_get_size;
+  decltype(&dnnl_memory_desc_equal) memory_desc_equal;
   decltype(&dnnl_memory_create) memory_create;
   decltype(&dnnl_memory_set_data_handle) memory_set_data_handle;
   decltype(&dnnl_memory_destroy) memory_destroy;

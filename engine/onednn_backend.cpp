@@ -1,6 +1,7 @@
 #include "engine/onednn_backend.h"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -27,6 +28,33 @@ struct OnednnBackend::Impl {
     dnnl_primitive_t prim = nullptr;
     std::vector<dnnl_exec_arg_t> args;
   };
+  // The network's primitives for one OpenMP team size. oneDNN fixes a
+  // primitive's thread count when it is created, so each size the backend
+  // may run with has its own plan; the plans share the activations, and the
+  // weights wherever both chose the same layout.
+  struct Plan {
+    int threads = 1;
+    std::vector<Step> steps;
+  };
+  // The default thread count (threads = 0) adapts between plans for all
+  // cores and for one thread (OnednnBackend's header says why).
+  static constexpr int kProbeRounds = 5;
+  static constexpr int kReprobeFrames = 64;
+  static constexpr double kReprobeSeconds = 2.0;
+  static constexpr double kMultiThreadMargin = 0.8;
+  // ... and at least this many times the last probe's own duration apart,
+  // so that probing costs at most a few percent on slow networks.
+  static constexpr double kReprobeCostFactor = 25.0;
+  struct Adaptive {
+    bool on = false;
+    int chosen = 0;
+    int probe_frames_left = 0;
+    std::vector<std::vector<double>> samples;  // per plan, ms
+    int frames_since_probe = 0;
+    int probes = 0;
+    double probe_seconds = 0;  // how long the last probe took
+    std::chrono::steady_clock::time_point probe_started, probed_at;
+  };
 
   const OnednnApi* api = nullptr;
   dnnl_engine_t engine = nullptr;
@@ -38,14 +66,18 @@ struct OnednnBackend::Impl {
   std::string input_name;
   std::map<std::string, Tensor> tensors;
   std::vector<std::string> outputs;
-  std::vector<Step> steps;
+  std::vector<Plan> plans;
+  bool first_plan = true;  // building plans[0]: tensors and weights are made, not reused
+  Adaptive adaptive;
+  std::map<std::string, std::pair<dnnl_memory_desc_t, dnnl_memory_t>> weights;  // by node, from plans[0]
   std::vector<dnnl_memory_t> owned;  // weights, biases
   std::map<std::string, int> impls;  // implementation name -> primitives using it
   bool ran = false;
 
   ~Impl() {
     if (!api) return;
-    for (Step& s : steps) api->primitive_destroy(s.prim);
+    for (Plan& p : plans)
+      for (Step& s : p.steps) api->primitive_destroy(s.prim);
     for (auto& kv : tensors) {
       if (kv.second.to_plain) api->primitive_destroy(kv.second.to_plain);
       if (kv.second.plain_mem) api->memory_destroy(kv.second.plain_mem);
@@ -75,7 +107,7 @@ struct OnednnBackend::Impl {
   // implementation oneDNN chose is tallied for description().
   dnnl_primitive_t primitive(dnnl_primitive_desc_t pd, bool count) {
     const char* impl = nullptr;
-    if (count && api->primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+    if (count && first_plan && api->primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
       ++impls[impl];
     dnnl_primitive_t p = nullptr;
     const dnnl_status_t s = api->primitive_create(&p, pd);
@@ -114,7 +146,9 @@ struct OnednnBackend::Impl {
   }
 
   // A blocked tensor [batch, C, H, W], allocated and zero-padded by oneDNN.
+  // In later plans, the one plans[0] made.
   Tensor& add_tensor(const std::string& name, const TensorShape& s) {
+    if (!first_plan) return tensors.at(name);
     TX2_REQUIRE(!tensors.count(name), "cpu backend (oneDNN): tensor '", name, "' is written twice");
     Tensor& t = tensors[name];
     t.shape = s;
@@ -175,18 +209,31 @@ struct OnednnBackend::Impl {
     api->primitive_attr_destroy(attr);
     onednn_check(s, cat("conv of node '", node.name, "'").c_str());
     const dnnl_memory_desc_t* w_md = api->primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    dnnl_memory_t w = nullptr;
-    if (!w_md || api->memory_create(&w, w_md, engine, DNNL_MEMORY_ALLOCATE) != dnnl_success) {
+    if (!w_md) {
       api->primitive_desc_destroy(pd);
-      throw Error(cat("cpu backend (oneDNN): weights of node '", node.name, "' could not be allocated"));
+      throw Error(cat("cpu backend (oneDNN): conv of node '", node.name, "' has no weights layout"));
     }
-    owned.push_back(w);
+    const auto shared = weights.find(node.name);
+    const bool reuse = shared != weights.end() && api->memory_desc_equal(&shared->second.first, w_md);
+    dnnl_memory_t w = reuse ? shared->second.second : nullptr;
+    if (!reuse) {
+      if (api->memory_create(&w, w_md, engine, DNNL_MEMORY_ALLOCATE) != dnnl_success) {
+        api->primitive_desc_destroy(pd);
+        throw Error(cat("cpu backend (oneDNN): weights of node '", node.name, "' could not be allocated"));
+      }
+      owned.push_back(w);
+    }
+    const dnnl_memory_desc_t chosen = *w_md;  // w_md dies with pd
     const dnnl_primitive_t conv = primitive(pd, true);
+    std::vector<Step>& steps = plans.back().steps;
     steps.push_back({conv, {{DNNL_ARG_SRC, in.mem}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, out.mem}}});
     // Weights: Paddle's [C_out, C_in/groups, K_h, K_w], reordered once into
     // the layout the conv chose. The bias is read in place from the model
     // file, which outlives the backend.
-    reorder_now(w_plain, model.tensor_data(node.weight), *w_md, w);
+    if (!reuse) {
+      reorder_now(w_plain, model.tensor_data(node.weight), chosen, w);
+      if (first_plan) weights[node.name] = {chosen, w};
+    }
     if (has_bias) {
       dnnl_memory_t b = memory(b_md, const_cast<float*>(model.tensor_data(node.bias)));
       owned.push_back(b);
@@ -207,7 +254,7 @@ struct OnednnBackend::Impl {
     dnnl_primitive_desc_t pd = nullptr;
     onednn_check(api->primitive_desc_create(&pd, &rd, nullptr, engine, nullptr),
                  cat("upsample of node '", node.name, "'").c_str());
-    steps.push_back({primitive(pd, true), {{DNNL_ARG_SRC, in.mem}, {DNNL_ARG_DST, out.mem}}});
+    plans.back().steps.push_back({primitive(pd, true), {{DNNL_ARG_SRC, in.mem}, {DNNL_ARG_DST, out.mem}}});
   }
 
   void add_concat(const Node& node, const std::map<std::string, TensorShape>& shapes) {
@@ -229,15 +276,23 @@ struct OnednnBackend::Impl {
                  cat("concat of node '", node.name, "'").c_str());
     step.prim = primitive(pd, true);
     step.args.push_back({DNNL_ARG_DST, out.mem});
-    steps.push_back(step);
+    plans.back().steps.push_back(step);
   }
 
-  // The NCHW copy of a tensor, with the reorder that fills it.
+  // The NCHW copy of a tensor (made once).
+  dnnl_memory_desc_t add_plain_buffer(Tensor& t) {
+    const dnnl_memory_desc_t plain_md = md({batch, t.shape.c, t.shape.h, t.shape.w}, dnnl_nchw);
+    if (!t.plain_mem) {
+      t.plain.assign(static_cast<std::size_t>(batch) * static_cast<std::size_t>(t.shape.numel()), 0.f);
+      t.plain_mem = memory(plain_md, t.plain.data());
+    }
+    return plain_md;
+  }
+
+  // The NCHW copy of an inner tensor, with the reorder that fills it on request.
   void add_plain(Tensor& t) {
     if (t.to_plain) return;
-    const dnnl_memory_desc_t plain_md = md({batch, t.shape.c, t.shape.h, t.shape.w}, dnnl_nchw);
-    t.plain.assign(static_cast<std::size_t>(batch) * static_cast<std::size_t>(t.shape.numel()), 0.f);
-    t.plain_mem = memory(plain_md, t.plain.data());
+    const dnnl_memory_desc_t plain_md = add_plain_buffer(t);
     t.to_plain = reorder(t.md, plain_md);
   }
 
@@ -258,8 +313,7 @@ OnednnBackend::OnednnBackend(const ModelFile& model, const std::map<std::string,
   m.batch = batch;
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   m.threads = threads > 0 ? threads : (cores > 0 ? cores : 1);
-  // Primitives size their work to the team at creation (and run()).
-  api->omp_set_num_threads(m.threads);
+  m.adaptive.on = threads == 0 && m.threads > 1;
   const dnnl_cpu_isa_t isa = api->get_effective_cpu_isa();
   if ((isa & dnnl_cpu_isa_avx512_core) != dnnl_cpu_isa_avx512_core) {
     m.blocked = dnnl_nChw8c;
@@ -277,20 +331,34 @@ OnednnBackend::OnednnBackend(const ModelFile& model, const std::map<std::string,
   input.shape = in_shape;
   input.md = m.md({batch, in_shape.c, in_shape.h, in_shape.w}, dnnl_nchw);
   input.mem = m.memory(input.md, DNNL_MEMORY_NONE);
-  for (const Node& node : graph.nodes) {
-    switch (node.op) {
-      case OpKind::kConv2d: m.add_conv(node, model, shapes); break;
-      case OpKind::kUpsampleNearest: m.add_upsample(node, shapes); break;
-      case OpKind::kConcat: m.add_concat(node, shapes); break;
+  for (const int team : m.adaptive.on ? std::vector<int>{m.threads, 1} : std::vector<int>{m.threads}) {
+    m.first_plan = m.plans.empty();
+    m.plans.push_back({team, {}});
+    api->omp_set_num_threads(team);  // oneDNN sizes each primitive to the calling thread's team
+    for (const Node& node : graph.nodes) {
+      switch (node.op) {
+        case OpKind::kConv2d: m.add_conv(node, model, shapes); break;
+        case OpKind::kUpsampleNearest: m.add_upsample(node, shapes); break;
+        case OpKind::kConcat: m.add_concat(node, shapes); break;
+      }
+    }
+    // The graph outputs, reordered to NCHW at the end of each run by this
+    // plan's own team (a reorder made for more threads than the run uses
+    // would wake the idle OpenMP threads every frame).
+    for (const std::string& name : graph.outputs) {
+      const auto it = m.tensors.find(name);
+      TX2_REQUIRE(it != m.tensors.end() && name != m.input_name, "cpu backend (oneDNN): graph output '", name,
+                  "' is written by no node");
+      Impl::Tensor& t = it->second;
+      const dnnl_memory_desc_t plain_md = m.add_plain_buffer(t);
+      m.plans.back().steps.push_back({m.reorder(t.md, plain_md), {{DNNL_ARG_FROM, t.mem}, {DNNL_ARG_TO, t.plain_mem}}});
+      if (m.first_plan) m.outputs.push_back(name);
     }
   }
-  for (const std::string& name : graph.outputs) {
-    const auto it = m.tensors.find(name);
-    TX2_REQUIRE(it != m.tensors.end() && name != m.input_name, "cpu backend (oneDNN): graph output '", name,
-                "' is written by no node");
-    m.add_plain(it->second);
-    m.outputs.push_back(name);
-  }
+  m.first_plan = true;
+  m.adaptive.samples.resize(m.plans.size());
+  m.adaptive.probe_frames_left = m.adaptive.on ? Impl::kProbeRounds * static_cast<int>(m.plans.size()) : 0;
+  api->omp_set_num_threads(m.threads);
 }
 
 OnednnBackend::~OnednnBackend() = default;
@@ -298,12 +366,51 @@ OnednnBackend::~OnednnBackend() = default;
 void OnednnBackend::run(const float* input) {
   Impl& m = *impl_;
   TX2_REQUIRE(input != nullptr, "cpu backend (oneDNN): no input");
-  m.api->omp_set_num_threads(m.threads);  // per calling thread, so on every run
+  Impl::Adaptive& a = m.adaptive;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (a.on && a.probe_frames_left == 0 && a.frames_since_probe >= Impl::kReprobeFrames &&
+      std::chrono::duration<double>(t0 - a.probed_at).count() >=
+          std::max(Impl::kReprobeSeconds, Impl::kReprobeCostFactor * a.probe_seconds)) {
+    a.probe_frames_left = Impl::kProbeRounds * static_cast<int>(m.plans.size());
+    for (auto& v : a.samples) v.clear();
+  }
+  if (a.probe_frames_left == Impl::kProbeRounds * static_cast<int>(m.plans.size())) a.probe_started = t0;
+  // A probe runs one thread's frames first, then all cores': libgomp's idle
+  // threads spin for a while after a multi-thread frame, and a one-thread
+  // frame right after it would be timed beside them.
+  const int plan = a.probe_frames_left > Impl::kProbeRounds ? 1 : a.probe_frames_left > 0 ? 0 : a.chosen;
+  m.api->omp_set_num_threads(m.plans[plan].threads);  // per calling thread, so on every run
   onednn_check(m.api->memory_set_data_handle(m.tensors.at(m.input_name).mem, const_cast<float*>(input)), "input");
-  for (const Impl::Step& s : m.steps) m.execute(s.prim, s.args);
-  for (const std::string& name : m.outputs) m.to_plain(m.tensors.at(name));
+  for (const Impl::Step& s : m.plans[plan].steps) m.execute(s.prim, s.args);
   onednn_check(m.api->stream_wait(m.stream), "run");
   m.ran = true;
+  if (a.probe_frames_left == 0) {
+    ++a.frames_since_probe;
+    return;
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  a.samples[plan].push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  if (--a.probe_frames_left > 0) return;
+  // Each plan's mean without its slowest frame (a cold first run, or a
+  // frame the scheduler stalled); the multi-thread plan must beat one
+  // thread by kMultiThreadMargin, so that noise settles on one thread.
+  std::vector<double> mean(a.samples.size());
+  for (std::size_t i = 0; i < a.samples.size(); ++i) {
+    std::vector<double> v = a.samples[i];
+    std::sort(v.begin(), v.end());
+    v.pop_back();
+    for (double x : v) mean[i] += x / static_cast<double>(v.size());
+  }
+  a.chosen = mean[0] < Impl::kMultiThreadMargin * mean[1] ? 0 : 1;
+  a.frames_since_probe = 0;
+  a.probed_at = t1;
+  a.probe_seconds = std::chrono::duration<double>(t1 - a.probe_started).count();
+  ++a.probes;
+}
+
+int OnednnBackend::current_threads() const {
+  const Impl& m = *impl_;
+  return m.plans.at(m.adaptive.chosen).threads;
 }
 
 const float* OnednnBackend::output(const std::string& name) const {
@@ -313,11 +420,10 @@ const float* OnednnBackend::output(const std::string& name) const {
   TX2_REQUIRE(it != m.tensors.end(), "cpu backend: no tensor named '", name, "'");
   TX2_REQUIRE(name != m.input_name, "cpu backend (oneDNN): the input is the caller's buffer");
   Impl::Tensor& t = it->second;
-  const bool is_output = t.to_plain != nullptr &&
-                         std::find(m.outputs.begin(), m.outputs.end(), name) != m.outputs.end();
+  const bool is_output = std::find(m.outputs.begin(), m.outputs.end(), name) != m.outputs.end();
   if (!is_output) {  // an inner tensor, reordered now
+    m.api->omp_set_num_threads(m.plans.at(m.adaptive.chosen).threads);
     m.add_plain(t);
-    m.api->omp_set_num_threads(m.threads);
     m.to_plain(t);
     onednn_check(m.api->stream_wait(m.stream), "reorder");
   }
@@ -329,7 +435,11 @@ std::string OnednnBackend::description() const {
   const dnnl_version_t* v = m.api->version();
   std::string impls;
   for (const auto& kv : m.impls) impls += cat(impls.empty() ? "" : ", ", kv.first, " x", kv.second);
-  return cat("cpu (", m.threads, m.threads == 1 ? " thread" : " threads", batch_ > 1 ? cat(", batch ", batch_) : "",
+  const std::string team =
+      m.adaptive.on ? cat(m.threads, " threads, or 1 while that measures faster (timed again every ",
+                          Impl::kReprobeSeconds, " s)")
+                    : cat(m.threads, m.threads == 1 ? " thread" : " threads");
+  return cat("cpu (", team, batch_ > 1 ? cat(", batch ", batch_) : "",
              "; oneDNN ", v->major, ".", v->minor, ".", v->patch, ", nChw", m.block, "c: ", impls,
              "; OpenMP wait policy: ", onednn_wait_policy(), ")");
 }
@@ -347,6 +457,7 @@ OnednnBackend::OnednnBackend(const ModelFile&, const std::map<std::string, Tenso
 
 OnednnBackend::~OnednnBackend() = default;
 void OnednnBackend::run(const float*) {}
+int OnednnBackend::current_threads() const { return 0; }
 const float* OnednnBackend::output(const std::string&) const { return nullptr; }
 std::string OnednnBackend::description() const { return "cpu (oneDNN: not in this build)"; }
 

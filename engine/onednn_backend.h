@@ -15,8 +15,16 @@
 //   graph outputs: reordered to NCHW after every run; output() of any other
 //   tensor reorders that one on request.
 //
-// Threads: oneDNN's own OpenMP team, sized to `threads` on the calling
-// thread (engine/onednn_api.h says why its wait policy is passive).
+// Threads: oneDNN's own OpenMP team (libgomp), sized on the calling thread.
+// An explicit `threads` is used as given. The default (threads = 0) adapts,
+// for the CPU speed issue's contention case: beside a busy process, libgomp's
+// threads made 2 threads 1.6x slower than 1 (docs/performance.md). The
+// network is built for all cores and for one thread; each is timed on
+// kProbeRounds interleaved frames, and all cores run only while their mean
+// (without the slowest frame) beats one thread's by 20%. The timing is
+// repeated every 2 s (at least 64 frames and 25 probe durations apart), so
+// the choice follows the load. Both plans compute the same network within
+// the FP32 tolerance, not bit for bit.
 // Results are within the CPU fp32 tolerance of the reference (accumulation
 // order differs); tests/engine/test_onednn_backend.cpp checks every layer
 // shape and the detections.
@@ -41,6 +49,8 @@ class OnednnBackend : public Backend {
   void run(const float* input) override;
   const float* output(const std::string& name) const override;
   std::string description() const override;
+  // The team size the runs between timing probes use.
+  int current_threads() const;
 
  private:
   struct Impl;

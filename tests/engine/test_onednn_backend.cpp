@@ -1,8 +1,9 @@
 // The CPU backend's oneDNN path (--cpu-convs onednn, engine/onednn_backend.h)
 // against the reference kernels, the oracle:
 //   - the bundled demo model on the demo image: the same detections, heads
-//     within relative L2 1e-5, and a batch of two that gives each image its
-//     single-image result;
+//     within relative L2 1e-5, a batch of two that gives each image its
+//     single-image result, 1 thread, and the adaptive default thread count
+//     over frames that run both of its plans;
 //   - every tensor of the three full-width architectures (random weights,
 //     320x416, so that every layer shape of each runs, pruned channel counts
 //     that are not multiples of the block included) within the FP32
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
@@ -102,6 +104,24 @@ TEST(OnednnBackend, DemoModelKeepsTheReferenceDetections) {
   const auto od = o.detect(image);
   ASSERT_EQ(od.size(), fd.size());
   for (std::size_t i = 0; i < od.size(); ++i) EXPECT_NEAR(od[i].score, fd[i].score, 1e-5) << i;
+  // The default thread count adapts between a plan for all cores and one
+  // for one thread; its first 10 frames time both, and every frame keeps
+  // the reference's detections.
+  DetectorOptions adaptive = fast;
+  adaptive.threads = 0;
+  Detector ad(model, adaptive);
+  if (ad.backend_description().find("or 1 while that measures faster") == std::string::npos) {
+    EXPECT_EQ(std::thread::hardware_concurrency(), 1u) << ad.backend_description();
+  }
+  for (int frame = 0; frame < 12; ++frame) {
+    const auto dd = ad.detect(image);
+    ASSERT_EQ(dd.size(), rd.size()) << frame;
+    for (std::size_t i = 0; i < dd.size(); ++i) {
+      EXPECT_EQ(dd[i].class_id, rd[i].class_id) << frame << " " << i;
+      EXPECT_NEAR(dd[i].score, rd[i].score, 1e-4) << frame << " " << i;
+      EXPECT_NEAR(dd[i].x1, rd[i].x1, 1e-2) << frame << " " << i;
+    }
+  }
 }
 
 TEST(OnednnBackend, EveryTensorOfTheFullWidthArchitecturesAgreesWithTheReference) {
