@@ -5,10 +5,14 @@
         --tx2yolo build/tx2yolo --model converted.safetensors [--sizes 320] [--threads 1,2] \
         [--cpu-convs reference,gemm] [--iterations 30] [--warmup 5] [--json out.json]
     python bench/peers/paddle_cpu_peer.py --config CFG --random-init --tx2yolo build/tx2yolo ...
+    python bench/peers/paddle_cpu_peer.py --config CFG --random-init --prune r578 --tx2yolo build/tx2yolo ...
 
 With --random-init (no checkpoint, e.g. a full-width config), the model's seeded random
 initialisation is saved as a checkpoint and converted with `tx2yolo convert --defaults voc`, so
-both sides run the same weights.
+both sides run the same weights. With --prune (random init only), tx2yolo prunes that checkpoint
+(`tx2yolo convert --prune P --paddleslim-ratios`), and the Paddle side prunes its model with PaddleSlim
+from the same ratios (scripts/paddle/finetune_pruned.py's prune, which checks that PaddleSlim kept the
+filters tx2yolo kept) before it is saved: the separable-pruned row.
 
 Needs the venv of scripts/paddle/requirements.txt (Paddle 2.6.2, PaddleDetection 2.6.0); the engine
 never does. The script
@@ -35,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'scripts', 'paddle'))
 import reference_dump  # noqa: E402,F401  (imports cv2 before paddle)
 import sep_head  # noqa: E402,F401  (registers SepYOLOv3FPN)
+import finetune_pruned  # noqa: E402  (PaddleSlim's pruning from tx2yolo's ratios)
 
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
@@ -54,11 +59,13 @@ class Network(paddle.nn.Layer):
         return self.model.yolo_head(self.model.neck(self.model.backbone({'image': image})))
 
 
-def export(config, weights, size, out_dir):
+def export(config, weights, size, out_dir, prune_spec=None):
     load_config(config)
     cfg = merge_config({'weights': weights})
     trainer = Trainer(cfg, mode='test')
     trainer.load_weights(weights)
+    if prune_spec is not None:
+        finetune_pruned.prune(trainer.model, prune_spec)
     net = Network(trainer.model)
     net.eval()
     spec = [paddle.static.InputSpec(shape=[1, 3, size, size], dtype='float32', name='image')]
@@ -92,6 +99,21 @@ def time_paddle(model, params, size, threads, iterations, warmup):
     return float(np.median(times)), [list(o.shape) for o in outputs]
 
 
+def pruned_checkpoint(config, weights, out_dir, cli, prune):
+    """tx2yolo's pruning of the checkpoint, and the same pruning as PaddleSlim's ratios."""
+    model = os.path.join(out_dir, 'pruned.safetensors')
+    ratios = os.path.join(out_dir, 'pruned.paddleslim.json')
+    subprocess.run([cli, 'convert', weights, '--config', config, '--defaults', 'voc', '--prune', prune,
+                    '--paddleslim-ratios', ratios, '-o', model, '--quiet'], check=True)
+    with open(ratios) as f:
+        spec = json.load(f)
+    # PaddleSlim traces the model on a constant input of this shape, which its static-graph assign
+    # refuses above about a million elements (608x608 is 1.1 million); the spatial size does not
+    # change which filters are pruned.
+    spec['input_shape'] = [1, 3, 320, 320]
+    return model, spec
+
+
 def random_checkpoint(config, out_dir, cli):
     """The config's model with its seeded random initialisation, saved and converted by tx2yolo."""
     paddle.seed(1)
@@ -121,6 +143,7 @@ def main():
     ap.add_argument('--config', required=True)
     ap.add_argument('--weights')
     ap.add_argument('--random-init', action='store_true', help='no checkpoint: seeded random weights, converted')
+    ap.add_argument('--prune', help='with --random-init: tx2yolo convert --prune value (e.g. r578), both sides')
     ap.add_argument('--tx2yolo', required=True)
     ap.add_argument('--model', help='the same checkpoint converted by tx2yolo convert')
     ap.add_argument('--cpu-convs', default='reference', help='tx2yolo --cpu-convs values, one column each')
@@ -132,15 +155,20 @@ def main():
     args = ap.parse_args()
     if args.random_init == bool(args.weights or args.model):
         ap.error('give --weights and --model, or --random-init')
+    if args.prune and not args.random_init:
+        ap.error('--prune needs --random-init')
     convs = args.cpu_convs.split(',')
     paddle.set_device('cpu')
     rows = []
     with tempfile.TemporaryDirectory() as d:
         weights, tx_model = args.weights, args.model
+        spec = None
         if args.random_init:
             weights, tx_model = random_checkpoint(args.config, d, args.tx2yolo)
+        if args.prune:
+            tx_model, spec = pruned_checkpoint(args.config, weights, d, args.tx2yolo, args.prune)
         for size in [int(s) for s in args.sizes.split(',')]:
-            model, params = export(args.config, weights, size, os.path.join(d, str(size)))
+            model, params = export(args.config, weights, size, os.path.join(d, str(size)), spec)
             for threads in [int(t) for t in args.threads.split(',')]:
                 p_ms, shapes = time_paddle(model, params, size, threads, args.iterations, args.warmup)
                 row = {'size': size, 'threads': threads, 'paddle_ms': p_ms, 'paddle_outputs': shapes}
