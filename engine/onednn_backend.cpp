@@ -51,7 +51,6 @@ struct OnednnBackend::Impl {
     int probe_frames_left = 0;
     std::vector<std::vector<double>> samples;  // per plan, ms
     int frames_since_probe = 0;
-    int probes = 0;
     double probe_seconds = 0;  // how long the last probe took
     std::chrono::steady_clock::time_point probe_started, probed_at;
   };
@@ -103,12 +102,15 @@ struct OnednnBackend::Impl {
     return m;
   }
 
+  bool impl_name(dnnl_primitive_desc_t pd, const char** impl) const {
+    return api->primitive_desc_query(pd, dnnl_query_impl_info_str, 0, impl) == dnnl_success && *impl;
+  }
+
   // A primitive from its descriptor (destroyed here). With `count`, the
   // implementation oneDNN chose is tallied for description().
   dnnl_primitive_t primitive(dnnl_primitive_desc_t pd, bool count) {
     const char* impl = nullptr;
-    if (count && first_plan && api->primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
-      ++impls[impl];
+    if (count && first_plan && impl_name(pd, &impl)) ++impls[impl];
     dnnl_primitive_t p = nullptr;
     const dnnl_status_t s = api->primitive_create(&p, pd);
     api->primitive_desc_destroy(pd);
@@ -351,7 +353,8 @@ OnednnBackend::OnednnBackend(const ModelFile& model, const std::map<std::string,
                   "' is written by no node");
       Impl::Tensor& t = it->second;
       const dnnl_memory_desc_t plain_md = m.add_plain_buffer(t);
-      m.plans.back().steps.push_back({m.reorder(t.md, plain_md), {{DNNL_ARG_FROM, t.mem}, {DNNL_ARG_TO, t.plain_mem}}});
+      m.plans.back().steps.push_back(
+          {m.reorder(t.md, plain_md), {{DNNL_ARG_FROM, t.mem}, {DNNL_ARG_TO, t.plain_mem}}});
       if (m.first_plan) m.outputs.push_back(name);
     }
   }
@@ -405,12 +408,6 @@ void OnednnBackend::run(const float* input) {
   a.frames_since_probe = 0;
   a.probed_at = t1;
   a.probe_seconds = std::chrono::duration<double>(t1 - a.probe_started).count();
-  ++a.probes;
-}
-
-int OnednnBackend::current_threads() const {
-  const Impl& m = *impl_;
-  return m.plans.at(m.adaptive.chosen).threads;
 }
 
 const float* OnednnBackend::output(const std::string& name) const {
@@ -457,7 +454,6 @@ OnednnBackend::OnednnBackend(const ModelFile&, const std::map<std::string, Tenso
 
 OnednnBackend::~OnednnBackend() = default;
 void OnednnBackend::run(const float*) {}
-int OnednnBackend::current_threads() const { return 0; }
 const float* OnednnBackend::output(const std::string&) const { return nullptr; }
 std::string OnednnBackend::description() const { return "cpu (oneDNN: not in this build)"; }
 

@@ -49,8 +49,6 @@ class OnednnBackend : public Backend {
   void run(const float* input) override;
   const float* output(const std::string& name) const override;
   std::string description() const override;
-  // The team size the runs between timing probes use.
-  int current_threads() const;
 
  private:
   struct Impl;
