@@ -537,7 +537,9 @@ CommandRunner add_detect_command(CLI::App& app) {
   add_cuda_run_options(cmd, &args->cuda);
   cmd->add_option("-b,--backend", args->backend, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_option("--threads", args->threads, "CPU backend threads (default: all cores)")
+  cmd->add_option("--threads", args->threads,
+                  "CPU backend threads (default: all cores; on the onednn path, all cores or 1, whichever measures "
+                  "faster)")
       ->check(CLI::Range(0, kMaxCpuThreads));
   cmd->add_option("--conf-threshold", args->conf_threshold, "Override the yolo_box objectness gate")
       ->check(unit_interval());

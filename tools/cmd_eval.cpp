@@ -220,7 +220,8 @@ CommandRunner add_eval_command(CLI::App& app) {
   cmd->add_flag("--unverified", args->unverified, kUnverifiedHelp);
   cmd->add_option("--detections", args->detections_json, "Write every detection as COCO-results JSON");
   cmd->add_option("--ap-json", args->ap_json, "Write the AP table as JSON");
-  cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
+  cmd->add_option("--threads", args->threads,
+                  "CPU threads (0: all cores; on the onednn path, all cores or 1, whichever measures faster)");
   add_cpu_convs_option(cmd, &args->cpu_convs);
   cmd->add_option("--device", args->device, "CUDA device index");
   return [args] { return run_eval(*args); };
