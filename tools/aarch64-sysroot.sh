@@ -26,6 +26,7 @@ packages=(
   libyaml-cpp-dev libssl-dev libopenblas-dev libpugixml-dev
   libcli11-dev nlohmann-json3-dev    # header-only
   libgtest-dev libgmock-dev          # the CPU tests
+  libdnnl-dev                        # the oneDNN CPU path (--cpu-convs onednn), opt-in on aarch64
 )
 stamp="$root/.tx2yolo-sysroot"
 want="$(printf '%s\n' "${packages[@]}")"

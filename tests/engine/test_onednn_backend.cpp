@@ -48,8 +48,11 @@ void expect_layout(const Detector& d) {
   if (isa && std::string(isa) == "AVX2") {
     EXPECT_NE(desc.find("nChw8c"), std::string::npos) << desc;
   }
-  // Every conv got a real kernel, never oneDNN's reference loops.
+#if defined(__x86_64__)
+  // Every conv got a real kernel, never oneDNN's reference loops. (Debian's
+  // arm64 oneDNN, built without the Arm Compute Library, has mostly those.)
   EXPECT_EQ(desc.find("ref:"), std::string::npos) << desc;
+#endif
   std::printf("%s\n", desc.c_str());
 }
 
