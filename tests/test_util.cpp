@@ -117,6 +117,20 @@ cv::Mat synthetic_scene() {
   return img;
 }
 
+void expect_same_detections(const std::vector<Detection>& expected, const std::vector<Detection>& actual,
+                            float score_tol, float px_tol, const std::string& what) {
+  ASSERT_EQ(expected.size(), actual.size()) << what;
+  ASSERT_FALSE(expected.empty()) << what;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(expected[i].class_id, actual[i].class_id) << what << " " << i;
+    EXPECT_NEAR(expected[i].score, actual[i].score, score_tol) << what << " " << i;
+    EXPECT_NEAR(expected[i].x1, actual[i].x1, px_tol) << what << " " << i;
+    EXPECT_NEAR(expected[i].y1, actual[i].y1, px_tol) << what << " " << i;
+    EXPECT_NEAR(expected[i].x2, actual[i].x2, px_tol) << what << " " << i;
+    EXPECT_NEAR(expected[i].y2, actual[i].y2, px_tol) << what << " " << i;
+  }
+}
+
 std::string write_random_model(const TempDir& dir, const ArchitectureSpec& spec, std::uint32_t seed) {
   const ArchitectureGraph arch = build_yolov3_mobilenet_v1(spec);
   const std::string path = dir.file("model.safetensors");

@@ -10,6 +10,7 @@
 #include <opencv2/core.hpp>
 
 #include "kernels/conv2d.h"
+#include "kernels/multiclass_nms.h"
 #include "kernels/tolerance.h"
 #include "weights/architecture.h"
 
@@ -62,6 +63,12 @@ CommandResult run_command_stderr(const std::string& command_line);
 // A fixed synthetic BGR scene (500x300: a disc, a box, a bright line) for
 // end-to-end tests.
 cv::Mat synthetic_scene();
+
+// Two runs' detections, in order: the same count (and not none), the same
+// classes, scores within score_tol and corners within px_tol. `what` names
+// the run in failure messages.
+void expect_same_detections(const std::vector<Detection>& expected, const std::vector<Detection>& actual,
+                            float score_tol, float px_tol, const std::string& what = "");
 
 // Writes the YOLOv3-MobileNetV1 template of `spec` with seeded random
 // weights (make_random_weights) to dir/model.safetensors; returns the path.

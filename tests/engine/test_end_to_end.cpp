@@ -224,16 +224,7 @@ TEST(EndToEnd, GemmConvsKeepTheReferenceDetections) {
   Detector r(model, ref), g(model, gemm);
   EXPECT_NE(g.backend_description().find("OpenBLAS"), std::string::npos) << g.backend_description();
   const auto rd = r.detect(image), gd = g.detect(image);
-  ASSERT_EQ(rd.size(), gd.size());
-  ASSERT_FALSE(rd.empty());
-  for (std::size_t i = 0; i < rd.size(); ++i) {
-    EXPECT_EQ(rd[i].class_id, gd[i].class_id) << i;
-    EXPECT_NEAR(rd[i].score, gd[i].score, 1e-4) << i;
-    EXPECT_NEAR(rd[i].x1, gd[i].x1, 1e-2) << i;
-    EXPECT_NEAR(rd[i].y1, gd[i].y1, 1e-2) << i;
-    EXPECT_NEAR(rd[i].x2, gd[i].x2, 1e-2) << i;
-    EXPECT_NEAR(rd[i].y2, gd[i].y2, 1e-2) << i;
-  }
+  testing_util::expect_same_detections(rd, gd, 1e-4f, 1e-2f);
   for (const HeadConfig& head : r.config().heads) {
     const std::vector<float> a = g.tensor(head.tensor), b = r.tensor(head.tensor);
     double num = 0, den = 0;

@@ -39,6 +39,17 @@ namespace {
     }                                                                  \
   } while (0)
 
+// The CPU backend at 2 threads with the given convs (and input size; 0: the model's).
+DetectorOptions cpu_options(CpuConvs convs, int input_h = 0, int input_w = 0) {
+  DetectorOptions o;
+  o.backend = BackendKind::kCpu;
+  o.threads = 2;
+  o.cpu_convs = convs;
+  o.input_h = input_h;
+  o.input_w = input_w;
+  return o;
+}
+
 // The layout the backend should pick: nChw8c when the test runs with
 // ONEDNN_MAX_CPU_ISA=AVX2 (or on a CPU without AVX-512), else nChw16c.
 void expect_layout(const Detector& d) {
@@ -60,25 +71,12 @@ TEST(OnednnBackend, DemoModelKeepsTheReferenceDetections) {
   const std::string model = std::string(TX2YOLO_SOURCE_DIR) + "/models/demo.safetensors";
   const cv::Mat image = cv::imread(std::string(TX2YOLO_SOURCE_DIR) + "/assets/demo.jpg");
   ASSERT_FALSE(image.empty());
-  DetectorOptions ref, fast;
-  ref.backend = fast.backend = BackendKind::kCpu;
-  ref.threads = fast.threads = 2;
-  ref.cpu_convs = CpuConvs::kReference;
-  fast.cpu_convs = CpuConvs::kOnednn;
+  const DetectorOptions ref = cpu_options(CpuConvs::kReference), fast = cpu_options(CpuConvs::kOnednn);
   SKIP_WITHOUT_ONEDNN(fast);
   Detector r(model, ref), f(model, fast);
   expect_layout(f);
   const auto rd = r.detect(image), fd = f.detect(image);
-  ASSERT_EQ(rd.size(), fd.size());
-  ASSERT_FALSE(rd.empty());
-  for (std::size_t i = 0; i < rd.size(); ++i) {
-    EXPECT_EQ(rd[i].class_id, fd[i].class_id) << i;
-    EXPECT_NEAR(rd[i].score, fd[i].score, 1e-4) << i;
-    EXPECT_NEAR(rd[i].x1, fd[i].x1, 1e-2) << i;
-    EXPECT_NEAR(rd[i].y1, fd[i].y1, 1e-2) << i;
-    EXPECT_NEAR(rd[i].x2, fd[i].x2, 1e-2) << i;
-    EXPECT_NEAR(rd[i].y2, fd[i].y2, 1e-2) << i;
-  }
+  testing_util::expect_same_detections(rd, fd, 1e-4f, 1e-2f);
   for (const HeadConfig& head : r.config().heads) {
     const std::vector<float> a = f.tensor(head.tensor), b = r.tensor(head.tensor);
     ASSERT_EQ(a.size(), b.size());
@@ -116,28 +114,16 @@ TEST(OnednnBackend, DemoModelKeepsTheReferenceDetections) {
   if (ad.backend_description().find("or 1 while that measures faster") == std::string::npos) {
     EXPECT_EQ(std::thread::hardware_concurrency(), 1u) << ad.backend_description();
   }
-  for (int frame = 0; frame < 12; ++frame) {
-    const auto dd = ad.detect(image);
-    ASSERT_EQ(dd.size(), rd.size()) << frame;
-    for (std::size_t i = 0; i < dd.size(); ++i) {
-      EXPECT_EQ(dd[i].class_id, rd[i].class_id) << frame << " " << i;
-      EXPECT_NEAR(dd[i].score, rd[i].score, 1e-4) << frame << " " << i;
-      EXPECT_NEAR(dd[i].x1, rd[i].x1, 1e-2) << frame << " " << i;
-    }
-  }
+  for (int frame = 0; frame < 12; ++frame)
+    testing_util::expect_same_detections(rd, ad.detect(image), 1e-4f, 1e-2f, cat("adaptive frame ", frame));
 }
 
 TEST(OnednnBackend, EveryTensorOfTheFullWidthArchitecturesAgreesWithTheReference) {
   for (const char* arch : kFullWidthArchitectures) {
     testing_util::TempDir dir;
     const std::string model = testing_util::write_random_model(dir, full_width_spec(arch), 97);
-    DetectorOptions ref, fast;
-    ref.backend = fast.backend = BackendKind::kCpu;
-    ref.threads = fast.threads = 2;
-    ref.input_h = fast.input_h = 320;
-    ref.input_w = fast.input_w = 416;
-    ref.cpu_convs = CpuConvs::kReference;
-    fast.cpu_convs = CpuConvs::kOnednn;
+    const DetectorOptions ref = cpu_options(CpuConvs::kReference, 320, 416),
+                          fast = cpu_options(CpuConvs::kOnednn, 320, 416);
     SKIP_WITHOUT_ONEDNN(fast);
     Detector r(model, ref), f(model, fast);
     expect_layout(f);
