@@ -63,6 +63,7 @@ Loaded load() {
   find(lib, "dnnl_memory_destroy", &a.memory_destroy, &missing);
   find(lib, "dnnl_convolution_forward_desc_init", &a.convolution_forward_desc_init, &missing);
   find(lib, "dnnl_resampling_forward_desc_init", &a.resampling_forward_desc_init, &missing);
+  find(lib, "dnnl_eltwise_forward_desc_init", &a.eltwise_forward_desc_init, &missing);
   find(lib, "dnnl_concat_primitive_desc_create", &a.concat_primitive_desc_create, &missing);
   find(lib, "dnnl_reorder_primitive_desc_create", &a.reorder_primitive_desc_create, &missing);
   find(lib, "dnnl_primitive_desc_create", &a.primitive_desc_create, &missing);

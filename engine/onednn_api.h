@@ -38,6 +38,7 @@ struct OnednnApi {
   decltype(&dnnl_memory_destroy) memory_destroy;
   decltype(&dnnl_convolution_forward_desc_init) convolution_forward_desc_init;
   decltype(&dnnl_resampling_forward_desc_init) resampling_forward_desc_init;
+  decltype(&dnnl_eltwise_forward_desc_init) eltwise_forward_desc_init;
   decltype(&dnnl_concat_primitive_desc_create) concat_primitive_desc_create;
   decltype(&dnnl_reorder_primitive_desc_create) reorder_primitive_desc_create;
   decltype(&dnnl_primitive_desc_create) primitive_desc_create;

@@ -4,17 +4,22 @@
 //     within relative L2 1e-5, a batch of two that gives each image its
 //     single-image result, 1 thread, and the adaptive default thread count
 //     over frames that run both of its plans;
-//   - every tensor of the three full-width architectures (random weights,
-//     320x416, so that every layer shape of each runs, pruned channel counts
-//     that are not multiples of the block included) within the FP32
-//     agreement bound of kernels/tolerance.h.
+//   - every tensor of the three full-width architectures, and of the
+//     standard head pruned r578 (random weights, 320x416, so that every layer
+//     shape of each runs, pruned channel counts that are not multiples of
+//     the block included) within the FP32 agreement bound of
+//     kernels/tolerance.h. With AVX-512 the standard head's 3x3 convs must
+//     run oneDNN's Winograd kernels.
 // Skipped, with the reason, where oneDNN is not available; then the
 // backend must refuse with an Error. tests/CMakeLists.txt runs this file a
 // second time with ONEDNN_MAX_CPU_ISA=AVX2, the nChw8c layout.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
@@ -118,28 +123,48 @@ TEST(OnednnBackend, DemoModelKeepsTheReferenceDetections) {
     testing_util::expect_same_detections(rd, ad.detect(image), 1e-4f, 1e-2f, cat("adaptive frame ", frame));
 }
 
+// The architectures the full-width test runs: the three, and the standard
+// head pruned as r578 would prune it (its 3x3 convs with 154 and 51 filters).
+std::vector<std::pair<std::string, ArchitectureSpec>> full_width_and_pruned_standard() {
+  std::vector<std::pair<std::string, ArchitectureSpec>> v;
+  for (const char* arch : kFullWidthArchitectures) v.emplace_back(arch, full_width_spec(arch));
+  ArchitectureSpec pruned = full_width_spec("standard");
+  pruned.det_block = {{{256, 512, 256, 512, 256, 512}, {77, 154, 77, 154, 77, 154}, {26, 51, 26, 51, 26, 51}}};
+  v.emplace_back("standard-pruned", pruned);
+  return v;
+}
+
 TEST(OnednnBackend, EveryTensorOfTheFullWidthArchitecturesAgreesWithTheReference) {
-  for (const char* arch : kFullWidthArchitectures) {
+  for (const auto& named : full_width_and_pruned_standard()) {
+    const char* arch = named.first.c_str();
     testing_util::TempDir dir;
-    const std::string model = testing_util::write_random_model(dir, full_width_spec(arch), 97);
+    const std::string model = testing_util::write_random_model(dir, named.second, 97);
     const DetectorOptions ref = cpu_options(CpuConvs::kReference, 320, 416),
                           fast = cpu_options(CpuConvs::kOnednn, 320, 416);
     SKIP_WITHOUT_ONEDNN(fast);
     Detector r(model, ref), f(model, fast);
     expect_layout(f);
+    const std::string desc = f.backend_description();
+    if (!named.second.separable_head && desc.find("nChw16c") != std::string::npos) {
+      EXPECT_NE(desc.find("jit_wino_4x3:"), std::string::npos) << arch << ": " << desc;
+    }
     const cv::Mat scene = testing_util::synthetic_scene();
     r.detect(scene);
     f.detect(scene);
     int tensors = 0;
+    double worst_l2 = 0, worst_max = 0;
     for (const Node& node : r.model().graph().nodes) {
       const std::vector<float> a = f.tensor(node.output), b = r.tensor(node.output);
       ASSERT_EQ(a.size(), b.size()) << arch << " " << node.output;
       const Agreement ag = measure_agreement(a.data(), b.data(), a.size());
       EXPECT_EQ(ag.failure(tolerance::kAgreeFp32), "") << arch << " " << node.name << ": relative L2 "
                                                        << ag.relative_l2 << ", max/rms " << ag.max_over_rms;
+      worst_l2 = std::max(worst_l2, ag.relative_l2);
+      worst_max = std::max(worst_max, ag.max_over_rms);
       ++tensors;
     }
-    std::printf("%s: %d tensors agree\n", arch, tensors);
+    std::printf("%s: %d tensors agree (worst relative L2 %.2g, worst max/rms %.2g)\n", arch, tensors, worst_l2,
+                worst_max);
     EXPECT_GT(tensors, 50) << arch;
   }
 }
