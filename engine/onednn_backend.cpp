@@ -166,6 +166,10 @@ struct OnednnBackend::Impl {
     return it->second;
   }
 
+  // oneDNN's eltwise_relu slope for negative inputs: ReLU and leaky ReLU
+  // are both that algorithm.
+  static float relu_alpha(Activation act, float alpha) { return act == Activation::kLeakyRelu ? alpha : 0.f; }
+
   // A conv's primitive descriptor with the activation fused as a post-op
   // (none for kNone), or the status oneDNN refused it with.
   dnnl_status_t conv_pd(bool winograd, const dnnl_memory_desc_t& src, const dnnl_memory_desc_t& w,
@@ -182,8 +186,7 @@ struct OnednnBackend::Impl {
     dnnl_post_ops_t ops = nullptr;
     s = api->post_ops_create(&ops);
     if (s == dnnl_success && act != Activation::kNone)
-      s = api->post_ops_append_eltwise(ops, 1.f, dnnl_eltwise_relu, act == Activation::kLeakyRelu ? alpha : 0.f,
-                                       0.f);
+      s = api->post_ops_append_eltwise(ops, 1.f, dnnl_eltwise_relu, relu_alpha(act, alpha), 0.f);
     if (s == dnnl_success) s = api->primitive_attr_set_post_ops(attr, ops);
     if (s == dnnl_success) s = api->primitive_desc_create(pd, &cd, attr, engine, nullptr);
     if (ops) api->post_ops_destroy(ops);
@@ -196,7 +199,7 @@ struct OnednnBackend::Impl {
   void add_activation(const Node& node, const Tensor& t, Activation act, float alpha) {
     dnnl_eltwise_desc_t ed{};
     onednn_check(api->eltwise_forward_desc_init(&ed, dnnl_forward_inference, dnnl_eltwise_relu, &t.md,
-                                                act == Activation::kLeakyRelu ? alpha : 0.f, 0.f),
+                                                relu_alpha(act, alpha), 0.f),
                  cat("activation descriptor of node '", node.name, "'").c_str());
     dnnl_primitive_desc_t pd = nullptr;
     onednn_check(api->primitive_desc_create(&pd, &ed, nullptr, engine, nullptr),
@@ -238,17 +241,21 @@ struct OnednnBackend::Impl {
     // Winograd kernel (below AVX-512, or a shape it refuses) the conv is
     // direct with the activation fused, as every other conv is.
     const bool winograd_shape = g == 1 && p.kernel_h == 3 && p.kernel_w == 3 && p.stride_h == 1 && p.stride_w == 1;
-    bool separate_activation = false;
     dnnl_primitive_desc_t pd = nullptr;
+    const auto try_conv = [&](bool winograd, Activation fused) {
+      return conv_pd(winograd, in.md, w_any, has_bias ? &b_md : nullptr, out.md, strides, pad_l, pad_r, fused,
+                     p.alpha, &pd);
+    };
+    bool separate_activation = false;
     dnnl_status_t s = dnnl_unimplemented;
-    for (int attempt = winograd_shape ? 0 : 2; attempt < 3 && s != dnnl_success; ++attempt) {
-      const bool winograd = attempt < 2;
-      const bool fuse = attempt != 1;
-      if (!fuse && p.activation == Activation::kNone) continue;
-      s = conv_pd(winograd, in.md, w_any, has_bias ? &b_md : nullptr, out.md, strides, pad_l, pad_r,
-                  fuse ? p.activation : Activation::kNone, p.alpha, &pd);
-      separate_activation = s == dnnl_success && !fuse;
+    if (winograd_shape) {
+      s = try_conv(true, p.activation);
+      if (s != dnnl_success && p.activation != Activation::kNone) {
+        s = try_conv(true, Activation::kNone);
+        separate_activation = s == dnnl_success;
+      }
     }
+    if (s != dnnl_success) s = try_conv(false, p.activation);
     onednn_check(s, cat("conv of node '", node.name, "'").c_str());
     const dnnl_memory_desc_t* w_md = api->primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     if (!w_md) {

@@ -118,14 +118,8 @@ TEST(EndToEnd, BatchOfImagesGivesEachImageItsOwnSingleImageResult) {
     cv::flip(a, c, 1);
     c = c(cv::Rect(10, 20, c.cols - 30, c.rows - 40)).clone();
     const auto expect_same = [&](const std::vector<Detection>& x, const std::vector<Detection>& y) {
-      ASSERT_EQ(x.size(), y.size());
-      for (std::size_t i = 0; i < x.size(); ++i) {
-        EXPECT_EQ(x[i].class_id, y[i].class_id);
-        EXPECT_EQ(x[i].box_index, y[i].box_index);
-        EXPECT_NEAR(x[i].score, y[i].score, score_tol);
-        EXPECT_NEAR(x[i].x1, y[i].x1, px_tol);
-        EXPECT_NEAR(x[i].y2, y[i].y2, px_tol);
-      }
+      testing_util::expect_same_detections(y, x, score_tol, px_tol);
+      for (std::size_t i = 0; i < std::min(x.size(), y.size()); ++i) EXPECT_EQ(x[i].box_index, y[i].box_index);
     };
     const auto all = batched.detect_batch({a, b, c});
     ASSERT_EQ(all.size(), 3u);
